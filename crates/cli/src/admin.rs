@@ -1,0 +1,414 @@
+//! Admin commands. They edit the store directly, so they work whether or not
+//! a gateway runs; a running gateway notices the change within a second.
+
+use std::{collections::BTreeMap, io::Write as _, path::Path};
+
+use clap::Subcommand;
+use serde::Serialize;
+use switchboard_gateway::{GatewayConfig, upstream::UpstreamStatus};
+use switchboard_store::{ServerRecord, Store, TransportConfig};
+
+use crate::{error::CliError, import, remote::Remote};
+
+/// `switchboard servers …`
+#[derive(Debug, Subcommand)]
+pub enum ServersCommand {
+    /// Add a server: a command (stdio) or a URL (streamable HTTP, or legacy SSE with --sse).
+    #[command(group(clap::ArgGroup::new("kind").required(true).args(["command", "url"])))]
+    Add {
+        /// Name (letters, digits, `-`, `_`; used in tool names as NAME__tool).
+        name: String,
+        /// Program to run (found on your login shell's PATH).
+        #[arg(long)]
+        command: Option<String>,
+        /// Argument for the program (repeat for more).
+        #[arg(
+            long = "arg",
+            value_name = "ARG",
+            allow_hyphen_values = true,
+            requires = "command"
+        )]
+        args: Vec<String>,
+        /// Environment variable K=V for the program (repeat for more).
+        #[arg(long = "env", value_name = "K=V", requires = "command")]
+        env: Vec<String>,
+        /// Working directory of the program.
+        #[arg(long, requires = "command")]
+        cwd: Option<String>,
+        /// URL of a remote server.
+        #[arg(long)]
+        url: Option<String>,
+        /// HTTP header K=V sent to the remote server (repeat for more).
+        #[arg(long = "header", value_name = "K=V", requires = "url")]
+        headers: Vec<String>,
+        /// The URL is a legacy HTTP+SSE endpoint.
+        #[arg(long, requires = "url")]
+        sse: bool,
+    },
+    /// List servers (with live status when a gateway runs).
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove a server.
+    Remove {
+        /// Name.
+        name: String,
+    },
+    /// Enable a server.
+    Enable {
+        /// Name.
+        name: String,
+    },
+    /// Disable a server (it stops, its configuration stays).
+    Disable {
+        /// Name.
+        name: String,
+    },
+    /// Import servers from a Claude-Desktop (`mcpServers`) or VS Code (`servers`) JSON file.
+    Import {
+        /// The file.
+        file: std::path::PathBuf,
+    },
+}
+
+/// `switchboard clients …`
+#[derive(Debug, Subcommand)]
+pub enum ClientsCommand {
+    /// Create a client and print its token (shown only this once).
+    Add {
+        /// Name (e.g. claude-desktop, cursor).
+        name: String,
+    },
+    /// List clients.
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove a client; its token stops working at once.
+    Remove {
+        /// Name.
+        name: String,
+    },
+}
+
+/// `switchboard tools …`
+#[derive(Debug, Subcommand)]
+pub enum ToolsCommand {
+    /// List the tools of the configured servers.
+    List {
+        /// Only this server.
+        #[arg(long)]
+        server: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn key_value(pair: &str, what: &str) -> Result<(String, String), CliError> {
+    match pair.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_owned(), v.to_owned())),
+        _ => Err(CliError::Usage(format!(
+            "{what} must look like KEY=VALUE, got {pair:?}"
+        ))),
+    }
+}
+
+fn pairs(list: &[String], what: &str) -> Result<BTreeMap<String, String>, CliError> {
+    list.iter().map(|p| key_value(p, what)).collect()
+}
+
+fn print_json<T: Serialize>(value: &T) -> Result<(), CliError> {
+    let text = serde_json::to_string_pretty(value).map_err(|e| CliError::Remote(e.to_string()))?;
+    writeln!(std::io::stdout(), "{text}")?;
+    Ok(())
+}
+
+#[derive(Serialize)]
+struct ServerRow {
+    name: String,
+    enabled: bool,
+    transport: TransportConfig,
+    status: Option<UpstreamStatus>,
+}
+
+pub async fn servers(data_dir: &Path, command: ServersCommand) -> Result<(), CliError> {
+    let store = Store::open(data_dir).await?;
+    match command {
+        ServersCommand::Add {
+            name,
+            command,
+            args,
+            env,
+            cwd,
+            url,
+            headers,
+            sse,
+        } => {
+            let transport = match (command, url) {
+                (Some(command), None) => TransportConfig::Stdio {
+                    command,
+                    args,
+                    env: pairs(&env, "--env")?,
+                    cwd,
+                },
+                (None, Some(url)) => {
+                    url::Url::parse(&url)
+                        .map_err(|e| CliError::Usage(format!("invalid --url {url}: {e}")))?;
+                    let headers = pairs(&headers, "--header")?;
+                    if sse {
+                        TransportConfig::Sse { url, headers }
+                    } else {
+                        TransportConfig::Http { url, headers }
+                    }
+                }
+                _ => return Err(CliError::Usage("give either --command or --url".into())),
+            };
+            store
+                .add_server(&ServerRecord::new(&name, transport))
+                .await?;
+            eprintln!("added server \"{name}\"");
+        }
+        ServersCommand::List { json } => {
+            let statuses = match Remote::find(data_dir).await {
+                Some((_, report)) => Some(report.servers),
+                None => None,
+            };
+            let rows: Vec<ServerRow> = store
+                .list_servers()
+                .await?
+                .into_iter()
+                .map(|s| ServerRow {
+                    status: statuses.as_ref().and_then(|m| m.get(&s.name).cloned()),
+                    name: s.name,
+                    enabled: s.enabled,
+                    transport: s.transport,
+                })
+                .collect();
+            if json {
+                print_json(&rows)?;
+            } else {
+                print_servers(&rows, statuses.is_some())?;
+            }
+        }
+        ServersCommand::Remove { name } => {
+            store.remove_server(&name).await?;
+            eprintln!("removed server \"{name}\"");
+        }
+        ServersCommand::Enable { name } => {
+            store.set_server_enabled(&name, true).await?;
+            eprintln!("enabled server \"{name}\"");
+        }
+        ServersCommand::Disable { name } => {
+            store.set_server_enabled(&name, false).await?;
+            eprintln!("disabled server \"{name}\"");
+        }
+        ServersCommand::Import { file } => {
+            let found = import::read_config(&file)?;
+            let (mut added, mut skipped) = (0, 0);
+            for record in found {
+                match store.add_server(&record).await {
+                    Ok(()) => {
+                        eprintln!("imported \"{}\" ({})", record.name, record.transport.kind());
+                        added += 1;
+                    }
+                    Err(switchboard_store::Error::ServerExists(name)) => {
+                        eprintln!("skipped \"{name}\": a server with that name exists");
+                        skipped += 1;
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            eprintln!("{added} imported, {skipped} skipped");
+        }
+    }
+    Ok(())
+}
+
+fn print_servers(rows: &[ServerRow], running: bool) -> Result<(), CliError> {
+    let mut out = std::io::stdout().lock();
+    if rows.is_empty() {
+        writeln!(
+            out,
+            "No servers yet. Add one with `switchboard servers add NAME --command CMD` or `--url URL`."
+        )?;
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "{:<20} {:<6} {:<9} {:<9} {:>5}  DETAIL",
+        "NAME", "TYPE", "ENABLED", "STATUS", "TOOLS"
+    )?;
+    for row in rows {
+        let (state, tools, detail) = match &row.status {
+            Some(s) => (
+                serde_json::to_value(s.state)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default(),
+                s.tools.map(|n| n.to_string()).unwrap_or_else(|| "-".into()),
+                s.error.clone().unwrap_or_default(),
+            ),
+            None if !row.enabled => ("disabled".into(), "-".into(), String::new()),
+            None if running => ("-".into(), "-".into(), String::new()),
+            None => ("-".into(), "-".into(), "no gateway running".into()),
+        };
+        let detail = if detail.is_empty() {
+            describe(&row.transport)
+        } else {
+            detail
+        };
+        writeln!(
+            out,
+            "{:<20} {:<6} {:<9} {:<9} {:>5}  {}",
+            row.name,
+            row.transport.kind(),
+            if row.enabled { "yes" } else { "no" },
+            state,
+            tools,
+            detail
+        )?;
+    }
+    Ok(())
+}
+
+fn describe(transport: &TransportConfig) -> String {
+    match transport {
+        TransportConfig::Stdio { command, args, .. } => std::iter::once(command.as_str())
+            .chain(args.iter().map(String::as_str))
+            .collect::<Vec<_>>()
+            .join(" "),
+        TransportConfig::Http { url, .. } | TransportConfig::Sse { url, .. } => url.clone(),
+    }
+}
+
+#[derive(Serialize)]
+struct ClientRow {
+    name: String,
+    created_at: i64,
+    last_seen_at: Option<i64>,
+}
+
+pub async fn clients(data_dir: &Path, command: ClientsCommand) -> Result<(), CliError> {
+    let store = Store::open(data_dir).await?;
+    match command {
+        ClientsCommand::Add { name } => {
+            switchboard_store::validate_client_name(&name)?;
+            let token = switchboard_auth::new_client_token();
+            store
+                .add_client(&name, &switchboard_auth::hash_token(token.expose()))
+                .await?;
+            eprintln!("Client \"{name}\" created. Its token (shown only now):");
+            writeln!(std::io::stdout(), "{}", token.expose())?;
+            let url = match Remote::find(data_dir).await {
+                Some((remote, _)) => remote.mcp_url().to_owned(),
+                None => "http://127.0.0.1:7331/mcp".into(),
+            };
+            eprintln!("Point the client at {url} with the header `Authorization: Bearer <token>`.");
+        }
+        ClientsCommand::List { json } => {
+            let rows: Vec<ClientRow> = store
+                .list_clients()
+                .await?
+                .into_iter()
+                .map(|c| ClientRow {
+                    name: c.name,
+                    created_at: c.created_at,
+                    last_seen_at: c.last_seen_at,
+                })
+                .collect();
+            if json {
+                print_json(&rows)?;
+            } else {
+                let mut out = std::io::stdout().lock();
+                if rows.is_empty() {
+                    writeln!(
+                        out,
+                        "No clients yet. Create one with `switchboard clients add NAME`."
+                    )?;
+                }
+                for row in rows {
+                    let seen = row
+                        .last_seen_at
+                        .map(|t| format!("last seen at unix ms {t}"))
+                        .unwrap_or_else(|| "never used".into());
+                    writeln!(out, "{:<24} {seen}", row.name)?;
+                }
+            }
+        }
+        ClientsCommand::Remove { name } => {
+            store.remove_client(&name).await?;
+            eprintln!("removed client \"{name}\"; its token no longer works");
+        }
+    }
+    Ok(())
+}
+
+pub async fn tools(data_dir: &Path, command: ToolsCommand) -> Result<(), CliError> {
+    let ToolsCommand::List { server, json } = command;
+    let store = Store::open(data_dir).await?;
+    if let Some(name) = &server
+        && store.get_server(name).await?.is_none()
+    {
+        return Err(switchboard_store::Error::NoSuchServer(name.clone()).into());
+    }
+    let per_server: BTreeMap<String, Result<Vec<rmcp::model::Tool>, String>> =
+        match Remote::find(data_dir).await {
+            Some((remote, report)) => {
+                let tools = remote.tools(server.as_deref()).await?;
+                tools
+                    .into_iter()
+                    .map(|(name, list)| {
+                        let failed = report
+                            .servers
+                            .get(&name)
+                            .and_then(|s| s.error.clone())
+                            .filter(|_| list.is_empty());
+                        (name, failed.map_or(Ok(list), Err))
+                    })
+                    .collect()
+            }
+            // No gateway: connect to the servers just for this listing.
+            None => {
+                switchboard_gateway::collect_tools(
+                    &store,
+                    server.as_deref(),
+                    &GatewayConfig::default(),
+                )
+                .await?
+            }
+        };
+    if json {
+        let value: BTreeMap<_, _> = per_server
+            .into_iter()
+            .map(|(name, r)| match r {
+                Ok(tools) => (name, serde_json::json!({ "tools": tools })),
+                Err(e) => (name, serde_json::json!({ "error": e })),
+            })
+            .collect();
+        return print_json(&value);
+    }
+    let mut out = std::io::stdout().lock();
+    for (name, result) in per_server {
+        match result {
+            Ok(tools) => {
+                writeln!(out, "{name} ({} tools)", tools.len())?;
+                for tool in tools {
+                    let description = tool
+                        .description
+                        .as_deref()
+                        .unwrap_or("")
+                        .lines()
+                        .next()
+                        .unwrap_or("");
+                    writeln!(out, "  {name}__{:<32} {description}", tool.name)?;
+                }
+            }
+            Err(e) => writeln!(out, "{name}: unavailable: {e}")?,
+        }
+    }
+    Ok(())
+}

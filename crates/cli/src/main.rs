@@ -1,0 +1,104 @@
+//! `switchboard`: the headless gateway, a stdio bridge for clients that can
+//! only launch commands, and the admin commands.
+
+mod admin;
+mod connect;
+mod error;
+mod import;
+mod remote;
+mod serve;
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use error::CliError;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "switchboard",
+    version,
+    about = "A local gateway for every MCP client and server"
+)]
+struct Cli {
+    /// Data directory (default: the OS app-data dir, e.g. ~/.local/share/switchboard).
+    #[arg(long, global = true, env = "SWITCHBOARD_DATA_DIR", value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the gateway (headless) until interrupted.
+    Serve(serve::ServeArgs),
+    /// Manage upstream MCP servers.
+    #[command(subcommand)]
+    Servers(admin::ServersCommand),
+    /// Manage the clients allowed to connect (each has its own token).
+    #[command(subcommand)]
+    Clients(admin::ClientsCommand),
+    /// Show the tools of the configured servers.
+    #[command(subcommand)]
+    Tools(admin::ToolsCommand),
+    /// Bridge stdio to the running gateway (for clients that only launch commands).
+    Connect(ConnectArgs),
+}
+
+#[derive(Debug, Args)]
+struct ConnectArgs {
+    /// Reach only this server (`/mcp/NAME`) instead of all of them.
+    #[arg(long)]
+    server: Option<String>,
+    /// The client token (prefer the SWITCHBOARD_TOKEN variable: arguments are visible to other users).
+    #[arg(long, env = "SWITCHBOARD_TOKEN", hide_env_values = true)]
+    token: String,
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let quiet = !matches!(cli.command, Command::Serve(_));
+    init_tracing(quiet);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => return fail(&CliError::Runtime(e)),
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => fail(&e),
+    }
+}
+
+fn fail(error: &CliError) -> std::process::ExitCode {
+    eprintln!("error: {error}");
+    std::process::ExitCode::FAILURE
+}
+
+fn init_tracing(quiet: bool) {
+    let default = if quiet { "warn" } else { "info" };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+async fn run(cli: Cli) -> Result<(), CliError> {
+    let data_dir = match cli.data_dir {
+        Some(dir) => dir,
+        None => switchboard_store::Store::default_data_dir().ok_or(CliError::NoDataDir)?,
+    };
+    match cli.command {
+        Command::Serve(args) => serve::run(&data_dir, args).await,
+        Command::Servers(cmd) => admin::servers(&data_dir, cmd).await,
+        Command::Clients(cmd) => admin::clients(&data_dir, cmd).await,
+        Command::Tools(cmd) => admin::tools(&data_dir, cmd).await,
+        Command::Connect(args) => {
+            connect::run(&data_dir, args.server.as_deref(), &args.token).await
+        }
+    }
+}

@@ -1,0 +1,66 @@
+//! Talking to a running gateway through its control API.
+
+use std::{collections::BTreeMap, path::Path, time::Duration};
+
+use switchboard_gateway::{RuntimeInfo, http::StatusReport};
+
+use crate::error::CliError;
+
+/// A running gateway found through `<data dir>/gateway.json`.
+pub struct Remote {
+    info: RuntimeInfo,
+    http: reqwest::Client,
+}
+
+impl Remote {
+    /// The gateway of `data_dir`, if one is running and answers.
+    pub async fn find(data_dir: &Path) -> Option<(Self, StatusReport)> {
+        let info = RuntimeInfo::read(data_dir)?;
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(5))
+            .build()
+            .ok()?;
+        let remote = Self { info, http };
+        let status = remote.get::<StatusReport>("status").await.ok()?;
+        Some((remote, status))
+    }
+
+    /// The MCP endpoint URL.
+    pub fn mcp_url(&self) -> &str {
+        &self.info.mcp_url
+    }
+
+    /// `GET <control>/<path>` as JSON.
+    pub async fn get<T: serde::de::DeserializeOwned>(&self, path: &str) -> Result<T, CliError> {
+        let url = format!("{}{path}", self.info.control_url);
+        let response = self
+            .http
+            .get(&url)
+            .bearer_auth(&self.info.control_token)
+            .send()
+            .await
+            .map_err(|e| CliError::Remote(e.to_string()))?;
+        if !response.status().is_success() {
+            return Err(CliError::Remote(format!(
+                "{url} answered {}",
+                response.status()
+            )));
+        }
+        response
+            .json()
+            .await
+            .map_err(|e| CliError::Remote(e.to_string()))
+    }
+
+    /// Tools per server from the running gateway's cache.
+    pub async fn tools(
+        &self,
+        server: Option<&str>,
+    ) -> Result<BTreeMap<String, Vec<rmcp::model::Tool>>, CliError> {
+        let path = match server {
+            Some(s) => format!("tools?server={s}"),
+            None => "tools".into(),
+        };
+        self.get(&path).await
+    }
+}

@@ -1,0 +1,272 @@
+//! Live links between downstream sessions and upstream calls.
+//!
+//! Upstream servers are shared by every client session, so whatever an
+//! upstream sends on its own (progress, server->client requests, resource
+//! updates, list changes, log messages) has to be routed back to the right
+//! session(s). This registry answers "who is this for?". Its locks are plain
+//! mutexes held only for map lookups, never across an `.await`.
+#![expect(deprecated, reason = "logging is still part of 2025-11-25")]
+
+use std::{
+    collections::{HashMap, HashSet},
+    sync::{
+        Arc, Mutex, MutexGuard,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::Instant,
+};
+
+use rmcp::{
+    RoleServer,
+    model::{ClientCapabilities, LoggingLevel, ProgressToken, RequestId},
+    service::Peer,
+};
+
+use crate::front::Route;
+
+/// Identifies one downstream session inside the gateway.
+pub type SessionKey = u64;
+
+/// What the gateway keeps about a live downstream session.
+pub(crate) struct SessionEntry {
+    pub peer: Peer<RoleServer>,
+    pub route: Route,
+    pub capabilities: ClientCapabilities,
+    pub subscriptions: HashSet<(String, String)>,
+    pub log_level: Option<LoggingLevel>,
+    pub last_call: Instant,
+}
+
+/// One downstream call that is being served by an upstream request.
+#[derive(Debug)]
+pub(crate) struct CallLink {
+    pub peer: Peer<RoleServer>,
+    pub downstream_id: RequestId,
+    pub downstream_token: Option<ProgressToken>,
+    pub upstream_id: RequestId,
+    pub upstream_token: ProgressToken,
+    pub capabilities: ClientCapabilities,
+}
+
+/// A session that should hear about something, with how it names things.
+pub(crate) struct Listener {
+    pub peer: Peer<RoleServer>,
+    pub route: Route,
+}
+
+#[derive(Default)]
+pub(crate) struct Dispatch {
+    next_session: AtomicU64,
+    sessions: Mutex<HashMap<SessionKey, SessionEntry>>,
+    calls: Mutex<HashMap<String, Vec<Arc<CallLink>>>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding one of these locks leaves only plain maps behind;
+    // they stay usable, so recover instead of poisoning the whole gateway.
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl Dispatch {
+    pub fn register_session(
+        &self,
+        peer: Peer<RoleServer>,
+        route: Route,
+        capabilities: ClientCapabilities,
+    ) -> SessionKey {
+        let key = self.next_session.fetch_add(1, Ordering::Relaxed) + 1;
+        lock(&self.sessions).insert(
+            key,
+            SessionEntry {
+                peer,
+                route,
+                capabilities,
+                subscriptions: HashSet::new(),
+                log_level: None,
+                last_call: Instant::now(),
+            },
+        );
+        key
+    }
+
+    /// Forgets a session; returns its resource subscriptions so the caller can
+    /// release the upstream ones nobody else holds.
+    pub fn remove_session(&self, key: SessionKey) -> Vec<(String, String)> {
+        let removed = lock(&self.sessions).remove(&key);
+        let Some(entry) = removed else {
+            return Vec::new();
+        };
+        entry
+            .subscriptions
+            .into_iter()
+            .filter(|sub| !self.is_subscribed_elsewhere(sub))
+            .collect()
+    }
+
+    fn is_subscribed_elsewhere(&self, sub: &(String, String)) -> bool {
+        lock(&self.sessions)
+            .values()
+            .any(|s| s.subscriptions.contains(sub))
+    }
+
+    pub fn session_count(&self) -> usize {
+        lock(&self.sessions).len()
+    }
+
+    pub fn touch_session(&self, key: SessionKey) {
+        if let Some(s) = lock(&self.sessions).get_mut(&key) {
+            s.last_call = Instant::now();
+        }
+    }
+
+    pub fn set_log_level(&self, key: SessionKey, level: LoggingLevel) {
+        if let Some(s) = lock(&self.sessions).get_mut(&key) {
+            s.log_level = Some(level);
+        }
+    }
+
+    /// Records a subscription; true when it is the first one for this
+    /// upstream resource (so the upstream must be asked).
+    pub fn subscribe(&self, key: SessionKey, server: &str, uri: &str) -> bool {
+        let sub = (server.to_owned(), uri.to_owned());
+        let mut sessions = lock(&self.sessions);
+        let first = !sessions.values().any(|s| s.subscriptions.contains(&sub));
+        if let Some(s) = sessions.get_mut(&key) {
+            s.subscriptions.insert(sub);
+        }
+        first
+    }
+
+    /// Drops a subscription; true when no session holds it any more.
+    pub fn unsubscribe(&self, key: SessionKey, server: &str, uri: &str) -> bool {
+        let sub = (server.to_owned(), uri.to_owned());
+        let mut sessions = lock(&self.sessions);
+        if let Some(s) = sessions.get_mut(&key) {
+            s.subscriptions.remove(&sub);
+        }
+        !sessions.values().any(|s| s.subscriptions.contains(&sub))
+    }
+
+    /// Sessions subscribed to `uri` of `server`.
+    pub fn subscribers(&self, server: &str, uri: &str) -> Vec<Listener> {
+        let sub = (server.to_owned(), uri.to_owned());
+        lock(&self.sessions)
+            .values()
+            .filter(|s| s.subscriptions.contains(&sub))
+            .map(|s| Listener {
+                peer: s.peer.clone(),
+                route: s.route.clone(),
+            })
+            .collect()
+    }
+
+    /// Sessions whose endpoint includes `server`.
+    pub fn listeners(&self, server: &str) -> Vec<Listener> {
+        lock(&self.sessions)
+            .values()
+            .filter(|s| s.route.includes(server))
+            .map(|s| Listener {
+                peer: s.peer.clone(),
+                route: s.route.clone(),
+            })
+            .collect()
+    }
+
+    /// Sessions of `server` whose minimum log level (if they set one) lets `level` through.
+    pub fn log_listeners(&self, server: &str, level: LoggingLevel) -> Vec<Listener> {
+        lock(&self.sessions)
+            .values()
+            .filter(|s| s.route.includes(server))
+            .filter(|s| s.log_level.is_none_or(|min| rank(level) >= rank(min)))
+            .map(|s| Listener {
+                peer: s.peer.clone(),
+                route: s.route.clone(),
+            })
+            .collect()
+    }
+
+    /// The session that most recently made a call and can answer roots
+    /// requests: the best guess for a `roots/list` not tied to any call.
+    pub fn recent_roots_session(&self, server: &str) -> Option<Peer<RoleServer>> {
+        lock(&self.sessions)
+            .values()
+            .filter(|s| s.route.includes(server) && s.capabilities.roots.is_some())
+            .max_by_key(|s| s.last_call)
+            .map(|s| s.peer.clone())
+    }
+
+    /// Registers an in-flight call; dropping the guard unregisters it.
+    pub fn begin_call(self: &Arc<Self>, server: &str, link: CallLink) -> CallGuard {
+        let link = Arc::new(link);
+        lock(&self.calls)
+            .entry(server.to_owned())
+            .or_default()
+            .push(link.clone());
+        CallGuard {
+            dispatch: self.clone(),
+            server: server.to_owned(),
+            link,
+        }
+    }
+
+    /// The call an upstream progress token belongs to.
+    pub fn call_by_progress(&self, server: &str, token: &ProgressToken) -> Option<Arc<CallLink>> {
+        lock(&self.calls)
+            .get(server)?
+            .iter()
+            .find(|c| &c.upstream_token == token)
+            .cloned()
+    }
+
+    /// The call a server->client request belongs to. With a known upstream
+    /// request id (streamable HTTP tells us which response stream it came on)
+    /// that is exact; without one (stdio has no such marker) the most recent
+    /// in-flight call to that server is the best guess.
+    pub fn call_for_request(
+        &self,
+        server: &str,
+        upstream_id: Option<&RequestId>,
+    ) -> Option<Arc<CallLink>> {
+        let calls = lock(&self.calls);
+        let list = calls.get(server)?;
+        if let Some(id) = upstream_id
+            && let Some(found) = list.iter().find(|c| &c.upstream_id == id)
+        {
+            return Some(found.clone());
+        }
+        list.last().cloned()
+    }
+}
+
+/// Keeps a call registered while it runs.
+pub(crate) struct CallGuard {
+    dispatch: Arc<Dispatch>,
+    server: String,
+    link: Arc<CallLink>,
+}
+
+impl Drop for CallGuard {
+    fn drop(&mut self) {
+        let mut calls = lock(&self.dispatch.calls);
+        if let Some(list) = calls.get_mut(&self.server) {
+            list.retain(|c| !Arc::ptr_eq(c, &self.link));
+            if list.is_empty() {
+                calls.remove(&self.server);
+            }
+        }
+    }
+}
+
+/// Severity order of MCP log levels (RFC 5424, least severe first).
+fn rank(level: LoggingLevel) -> u8 {
+    match level {
+        LoggingLevel::Debug => 0,
+        LoggingLevel::Info => 1,
+        LoggingLevel::Notice => 2,
+        LoggingLevel::Warning => 3,
+        LoggingLevel::Error => 4,
+        LoggingLevel::Critical => 5,
+        LoggingLevel::Alert => 6,
+        LoggingLevel::Emergency => 7,
+    }
+}

@@ -1,0 +1,36 @@
+//! Errors of the gateway crate.
+
+use std::path::PathBuf;
+
+/// Everything that can stop the gateway from starting or serving.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The store could not be opened or read.
+    #[error(transparent)]
+    Store(#[from] switchboard_store::Error),
+    /// The listen address is not a loopback address.
+    #[error("refusing to listen on {0}: Switchboard only binds loopback addresses")]
+    NotLoopback(std::net::SocketAddr),
+    /// Binding the listener failed.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address we tried.
+        addr: std::net::SocketAddr,
+        /// Why it failed.
+        source: std::io::Error,
+    },
+    /// A file the gateway writes (runtime info, logs) could not be written.
+    #[error("cannot write {path}: {source}")]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// Why it failed.
+        source: std::io::Error,
+    },
+    /// Serving HTTP failed.
+    #[error("gateway server stopped: {0}")]
+    Serve(std::io::Error),
+}
+
+/// Result alias of this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,296 @@
+//! The checks every request passes before it reaches MCP: loopback Host,
+//! loopback Origin (DNS rebinding protection), body size, and a bearer token.
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, RwLock},
+    time::{Duration, Instant},
+};
+
+use axum::{
+    body::Body,
+    extract::{Request, State},
+    http::{HeaderMap, StatusCode, header},
+    middleware::Next,
+    response::{IntoResponse, Response},
+};
+use switchboard_store::{ClientRecord, Store};
+
+use crate::front::{Caller, Route};
+
+/// Known client tokens (by hash), refreshed when the store changes.
+pub(crate) struct ClientTokens {
+    store: Store,
+    by_hash: RwLock<HashMap<String, ClientRecord>>,
+    touched: RwLock<HashMap<i64, Instant>>,
+}
+
+const TOUCH_EVERY: Duration = Duration::from_secs(60);
+
+impl ClientTokens {
+    pub async fn load(store: Store) -> Result<Self, switchboard_store::Error> {
+        let tokens = Self {
+            store,
+            by_hash: RwLock::new(HashMap::new()),
+            touched: RwLock::new(HashMap::new()),
+        };
+        tokens.reload().await?;
+        Ok(tokens)
+    }
+
+    /// Re-reads the clients; revoked tokens stop working at once.
+    pub async fn reload(&self) -> Result<(), switchboard_store::Error> {
+        let fresh = self.store.client_token_hashes().await?;
+        *self.by_hash.write().unwrap_or_else(|e| e.into_inner()) = fresh.into_iter().collect();
+        Ok(())
+    }
+
+    async fn identify(&self, token: &str) -> Option<ClientRecord> {
+        let hash = switchboard_auth::hash_token(token);
+        let known = self
+            .by_hash
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&hash)
+            .cloned();
+        // A client added a moment ago may not be in the cache yet.
+        let client = match known {
+            Some(c) => c,
+            None => self
+                .store
+                .client_by_token_hash(&hash)
+                .await
+                .ok()
+                .flatten()?,
+        };
+        self.touch(client.id).await;
+        Some(client)
+    }
+
+    async fn touch(&self, id: i64) {
+        let due = self
+            .touched
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&id)
+            .is_none_or(|t| t.elapsed() >= TOUCH_EVERY);
+        if due {
+            self.touched
+                .write()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(id, Instant::now());
+            let store = self.store.clone();
+            tokio::spawn(async move {
+                let _ = store.touch_client(id).await;
+            });
+        }
+    }
+}
+
+/// Shared by the guard middlewares.
+pub(crate) struct GuardState {
+    pub tokens: ClientTokens,
+    pub control_token: String,
+    pub max_body_bytes: usize,
+    pub hub: Arc<crate::hub::Hub>,
+}
+
+/// A JSON-RPC error as an HTTP response (id null: the request was not read).
+pub(crate) fn rpc_error(status: StatusCode, code: i32, message: &str) -> Response {
+    let body = serde_json::json!({
+        "jsonrpc": "2.0",
+        "id": null,
+        "error": { "code": code, "message": message },
+    });
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+fn forbidden(message: &str) -> Response {
+    rpc_error(StatusCode::FORBIDDEN, -32000, message)
+}
+
+fn is_loopback_host(host: &str) -> bool {
+    let host = host.trim().to_ascii_lowercase();
+    // Strip the port: "[::1]:8080", "127.0.0.1:8080", "localhost:8080".
+    let name = if let Some(rest) = host.strip_prefix('[') {
+        match rest.split_once(']') {
+            Some((inside, after)) if after.is_empty() || after.starts_with(':') => {
+                inside.to_owned()
+            }
+            _ => return false,
+        }
+    } else {
+        match host.rsplit_once(':') {
+            Some((name, port)) if port.bytes().all(|b| b.is_ascii_digit()) => name.to_owned(),
+            Some(_) => return false,
+            None => host,
+        }
+    };
+    name == "localhost"
+        || name == "::1"
+        || name
+            .parse::<std::net::Ipv4Addr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+fn is_loopback_origin(origin: &str) -> bool {
+    let Some(rest) = origin
+        .strip_prefix("http://")
+        .or_else(|| origin.strip_prefix("https://"))
+    else {
+        return false;
+    };
+    !rest.contains('/') && is_loopback_host(rest)
+}
+
+/// Host and Origin checks (shared by MCP and the control API).
+fn check_origin(headers: &HeaderMap) -> Result<(), Response> {
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or_default();
+    if !is_loopback_host(host) {
+        return Err(forbidden("Host header is not a loopback address"));
+    }
+    if let Some(origin) = headers.get(header::ORIGIN) {
+        let ok = origin.to_str().is_ok_and(is_loopback_origin);
+        if !ok {
+            return Err(forbidden("Origin is not allowed"));
+        }
+    }
+    Ok(())
+}
+
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
+fn unauthorized(message: &str) -> Response {
+    let mut response = rpc_error(StatusCode::UNAUTHORIZED, -32001, message);
+    response.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        header::HeaderValue::from_static("Bearer realm=\"switchboard\""),
+    );
+    response
+}
+
+/// Guard for `/mcp` and `/mcp/{server}`.
+pub(crate) async fn mcp_guard(
+    State(state): State<Arc<GuardState>>,
+    mut request: Request<Body>,
+    next: Next,
+) -> Response {
+    if let Err(response) = check_origin(request.headers()) {
+        return response;
+    }
+    let too_big = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok())
+        .is_some_and(|len| len > state.max_body_bytes);
+    if too_big {
+        return rpc_error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            -32600,
+            &format!("request body is larger than {} bytes", state.max_body_bytes),
+        );
+    }
+    let Some(token) = bearer(request.headers()) else {
+        return unauthorized(
+            "missing bearer token: create one with `switchboard clients add NAME`",
+        );
+    };
+    let Some(client) = state.tokens.identify(token).await else {
+        return unauthorized("unknown or revoked client token");
+    };
+    // Never let the client's credential travel further.
+    request.headers_mut().remove(header::AUTHORIZATION);
+    let path = request.uri().path();
+    let route = match path.trim_end_matches('/').strip_prefix("/mcp") {
+        Some("") => Route::All,
+        Some(rest) => {
+            let name = rest.trim_start_matches('/');
+            if state.hub.get(name).is_none() {
+                return rpc_error(
+                    StatusCode::NOT_FOUND,
+                    -32002,
+                    &format!("no enabled server named \"{name}\""),
+                );
+            }
+            Route::Server(name.to_owned())
+        }
+        None => return rpc_error(StatusCode::NOT_FOUND, -32601, "not found"),
+    };
+    tracing::trace!(client = %client.name, ?route, "request admitted");
+    request.extensions_mut().insert(Caller {
+        client: client.name,
+        route,
+    });
+    next.run(request).await
+}
+
+/// Guard for the control API: Host/Origin plus the control token.
+pub(crate) async fn control_guard(
+    State(state): State<Arc<GuardState>>,
+    request: Request<Body>,
+    next: Next,
+) -> Response {
+    if let Err(response) = check_origin(request.headers()) {
+        return response;
+    }
+    let ok = bearer(request.headers())
+        .is_some_and(|t| switchboard_auth::constant_time_eq(t, &state.control_token));
+    if !ok {
+        return unauthorized("control token required");
+    }
+    next.run(request).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_hosts() {
+        for ok in [
+            "127.0.0.1",
+            "127.0.0.1:80",
+            "localhost:1234",
+            "LOCALHOST",
+            "[::1]:9",
+            "[::1]",
+            "127.1.2.3:5",
+        ] {
+            assert!(is_loopback_host(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "evil.test",
+            "evil.test:80",
+            "127.0.0.1.evil.test",
+            "[::2]:1",
+            "localhost:x",
+            "0.0.0.0:1",
+            "[::1]x",
+        ] {
+            assert!(!is_loopback_host(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn loopback_origins() {
+        assert!(is_loopback_origin("http://localhost:5173"));
+        assert!(is_loopback_origin("http://127.0.0.1"));
+        assert!(!is_loopback_origin("https://evil.test"));
+        assert!(!is_loopback_origin("null"));
+        assert!(!is_loopback_origin("http://localhost:1/x"));
+    }
+}

@@ -1,0 +1,110 @@
+//! The gateway's HTTP surface: MCP at `/mcp` and `/mcp/{server}`, the control
+//! API under `/api`.
+
+pub(crate) mod guard;
+
+use std::{collections::BTreeMap, sync::Arc, time::Duration};
+
+use axum::{
+    Json, Router,
+    extract::{Query, State},
+    middleware,
+    response::IntoResponse,
+    routing::get,
+};
+use rmcp::transport::streamable_http_server::{
+    StreamableHttpServerConfig, StreamableHttpService,
+    session::local::{LocalSessionManager, SessionConfig},
+};
+use serde::{Deserialize, Serialize};
+use tokio_util::sync::CancellationToken;
+
+use crate::{
+    front::{Core, Front},
+    upstream::UpstreamStatus,
+};
+use guard::GuardState;
+
+/// Limits of the MCP endpoint.
+#[derive(Debug, Clone)]
+pub struct HttpLimits {
+    /// Largest accepted request body.
+    pub max_body_bytes: usize,
+    /// A client session idle this long is closed.
+    pub session_idle: Duration,
+}
+
+pub(crate) fn router(
+    core: Arc<Core>,
+    guard: Arc<GuardState>,
+    limits: &HttpLimits,
+    shutdown: CancellationToken,
+) -> Router {
+    let mut sessions = SessionConfig::default();
+    sessions.keep_alive = Some(limits.session_idle);
+    let mut manager = LocalSessionManager::default();
+    manager.session_config = sessions;
+    let manager = Arc::new(manager);
+    let config = StreamableHttpServerConfig::default()
+        .with_cancellation_token(shutdown)
+        .with_max_request_body_bytes(limits.max_body_bytes)
+        .with_allowed_hosts(["localhost", "127.0.0.1", "::1"])
+        .with_allowed_origins(["http://localhost:*", "http://127.0.0.1:*", "http://[::1]:*"]);
+    let factory_core = core.clone();
+    let mcp = StreamableHttpService::new(
+        move || Ok(Front::new(factory_core.clone())),
+        manager,
+        config,
+    );
+    let mcp_routes = Router::new()
+        .route_service("/mcp", mcp.clone())
+        .route_service("/mcp/", mcp.clone())
+        .route_service("/mcp/{server}", mcp)
+        .layer(middleware::from_fn_with_state(
+            guard.clone(),
+            guard::mcp_guard,
+        ));
+    let control = Router::new()
+        .route("/api/status", get(status))
+        .route("/api/tools", get(tools))
+        .layer(middleware::from_fn_with_state(
+            guard.clone(),
+            guard::control_guard,
+        ))
+        .with_state(core);
+    mcp_routes.merge(control)
+}
+
+/// `GET /api/status`.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct StatusReport {
+    /// Gateway version.
+    pub version: String,
+    /// Live client sessions.
+    pub sessions: usize,
+    /// Status of every enabled server.
+    pub servers: BTreeMap<String, UpstreamStatus>,
+}
+
+async fn status(State(core): State<Arc<Core>>) -> impl IntoResponse {
+    Json(StatusReport {
+        version: env!("CARGO_PKG_VERSION").into(),
+        sessions: core.dispatch.session_count(),
+        servers: core.hub.statuses(),
+    })
+}
+
+#[derive(Debug, Deserialize)]
+struct ToolsQuery {
+    server: Option<String>,
+}
+
+async fn tools(State(core): State<Arc<Core>>, Query(q): Query<ToolsQuery>) -> impl IntoResponse {
+    let mut out: BTreeMap<String, Vec<rmcp::model::Tool>> = BTreeMap::new();
+    for up in core.hub.all() {
+        if q.server.as_deref().is_none_or(|s| s == up.name()) {
+            out.insert(up.name().to_owned(), up.tools().as_ref().clone());
+        }
+    }
+    Json(out)
+}

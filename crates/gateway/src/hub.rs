@@ -1,0 +1,115 @@
+//! The set of configured upstream servers, kept in step with the store.
+
+use std::{
+    collections::BTreeMap,
+    sync::{Arc, RwLock},
+    time::Duration,
+};
+
+use serde::Serialize;
+use switchboard_store::ServerRecord;
+
+use crate::upstream::{Environment, Upstream, UpstreamStatus};
+
+/// All upstreams, by name. Disabled servers have no entry.
+pub struct Hub {
+    env: Environment,
+    upstreams: RwLock<BTreeMap<String, Arc<Upstream>>>,
+}
+
+/// A server's configuration with its live status, as reported to the CLI/UI.
+#[derive(Debug, Clone, Serialize)]
+pub struct ServerView {
+    /// Name.
+    pub name: String,
+    /// Status; None when the server is disabled.
+    pub status: Option<UpstreamStatus>,
+}
+
+impl Hub {
+    pub(crate) fn new(env: Environment) -> Self {
+        Self {
+            env,
+            upstreams: RwLock::new(BTreeMap::new()),
+        }
+    }
+
+    /// The upstream called `name`, when enabled.
+    pub fn get(&self, name: &str) -> Option<Arc<Upstream>> {
+        self.read().get(name).cloned()
+    }
+
+    /// Every enabled upstream, in name order.
+    pub fn all(&self) -> Vec<Arc<Upstream>> {
+        self.read().values().cloned().collect()
+    }
+
+    /// Statuses of all enabled upstreams.
+    pub fn statuses(&self) -> BTreeMap<String, UpstreamStatus> {
+        self.read()
+            .iter()
+            .map(|(name, u)| (name.clone(), u.status()))
+            .collect()
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<String, Arc<Upstream>>> {
+        self.upstreams.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Brings the running set in line with `records`: starts new and enabled
+    /// servers, stops removed and disabled ones, restarts changed ones.
+    /// Returns true when the set of servers changed.
+    pub async fn reconcile(&self, records: &[ServerRecord]) -> bool {
+        let wanted: BTreeMap<&str, &ServerRecord> = records
+            .iter()
+            .filter(|r| r.enabled)
+            .map(|r| (r.name.as_str(), r))
+            .collect();
+        let mut stopped = Vec::new();
+        let mut changed = false;
+        {
+            let mut map = self.upstreams.write().unwrap_or_else(|e| e.into_inner());
+            map.retain(|name, upstream| {
+                let keep = wanted
+                    .get(name.as_str())
+                    .is_some_and(|r| r.transport == upstream.record().transport);
+                if !keep {
+                    stopped.push(upstream.clone());
+                }
+                keep
+            });
+            for (name, record) in &wanted {
+                if !map.contains_key(*name) {
+                    tracing::info!(server = name, "starting upstream");
+                    map.insert(
+                        (*name).to_owned(),
+                        Upstream::start((*record).clone(), self.env.clone()),
+                    );
+                    changed = true;
+                }
+            }
+        }
+        changed |= !stopped.is_empty();
+        for upstream in stopped {
+            tracing::info!(server = upstream.name(), "stopping upstream");
+            upstream.shutdown().await;
+        }
+        changed
+    }
+
+    /// Waits (at most `limit`) until no upstream is still starting.
+    pub async fn settled(&self, limit: Duration) {
+        let all = self.all();
+        let waits = all.iter().map(|u| u.settled(limit));
+        futures::future::join_all(waits).await;
+    }
+
+    /// Stops every upstream.
+    pub async fn shutdown(&self) {
+        let all: Vec<_> = {
+            let mut map = self.upstreams.write().unwrap_or_else(|e| e.into_inner());
+            std::mem::take(&mut *map).into_values().collect()
+        };
+        futures::future::join_all(all.iter().map(|u| u.shutdown())).await;
+    }
+}

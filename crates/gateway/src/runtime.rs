@@ -1,0 +1,306 @@
+//! Starting, running and stopping a gateway.
+
+use std::{
+    collections::BTreeMap,
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use serde::{Deserialize, Serialize};
+use switchboard_store::Store;
+use tokio_util::sync::CancellationToken;
+
+use crate::{
+    Error, Result,
+    dispatch::Dispatch,
+    front::Core,
+    http::{
+        self, HttpLimits,
+        guard::{ClientTokens, GuardState},
+    },
+    hub::Hub,
+    upstream::Environment,
+};
+
+/// How a gateway runs.
+#[derive(Debug, Clone)]
+pub struct GatewayConfig {
+    /// Where to listen; must be a loopback address.
+    pub listen: SocketAddr,
+    /// Largest accepted request body.
+    pub max_body_bytes: usize,
+    /// A client session idle this long is closed.
+    pub session_idle: Duration,
+    /// How long a server may take to initialize.
+    pub init_timeout: Duration,
+    /// How long requests wait for servers that are still starting.
+    pub settle: Duration,
+    /// How often the store is checked for changes made by other processes.
+    pub watch_interval: Duration,
+}
+
+impl Default for GatewayConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 7331)),
+            max_body_bytes: 4 * 1024 * 1024,
+            session_idle: Duration::from_secs(8 * 3600),
+            init_timeout: Duration::from_secs(60),
+            settle: Duration::from_secs(10),
+            watch_interval: Duration::from_millis(300),
+        }
+    }
+}
+
+/// What a running gateway publishes in `<data dir>/gateway.json` (mode 0600)
+/// so the CLI can reach it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RuntimeInfo {
+    /// Process id of the gateway.
+    pub pid: u32,
+    /// Bound address.
+    pub listen: SocketAddr,
+    /// MCP endpoint.
+    pub mcp_url: String,
+    /// Control API base.
+    pub control_url: String,
+    /// Bearer token of the control API.
+    pub control_token: String,
+}
+
+impl RuntimeInfo {
+    /// The file's path inside `data_dir`.
+    pub fn path(data_dir: &Path) -> PathBuf {
+        data_dir.join("gateway.json")
+    }
+
+    /// Reads the file, if a gateway wrote one.
+    pub fn read(data_dir: &Path) -> Option<Self> {
+        let text = std::fs::read_to_string(Self::path(data_dir)).ok()?;
+        serde_json::from_str(&text).ok()
+    }
+
+    fn write(&self, data_dir: &Path) -> Result<()> {
+        let path = Self::path(data_dir);
+        let text = serde_json::to_string_pretty(self).unwrap_or_default();
+        write_private(&path, text.as_bytes()).map_err(|source| Error::Write { path, source })
+    }
+}
+
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let tmp = path.with_extension("tmp");
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(0o600);
+    }
+    let mut file = options.open(&tmp)?;
+    file.write_all(bytes)?;
+    file.sync_all()?;
+    std::fs::rename(&tmp, path)
+}
+
+/// A running gateway.
+pub struct Gateway {
+    info: RuntimeInfo,
+    data_dir: PathBuf,
+    hub: Arc<Hub>,
+    shutdown: CancellationToken,
+    server: tokio::task::JoinHandle<std::io::Result<()>>,
+    watcher: tokio::task::JoinHandle<()>,
+}
+
+fn environment(store: &Store, dispatch: Arc<Dispatch>, config: &GatewayConfig) -> Environment {
+    let http = reqwest::Client::builder()
+        .tcp_nodelay(true)
+        .pool_idle_timeout(Duration::from_secs(90))
+        .build()
+        .unwrap_or_default();
+    Environment {
+        dispatch,
+        log_dir: store.data_dir().join("logs").join("servers"),
+        http,
+        init_timeout: config.init_timeout,
+    }
+}
+
+impl Gateway {
+    /// Binds, starts serving and starts the configured servers in the
+    /// background. Returns as soon as the endpoint accepts connections.
+    pub async fn start(store: Store, config: GatewayConfig) -> Result<Self> {
+        let started = Instant::now();
+        if !config.listen.ip().is_loopback() {
+            return Err(Error::NotLoopback(config.listen));
+        }
+        let listener = tokio::net::TcpListener::bind(config.listen)
+            .await
+            .map_err(|source| Error::Bind {
+                addr: config.listen,
+                source,
+            })?;
+        let addr = listener.local_addr().map_err(|source| Error::Bind {
+            addr: config.listen,
+            source,
+        })?;
+
+        let dispatch = Arc::new(Dispatch::default());
+        let hub = Arc::new(Hub::new(environment(&store, dispatch.clone(), &config)));
+        let core = Arc::new(Core {
+            hub: hub.clone(),
+            dispatch,
+            settle: config.settle,
+        });
+        let control_token = switchboard_auth::new_control_token();
+        let guard = Arc::new(GuardState {
+            tokens: ClientTokens::load(store.clone()).await?,
+            control_token: control_token.expose().clone(),
+            max_body_bytes: config.max_body_bytes,
+            hub: hub.clone(),
+        });
+        let shutdown = CancellationToken::new();
+        let limits = HttpLimits {
+            max_body_bytes: config.max_body_bytes,
+            session_idle: config.session_idle,
+        };
+        let app = http::router(core, guard.clone(), &limits, shutdown.child_token());
+
+        let info = RuntimeInfo {
+            pid: std::process::id(),
+            listen: addr,
+            mcp_url: format!("http://{addr}/mcp"),
+            control_url: format!("http://{addr}/api/"),
+            control_token: control_token.expose().clone(),
+        };
+        info.write(store.data_dir())?;
+
+        let serve_shutdown = shutdown.clone();
+        let server = tokio::spawn(async move {
+            use axum::serve::ListenerExt as _;
+            // Without TCP_NODELAY the last chunk of each SSE response can wait
+            // for a delayed ACK (~40 ms a call behind keep-alive proxies).
+            let listener = listener.tap_io(|tcp| {
+                let _ = tcp.set_nodelay(true);
+            });
+            axum::serve(listener, app)
+                .with_graceful_shutdown(serve_shutdown.cancelled_owned())
+                .await
+        });
+
+        let servers = store.list_servers().await?;
+        hub.reconcile(&servers).await;
+        let watcher = tokio::spawn(watch_store(
+            store.clone(),
+            hub.clone(),
+            guard,
+            config.watch_interval,
+            shutdown.clone(),
+        ));
+        tracing::info!(%addr, elapsed_ms = started.elapsed().as_millis() as u64, servers = servers.len(), "gateway ready");
+        Ok(Self {
+            info,
+            data_dir: store.data_dir().to_owned(),
+            hub,
+            shutdown,
+            server,
+            watcher,
+        })
+    }
+
+    /// Where the gateway listens and how to reach it.
+    pub fn info(&self) -> &RuntimeInfo {
+        &self.info
+    }
+
+    /// The upstream servers.
+    pub fn hub(&self) -> &Arc<Hub> {
+        &self.hub
+    }
+
+    /// Stops accepting requests, closes sessions, stops every server, and
+    /// removes the runtime file.
+    pub async fn shutdown(self) -> Result<()> {
+        self.shutdown.cancel();
+        let _ = self.watcher.await;
+        let served = self.server.await;
+        self.hub.shutdown().await;
+        if RuntimeInfo::read(&self.data_dir).is_some_and(|i| i.pid == self.info.pid) {
+            let _ = std::fs::remove_file(RuntimeInfo::path(&self.data_dir));
+        }
+        match served {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(Error::Serve(e)),
+            Err(e) => Err(Error::Serve(std::io::Error::other(e))),
+        }
+    }
+}
+
+/// Picks up changes other processes (the CLI) make to the store.
+async fn watch_store(
+    store: Store,
+    hub: Arc<Hub>,
+    guard: Arc<GuardState>,
+    every: Duration,
+    shutdown: CancellationToken,
+) {
+    let mut seen = store.data_version().await.ok();
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(every) => {}
+            () = shutdown.cancelled() => return,
+        }
+        let version = match store.data_version().await {
+            Ok(v) => v,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot check the store for changes");
+                continue;
+            }
+        };
+        if seen == Some(version) {
+            continue;
+        }
+        seen = Some(version);
+        match store.list_servers().await {
+            Ok(servers) => {
+                hub.reconcile(&servers).await;
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot reload servers"),
+        }
+        if let Err(e) = guard.tokens.reload().await {
+            tracing::warn!(error = %e, "cannot reload clients");
+        }
+    }
+}
+
+/// Connects to the configured servers without serving anything (for
+/// `switchboard tools list` when no gateway runs) and returns each one's
+/// tools or why it has none.
+pub async fn collect_tools(
+    store: &Store,
+    only: Option<&str>,
+    config: &GatewayConfig,
+) -> Result<BTreeMap<String, std::result::Result<Vec<rmcp::model::Tool>, String>>> {
+    let servers: Vec<_> = store
+        .list_servers()
+        .await?
+        .into_iter()
+        .filter(|s| only.is_none_or(|o| o == s.name))
+        .collect();
+    let hub = Hub::new(environment(store, Arc::new(Dispatch::default()), config));
+    hub.reconcile(&servers).await;
+    hub.settled(config.init_timeout).await;
+    let mut out = BTreeMap::new();
+    for up in hub.all() {
+        let entry = match up.connection() {
+            Ok(_) => Ok(up.tools().as_ref().clone()),
+            Err(e) => Err(e.to_string()),
+        };
+        out.insert(up.name().to_owned(), entry);
+    }
+    hub.shutdown().await;
+    Ok(out)
+}

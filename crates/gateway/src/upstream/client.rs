@@ -1,0 +1,292 @@
+//! The gateway's MCP client role towards one upstream server.
+//!
+//! Requests and notifications the upstream sends on its own are routed back to
+//! the downstream session they belong to (see [`crate::dispatch`]).
+#![expect(
+    deprecated,
+    reason = "sampling, roots and logging are still part of 2025-11-25"
+)]
+
+use std::sync::Arc;
+
+use rmcp::{
+    ClientHandler, ErrorData as McpError, RoleClient, RoleServer,
+    model::{
+        CancelledNotificationParam, ClientCapabilities, ClientConfig, ClientResult,
+        CreateMessageRequest, CreateMessageRequestParams, CreateMessageResult, ElicitRequest,
+        ElicitRequestParams, ElicitResult, Implementation, ListRootsRequest, ListRootsResult,
+        LoggingMessageNotificationParam, ProgressNotificationParam, ProtocolVersion, RequestId,
+        ResourceUpdatedNotificationParam, ServerRequest,
+    },
+    service::{
+        InboundStreamOrigin, NotificationContext, OriginatingRequestId, Peer, RequestContext,
+    },
+};
+
+use super::Shared;
+use crate::{dispatch::CallLink, front::Route};
+
+/// Protocol version the gateway speaks to upstreams.
+pub const UPSTREAM_PROTOCOL_VERSION: ProtocolVersion = ProtocolVersion::V_2025_11_25;
+
+/// ClientHandler for one upstream connection.
+#[derive(Clone)]
+pub(crate) struct UpstreamClient {
+    pub shared: Arc<Shared>,
+}
+
+impl UpstreamClient {
+    fn server(&self) -> &str {
+        &self.shared.name
+    }
+
+    fn link_for(&self, context: &RequestContext<RoleClient>) -> Option<Arc<CallLink>> {
+        let origin = match context.extensions.get::<InboundStreamOrigin>() {
+            Some(InboundStreamOrigin::OutboundRequest(id)) => Some(id),
+            _ => None,
+        };
+        self.shared.dispatch.call_for_request(self.server(), origin)
+    }
+
+    fn no_session(&self, what: &str) -> McpError {
+        McpError::internal_error(
+            format!(
+                "{what} from server \"{}\" arrived outside any client call; no client to ask",
+                self.server()
+            ),
+            None,
+        )
+    }
+}
+
+/// Sends a server->client request to a downstream session as part of the call
+/// `origin`, so streamable HTTP delivers it on that call's response stream.
+/// Runs in its own task: rmcp attaches the task-local request being handled
+/// (here: the upstream's) to outgoing requests, which would misroute it.
+async fn ask_downstream(
+    peer: Peer<RoleServer>,
+    origin: Option<RequestId>,
+    mut request: ServerRequest,
+    cancel: tokio_util::sync::CancellationToken,
+) -> Result<ClientResult, McpError> {
+    if let Some(origin) = origin {
+        use rmcp::model::GetExtensions as _;
+        request
+            .extensions_mut()
+            .insert(OriginatingRequestId(origin));
+    }
+    let task = tokio::spawn(async move {
+        let handle = peer
+            .send_request_with_option(request, Default::default())
+            .await?;
+        let (id, peer) = (handle.id.clone(), handle.peer.clone());
+        tokio::select! {
+            result = handle.await_response() => result,
+            () = cancel.cancelled() => {
+                // The upstream gave up on its request: tell the client too.
+                let _ = peer
+                    .notify_cancelled(CancelledNotificationParam::new(
+                        Some(id),
+                        Some("cancelled by the server".into()),
+                    ))
+                    .await;
+                Err(rmcp::ServiceError::Cancelled { reason: None })
+            }
+        }
+    });
+    match task.await {
+        Ok(Ok(result)) => Ok(result),
+        Ok(Err(rmcp::ServiceError::McpError(e))) => Err(e),
+        Ok(Err(e)) => Err(McpError::internal_error(
+            format!("client did not answer: {e}"),
+            None,
+        )),
+        Err(e) => Err(McpError::internal_error(
+            format!("request task failed: {e}"),
+            None,
+        )),
+    }
+}
+
+impl ClientHandler for UpstreamClient {
+    fn get_info(&self) -> ClientConfig {
+        let mut config = ClientConfig::new(
+            ClientCapabilities::builder()
+                .enable_roots()
+                .enable_roots_list_changed()
+                .enable_sampling()
+                .enable_elicitation()
+                .build(),
+            Implementation::new("switchboard", env!("CARGO_PKG_VERSION")),
+        );
+        config.protocol_version = UPSTREAM_PROTOCOL_VERSION;
+        config
+    }
+
+    async fn create_message(
+        &self,
+        params: CreateMessageRequestParams,
+        context: RequestContext<RoleClient>,
+    ) -> Result<CreateMessageResult, McpError> {
+        let link = self
+            .link_for(&context)
+            .ok_or_else(|| self.no_session("a sampling request"))?;
+        if link.capabilities.sampling.is_none() {
+            return Err(McpError::invalid_request(
+                "the client of this call does not support sampling",
+                None,
+            ));
+        }
+        let mut request = CreateMessageRequest::new(params);
+        request.params.meta = Some(context.meta.clone()).filter(|m| !m.0.is_empty());
+        let request = ServerRequest::CreateMessageRequest(request);
+        match ask_downstream(
+            link.peer.clone(),
+            Some(link.downstream_id.clone()),
+            request,
+            context.ct,
+        )
+        .await?
+        {
+            ClientResult::CreateMessageResult(result) => Ok(*result),
+            other => reparse(other),
+        }
+    }
+
+    async fn create_elicitation(
+        &self,
+        params: ElicitRequestParams,
+        context: RequestContext<RoleClient>,
+    ) -> Result<ElicitResult, McpError> {
+        let link = self
+            .link_for(&context)
+            .ok_or_else(|| self.no_session("an elicitation request"))?;
+        if link.capabilities.elicitation.is_none() {
+            return Err(McpError::invalid_request(
+                "the client of this call does not support elicitation",
+                None,
+            ));
+        }
+        let request = ServerRequest::ElicitRequest(ElicitRequest::new(params));
+        match ask_downstream(
+            link.peer.clone(),
+            Some(link.downstream_id.clone()),
+            request,
+            context.ct,
+        )
+        .await?
+        {
+            ClientResult::ElicitResult(result) => Ok(result),
+            other => reparse(other),
+        }
+    }
+
+    async fn list_roots(
+        &self,
+        context: RequestContext<RoleClient>,
+    ) -> Result<ListRootsResult, McpError> {
+        let (peer, origin) = match self.link_for(&context) {
+            Some(link) if link.capabilities.roots.is_some() => {
+                (link.peer.clone(), Some(link.downstream_id.clone()))
+            }
+            _ => match self.shared.dispatch.recent_roots_session(self.server()) {
+                Some(peer) => (peer, None),
+                // No client exposes roots: an empty list is the honest answer.
+                None => return Ok(ListRootsResult::default()),
+            },
+        };
+        let request = ServerRequest::ListRootsRequest(ListRootsRequest::default());
+        match ask_downstream(peer, origin, request, context.ct).await? {
+            ClientResult::ListRootsResult(result) => Ok(result),
+            other => reparse(other),
+        }
+    }
+
+    async fn on_progress(
+        &self,
+        params: ProgressNotificationParam,
+        _context: NotificationContext<RoleClient>,
+    ) {
+        let Some(link) = self
+            .shared
+            .dispatch
+            .call_by_progress(self.server(), &params.progress_token)
+        else {
+            return;
+        };
+        // The client only hears about progress it asked for, under its own token.
+        let Some(token) = link.downstream_token.clone() else {
+            return;
+        };
+        let mut params = params;
+        params.progress_token = token;
+        if let Err(e) = link.peer.notify_progress(params).await {
+            tracing::debug!(server = self.server(), error = %e, "progress not delivered");
+        }
+    }
+
+    async fn on_logging_message(
+        &self,
+        params: LoggingMessageNotificationParam,
+        _context: NotificationContext<RoleClient>,
+    ) {
+        for listener in self
+            .shared
+            .dispatch
+            .log_listeners(self.server(), params.level)
+        {
+            let _ = listener.peer.notify_logging_message(params.clone()).await;
+        }
+    }
+
+    async fn on_resource_updated(
+        &self,
+        params: ResourceUpdatedNotificationParam,
+        _context: NotificationContext<RoleClient>,
+    ) {
+        for listener in self.shared.dispatch.subscribers(self.server(), &params.uri) {
+            let mut params = params.clone();
+            params.uri = listener.route.present_uri(self.server(), &params.uri);
+            let _ = listener.peer.notify_resource_updated(params).await;
+        }
+    }
+
+    async fn on_resource_list_changed(&self, _context: NotificationContext<RoleClient>) {
+        for listener in self.shared.dispatch.listeners(self.server()) {
+            let _ = listener.peer.notify_resource_list_changed().await;
+        }
+    }
+
+    async fn on_prompt_list_changed(&self, _context: NotificationContext<RoleClient>) {
+        for listener in self.shared.dispatch.listeners(self.server()) {
+            let _ = listener.peer.notify_prompt_list_changed().await;
+        }
+    }
+
+    async fn on_tool_list_changed(&self, context: NotificationContext<RoleClient>) {
+        // Refresh the cache before telling anyone, so the list they fetch next
+        // is already the new one.
+        self.shared.refresh_tools(&context.peer).await;
+        for listener in self.shared.dispatch.listeners(self.server()) {
+            let _ = listener.peer.notify_tool_list_changed().await;
+        }
+    }
+}
+
+/// rmcp parses results into an untagged union, so a result can land in a
+/// sibling variant with the same shape; go through JSON to get the one we need.
+fn reparse<T: serde::de::DeserializeOwned>(result: ClientResult) -> Result<T, McpError> {
+    serde_json::to_value(result)
+        .and_then(serde_json::from_value)
+        .map_err(|e| McpError::internal_error(format!("unexpected answer from client: {e}"), None))
+}
+
+impl Route {
+    /// How this endpoint names `uri` of `server`.
+    pub fn present_uri(&self, server: &str, uri: &str) -> String {
+        match self {
+            Route::All => crate::names::qualify_uri(server, uri),
+            Route::Server(_) => uri.to_owned(),
+        }
+    }
+}

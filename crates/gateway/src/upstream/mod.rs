@@ -1,0 +1,505 @@
+//! Connections to the user's MCP servers, each kept alive by a supervisor.
+//!
+//! One [`Upstream`] per configured server owns a task that connects (spawning
+//! the process for stdio servers), publishes the server's status, caches its
+//! tool list, and reconnects with backoff when the connection dies.
+
+mod client;
+mod http;
+mod sse;
+mod stdio;
+
+use std::{
+    collections::VecDeque,
+    path::PathBuf,
+    sync::{Arc, Mutex, RwLock},
+    time::Duration,
+};
+
+use rmcp::{
+    RoleClient, ServiceExt as _,
+    model::{ServerPeerInfo, Tool},
+    service::{Peer, RunningService},
+};
+use serde::{Deserialize, Serialize};
+use switchboard_store::{ServerRecord, TransportConfig};
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+pub use client::UPSTREAM_PROTOCOL_VERSION;
+pub(crate) use client::UpstreamClient;
+
+use crate::dispatch::Dispatch;
+
+/// Lifecycle state of an upstream server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UpstreamState {
+    /// Connecting (or spawning) and initializing.
+    Starting,
+    /// Initialized and serving.
+    Ready,
+    /// The last attempt failed; a retry is scheduled.
+    Failed,
+    /// Disabled or shut down.
+    Stopped,
+}
+
+/// What the UI and the CLI show about an upstream.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UpstreamStatus {
+    /// Current state.
+    pub state: UpstreamState,
+    /// Why the last attempt failed or the connection ended.
+    pub error: Option<String>,
+    /// Number of tools, once known.
+    pub tools: Option<usize>,
+    /// How many times the connection was re-established.
+    pub restarts: u32,
+    /// Protocol version agreed with the server.
+    pub protocol_version: Option<String>,
+}
+
+impl UpstreamStatus {
+    fn starting() -> Self {
+        Self {
+            state: UpstreamState::Starting,
+            error: None,
+            tools: None,
+            restarts: 0,
+            protocol_version: None,
+        }
+    }
+}
+
+/// Things every upstream needs from the gateway around it.
+#[derive(Clone)]
+pub(crate) struct Environment {
+    pub dispatch: Arc<Dispatch>,
+    /// Where stdio servers' stderr goes: `<dir>/<name>.log`.
+    pub log_dir: PathBuf,
+    /// Shared HTTP client for remote upstreams.
+    pub http: reqwest::Client,
+    /// How long a server may take to initialize (npx may download first).
+    pub init_timeout: Duration,
+}
+
+/// The live connection of an upstream.
+pub(crate) struct Live {
+    pub peer: Peer<RoleClient>,
+    pub info: Arc<ServerPeerInfo>,
+}
+
+/// State shared between an upstream's supervisor, its client handler and the
+/// rest of the gateway.
+pub(crate) struct Shared {
+    pub name: String,
+    pub dispatch: Arc<Dispatch>,
+    status: watch::Sender<UpstreamStatus>,
+    live: RwLock<Option<Arc<Live>>>,
+    tools: RwLock<Arc<Vec<Tool>>>,
+}
+
+impl Shared {
+    fn set_status(&self, f: impl FnOnce(&mut UpstreamStatus)) {
+        self.status.send_modify(f);
+    }
+
+    /// Re-reads the tool list from the server into the cache.
+    pub async fn refresh_tools(&self, peer: &Peer<RoleClient>) {
+        match peer.list_all_tools().await {
+            Ok(tools) => {
+                let count = tools.len();
+                *self.tools.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(tools);
+                self.set_status(|s| s.tools = Some(count));
+            }
+            Err(e) => tracing::warn!(server = %self.name, error = %e, "tools/list failed"),
+        }
+    }
+
+    fn live(&self) -> Option<Arc<Live>> {
+        self.live.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    fn set_live(&self, live: Option<Arc<Live>>) {
+        *self.live.write().unwrap_or_else(|e| e.into_inner()) = live;
+    }
+
+    fn tools(&self) -> Arc<Vec<Tool>> {
+        self.tools.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
+/// Why a server cannot take a request right now.
+#[derive(Debug, thiserror::Error)]
+#[error("server \"{name}\" is not available ({state}{})", reason.as_ref().map(|r| format!(": {r}")).unwrap_or_default())]
+pub struct Unavailable {
+    /// The server.
+    pub name: String,
+    /// Its state, as text.
+    pub state: &'static str,
+    /// The last error, if any.
+    pub reason: Option<String>,
+}
+
+/// One configured server and its supervisor.
+pub struct Upstream {
+    shared: Arc<Shared>,
+    record: ServerRecord,
+    stop: CancellationToken,
+    task: Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
+
+impl Upstream {
+    /// Starts supervising `record` (connecting in the background).
+    pub(crate) fn start(record: ServerRecord, env: Environment) -> Arc<Self> {
+        let (status, _) = watch::channel(UpstreamStatus::starting());
+        let shared = Arc::new(Shared {
+            name: record.name.clone(),
+            dispatch: env.dispatch.clone(),
+            status,
+            live: RwLock::new(None),
+            tools: RwLock::new(Arc::new(Vec::new())),
+        });
+        let stop = CancellationToken::new();
+        let task = tokio::spawn(supervise(
+            shared.clone(),
+            record.transport.clone(),
+            env,
+            stop.clone(),
+        ));
+        Arc::new(Self {
+            shared,
+            record,
+            stop,
+            task: Mutex::new(Some(task)),
+        })
+    }
+
+    /// The server's name.
+    pub fn name(&self) -> &str {
+        &self.shared.name
+    }
+
+    /// The configuration this supervisor runs.
+    pub fn record(&self) -> &ServerRecord {
+        &self.record
+    }
+
+    /// Current status.
+    pub fn status(&self) -> UpstreamStatus {
+        self.shared.status.borrow().clone()
+    }
+
+    /// Cached tool definitions, as the server names them.
+    pub fn tools(&self) -> Arc<Vec<Tool>> {
+        self.shared.tools()
+    }
+
+    /// The live connection, or why there is none.
+    pub(crate) fn connection(&self) -> Result<Arc<Live>, Unavailable> {
+        self.shared.live().ok_or_else(|| {
+            let status = self.status();
+            Unavailable {
+                name: self.shared.name.clone(),
+                state: match status.state {
+                    UpstreamState::Starting => "starting",
+                    UpstreamState::Ready => "reconnecting",
+                    UpstreamState::Failed => "failed",
+                    UpstreamState::Stopped => "stopped",
+                },
+                reason: status.error,
+            }
+        })
+    }
+
+    /// Waits until the server is no longer starting, at most `limit`.
+    pub async fn settled(&self, limit: Duration) {
+        let mut rx = self.shared.status.subscribe();
+        let _ =
+            tokio::time::timeout(limit, rx.wait_for(|s| s.state != UpstreamState::Starting)).await;
+    }
+
+    /// Stops the supervisor and the server (drains: waits for the task).
+    pub async fn shutdown(&self) {
+        self.stop.cancel();
+        let task = self.task.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(task) = task {
+            let _ = task.await;
+        }
+    }
+}
+
+type Running = RunningService<RoleClient, UpstreamClient>;
+
+/// A connected upstream plus whatever must be cleaned up with it.
+struct Connected {
+    running: Running,
+    process: Option<stdio::Process>,
+    /// Ends the rmcp service loop (and with it the transport).
+    ct: CancellationToken,
+}
+
+const BACKOFF_START: Duration = Duration::from_millis(250);
+const BACKOFF_MAX: Duration = Duration::from_secs(30);
+/// A connection that lived this long resets the backoff.
+const STABLE_AFTER: Duration = Duration::from_secs(30);
+
+async fn supervise(
+    shared: Arc<Shared>,
+    transport: TransportConfig,
+    env: Environment,
+    stop: CancellationToken,
+) {
+    let span = tracing::info_span!("upstream", server = %shared.name, transport = transport.kind());
+    let _enter = span.enter();
+    drop(_enter);
+    let mut backoff = BACKOFF_START;
+    let mut attempt: u32 = 0;
+    loop {
+        shared.set_status(|s| {
+            s.state = UpstreamState::Starting;
+            s.restarts = attempt.saturating_sub(1).max(s.restarts);
+        });
+        let connect = connect(&shared, &transport, &env);
+        let connected = tokio::select! {
+            c = connect => c,
+            () = stop.cancelled() => break,
+        };
+        match connected {
+            Ok(connected) => {
+                let started = std::time::Instant::now();
+                let Some(info) = connected.running.peer().peer_info() else {
+                    shared.set_status(|s| {
+                        s.state = UpstreamState::Failed;
+                        s.error = Some("server did not identify itself".into());
+                    });
+                    continue;
+                };
+                let info = (*info).clone();
+                let peer = connected.running.peer().clone();
+                let version = info.protocol_version.to_string();
+                let live = Arc::new(Live {
+                    peer: peer.clone(),
+                    info: Arc::new(info),
+                });
+                let previous_tools = shared.tools();
+                shared.refresh_tools(&peer).await;
+                shared.set_live(Some(live));
+                shared.set_status(|s| {
+                    s.state = UpstreamState::Ready;
+                    s.error = None;
+                    s.protocol_version = Some(version);
+                });
+                tracing::info!(parent: &span, tools = shared.tools().len(), "ready");
+                announce_tools(
+                    &shared,
+                    previous_tools.as_slice() != shared.tools().as_slice(),
+                );
+
+                let Connected {
+                    running,
+                    mut process,
+                    ct,
+                } = connected;
+                let waiting = running.waiting();
+                tokio::pin!(waiting);
+                let reason = tokio::select! {
+                    quit = &mut waiting => describe_quit(quit),
+                    () = stop.cancelled() => {
+                        shared.set_live(None);
+                        ct.cancel();
+                        let _ = tokio::time::timeout(Duration::from_secs(2), &mut waiting).await;
+                        if let Some(process) = process {
+                            process.terminate().await;
+                        }
+                        break;
+                    }
+                };
+                shared.set_live(None);
+                let exit = match process.as_mut() {
+                    Some(p) => p.exit_description().await,
+                    None => None,
+                };
+                let message = exit.unwrap_or(reason);
+                tracing::warn!(parent: &span, reason = %message, "connection lost");
+                if let Some(process) = process {
+                    process.terminate().await;
+                }
+                shared.set_status(|s| {
+                    s.state = UpstreamState::Failed;
+                    s.error = Some(message);
+                });
+                announce_tools(&shared, true);
+                if started.elapsed() >= STABLE_AFTER {
+                    backoff = BACKOFF_START;
+                }
+            }
+            Err(message) => {
+                tracing::warn!(parent: &span, error = %message, "connect failed");
+                shared.set_status(|s| {
+                    s.state = UpstreamState::Failed;
+                    s.error = Some(message);
+                });
+            }
+        }
+        attempt += 1;
+        tokio::select! {
+            () = tokio::time::sleep(backoff) => {}
+            () = stop.cancelled() => break,
+        }
+        backoff = (backoff * 2).min(BACKOFF_MAX);
+    }
+    shared.set_live(None);
+    shared.set_status(|s| {
+        s.state = UpstreamState::Stopped;
+    });
+    announce_tools(&shared, true);
+}
+
+/// Tells sessions that can see this server that its tools changed. Sessions
+/// on the aggregated endpoint also hear when a server appears or disappears.
+fn announce_tools(shared: &Arc<Shared>, changed: bool) {
+    if !changed {
+        return;
+    }
+    let listeners = shared.dispatch.listeners(&shared.name);
+    if listeners.is_empty() {
+        return;
+    }
+    tokio::spawn(async move {
+        for l in listeners {
+            let _ = l.peer.notify_tool_list_changed().await;
+        }
+    });
+}
+
+fn describe_quit(quit: Result<rmcp::service::QuitReason, tokio::task::JoinError>) -> String {
+    match quit {
+        Ok(rmcp::service::QuitReason::Closed) => "the server closed the connection".into(),
+        Ok(rmcp::service::QuitReason::Cancelled) => "the connection was cancelled".into(),
+        Ok(rmcp::service::QuitReason::JoinError(e)) | Err(e) => {
+            format!("connection task failed: {e}")
+        }
+        Ok(other) => format!("connection ended: {other:?}"),
+    }
+}
+
+async fn connect(
+    shared: &Arc<Shared>,
+    transport: &TransportConfig,
+    env: &Environment,
+) -> Result<Connected, String> {
+    let client = UpstreamClient {
+        shared: shared.clone(),
+    };
+    match transport {
+        TransportConfig::Stdio {
+            command,
+            args,
+            env: vars,
+            cwd,
+        } => {
+            let (process, io) = stdio::spawn(
+                &shared.name,
+                command,
+                args,
+                vars,
+                cwd.as_deref(),
+                &env.log_dir,
+            )
+            .await?;
+            let ct = CancellationToken::new();
+            match tokio::time::timeout(env.init_timeout, client.serve_with_ct(io, ct.clone())).await
+            {
+                Ok(Ok(running)) => Ok(Connected {
+                    running,
+                    process: Some(process),
+                    ct,
+                }),
+                Ok(Err(e)) => {
+                    let detail = process.failure_detail().await;
+                    process.terminate().await;
+                    Err(format!("initialize failed: {e}{detail}"))
+                }
+                Err(_) => {
+                    let detail = process.failure_detail().await;
+                    process.terminate().await;
+                    Err(format!(
+                        "no answer to initialize within {}s{detail}",
+                        env.init_timeout.as_secs()
+                    ))
+                }
+            }
+        }
+        TransportConfig::Http { url, headers } => {
+            let transport = http::transport(env.http.clone(), url, headers)?;
+            serve_remote(client, transport, env.init_timeout).await
+        }
+        TransportConfig::Sse { url, headers } => {
+            let headers = http::header_map(headers)?;
+            let transport = tokio::time::timeout(
+                env.init_timeout,
+                sse::SseClientTransport::connect(env.http.clone(), url, headers),
+            )
+            .await
+            .map_err(|_| {
+                format!(
+                    "no SSE endpoint event within {}s",
+                    env.init_timeout.as_secs()
+                )
+            })?
+            .map_err(|e| e.to_string())?;
+            serve_remote(client, transport, env.init_timeout).await
+        }
+    }
+}
+
+async fn serve_remote<T, E, A>(
+    client: UpstreamClient,
+    transport: T,
+    limit: Duration,
+) -> Result<Connected, String>
+where
+    T: rmcp::transport::IntoTransport<RoleClient, E, A>,
+    E: std::error::Error + Send + Sync + 'static,
+{
+    let ct = CancellationToken::new();
+    match tokio::time::timeout(limit, client.serve_with_ct(transport, ct.clone())).await {
+        Ok(Ok(running)) => Ok(Connected {
+            running,
+            process: None,
+            ct,
+        }),
+        Ok(Err(e)) => Err(format!("initialize failed: {e}")),
+        Err(_) => Err(format!(
+            "no answer to initialize within {}s",
+            limit.as_secs()
+        )),
+    }
+}
+
+/// The last lines of a process's stderr, for error messages.
+#[derive(Default)]
+pub(crate) struct StderrTail {
+    lines: VecDeque<String>,
+}
+
+impl StderrTail {
+    const KEEP: usize = 8;
+
+    fn push(&mut self, line: String) {
+        if self.lines.len() == Self::KEEP {
+            self.lines.pop_front();
+        }
+        self.lines.push_back(line);
+    }
+
+    fn render(&self) -> String {
+        self.lines
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>()
+            .join(" | ")
+    }
+}

@@ -1,0 +1,580 @@
+//! Client side of the legacy MCP "HTTP+SSE" transport (protocol 2024-11-05).
+//!
+//! The client holds one long-lived `GET` whose SSE stream first names, in an
+//! `endpoint` event, the URL to `POST` JSON-RPC messages to; everything the
+//! server says afterwards (responses, notifications, server->client requests)
+//! arrives as `message` events on that same stream. rmcp no longer ships a
+//! client for it, and the gateway still has to reach servers that only speak it.
+
+use std::{borrow::Cow, collections::VecDeque, fmt, sync::Arc, time::Duration};
+
+use futures::{StreamExt, stream::BoxStream};
+use http::{HeaderMap, HeaderValue, StatusCode, header};
+use rmcp::{
+    RoleClient,
+    model::{ClientJsonRpcMessage, ServerJsonRpcMessage},
+    transport::Transport,
+};
+use sse_stream::{Sse, SseStream};
+use url::Url;
+
+/// How long [`SseClientTransport::connect`] waits for the stream to open and
+/// deliver its `endpoint` event.
+pub const DEFAULT_ENDPOINT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Upper bound on the error-body excerpt: enough to show a server's one-line
+/// complaint without letting an HTML error page flood the logs.
+const EXCERPT_CHARS: usize = 200;
+
+/// A failing server may send headers and then stall the body; the status code
+/// alone is worth reporting, so the excerpt is best effort.
+const EXCERPT_READ_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A legacy server acknowledges a POST at once and answers on the SSE stream,
+/// so a POST that hangs means a wedged server; without a limit the request
+/// waiting on it would hang too. Applied per request because a client-wide
+/// timeout would also cut the SSE stream.
+const POST_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Bodies beyond this are not worth reading just to keep a connection alive.
+const DRAIN_LIMIT: usize = 64 * 1024;
+
+type EventStream = BoxStream<'static, Result<Sse, sse_stream::Error>>;
+
+/// Errors of the legacy HTTP+SSE client transport.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SseTransportError {
+    /// The configured SSE URL does not parse.
+    #[error("invalid SSE URL: {0}")]
+    InvalidUrl(url::ParseError),
+    /// The configured SSE URL is not `http` or `https`.
+    #[error("unsupported SSE URL scheme `{0}` (expected http or https)")]
+    UnsupportedScheme(String),
+    /// The `GET` that opens the SSE stream could not be sent.
+    #[error("opening the SSE stream failed: {}", ErrorChain(.0))]
+    Connect(reqwest::Error),
+    /// The `GET` that opens the SSE stream was answered with a non-2xx status.
+    #[error("opening the SSE stream failed with HTTP {status}: {body}")]
+    ConnectStatus { status: StatusCode, body: String },
+    /// The `GET` was answered, but not with an event stream.
+    #[error("the SSE URL answered with content type `{0}` instead of text/event-stream")]
+    NotEventStream(String),
+    /// No `endpoint` event arrived in time.
+    #[error("timed out after {0:?} waiting for the SSE stream's `endpoint` event")]
+    EndpointTimeout(Duration),
+    /// The SSE stream closed before it announced the message endpoint.
+    #[error("the SSE stream ended before its `endpoint` event")]
+    EndedBeforeEndpoint,
+    /// The SSE stream broke before it announced the message endpoint.
+    #[error("the SSE stream failed before its `endpoint` event: {0}")]
+    StreamBeforeEndpoint(sse_stream::Error),
+    /// The `endpoint` event carries no URL.
+    #[error("the `endpoint` event carries no URL")]
+    EmptyEndpoint,
+    /// The `endpoint` event does not hold a usable URL.
+    #[error("invalid `endpoint` event {endpoint:?}: {error}")]
+    InvalidEndpoint {
+        endpoint: String,
+        error: url::ParseError,
+    },
+    /// The `endpoint` event points to another origin than the SSE URL.
+    #[error("refusing message endpoint on {endpoint_origin}: it is not the SSE origin {origin}")]
+    CrossOriginEndpoint {
+        endpoint_origin: String,
+        origin: String,
+    },
+    /// An outgoing message could not be serialized.
+    #[error("encoding a JSON-RPC message failed: {0}")]
+    Encode(serde_json::Error),
+    /// A `POST` to the message endpoint could not be sent.
+    #[error("posting a message failed: {}", ErrorChain(.0))]
+    Post(reqwest::Error),
+    /// A `POST` to the message endpoint was answered with a non-2xx status.
+    #[error("posting a message failed with HTTP {status}: {body}")]
+    PostStatus { status: StatusCode, body: String },
+}
+
+/// Connects to a legacy HTTP+SSE MCP server.
+///
+/// Hand it to [`rmcp::ServiceExt::serve`] like any other client transport.
+/// Messages a server sends that do not parse are logged and skipped. When the
+/// SSE stream ends or fails, [`Transport::receive`] yields `None`, which ends
+/// the rmcp service; legacy sessions cannot be resumed, so recovering means
+/// connecting again.
+pub struct SseClientTransport {
+    poster: Arc<Poster>,
+    /// `None` once the stream has ended or the transport was closed, so later
+    /// `receive` calls keep answering `None` instead of polling a dead body.
+    events: Option<EventStream>,
+    /// A 2024-11-05 server may pack a JSON-RPC batch into one event, while
+    /// rmcp takes messages one at a time.
+    pending: VecDeque<ServerJsonRpcMessage>,
+}
+
+/// Everything a `POST` needs, shared with the `'static` futures that
+/// [`Transport::send`] must return.
+struct Poster {
+    client: reqwest::Client,
+    endpoint: Url,
+    headers: HeaderMap,
+}
+
+impl SseClientTransport {
+    /// Opens the SSE stream at `url` with the extra `headers` (sent on the GET
+    /// and on every POST), waits up to [`DEFAULT_ENDPOINT_TIMEOUT`] for the
+    /// `endpoint` event, resolves it against `url`, and checks the endpoint has
+    /// the same origin as `url`: a server must not redirect our POSTs, which
+    /// may carry credentials, to another host.
+    ///
+    /// The transport does not configure `client`; it is the caller's job to:
+    /// - keep `TCP_NODELAY` on (`ClientBuilder::tcp_nodelay(true)`, reqwest's
+    ///   default): every message is a small POST, and Nagle's algorithm would
+    ///   delay them;
+    /// - set neither a total `timeout` nor a `read_timeout` shorter than the
+    ///   server's longest silence, since either one cuts the long-lived SSE
+    ///   response (and with it the session);
+    /// - restrict redirects if `headers` carry credentials: the origin check
+    ///   covers the announced endpoint, not HTTP redirects followed by the
+    ///   client, and reqwest only strips its own notion of sensitive headers
+    ///   (such as `Authorization`) on cross-host redirects.
+    pub async fn connect(
+        client: reqwest::Client,
+        url: &str,
+        headers: HeaderMap,
+    ) -> Result<Self, SseTransportError> {
+        Self::connect_with_timeout(client, url, headers, DEFAULT_ENDPOINT_TIMEOUT).await
+    }
+
+    /// [`connect`](Self::connect) with another limit for the stream to open
+    /// and announce its endpoint.
+    pub async fn connect_with_timeout(
+        client: reqwest::Client,
+        url: &str,
+        headers: HeaderMap,
+        timeout: Duration,
+    ) -> Result<Self, SseTransportError> {
+        let sse_url = parse_sse_url(url)?;
+        tokio::time::timeout(timeout, Self::open(client, sse_url, headers))
+            .await
+            .unwrap_or(Err(SseTransportError::EndpointTimeout(timeout)))
+    }
+
+    async fn open(
+        client: reqwest::Client,
+        sse_url: Url,
+        headers: HeaderMap,
+    ) -> Result<Self, SseTransportError> {
+        let mut get_headers = headers.clone();
+        get_headers.insert(
+            header::ACCEPT,
+            HeaderValue::from_static("text/event-stream"),
+        );
+        let response = client
+            .get(sse_url.clone())
+            .headers(get_headers)
+            .send()
+            .await
+            .map_err(SseTransportError::Connect)?;
+
+        let status = response.status();
+        if !status.is_success() {
+            let body = body_excerpt(response).await;
+            return Err(SseTransportError::ConnectStatus { status, body });
+        }
+        // A wrong URL (an HTML page, a JSON API) would otherwise only show up
+        // as an endpoint timeout. A missing Content-Type gets the benefit of
+        // the doubt.
+        if let Some(content_type) = response.headers().get(header::CONTENT_TYPE) {
+            let content_type = String::from_utf8_lossy(content_type.as_bytes());
+            if !is_event_stream(&content_type) {
+                return Err(SseTransportError::NotEventStream(content_type.into_owned()));
+            }
+        }
+
+        let mut events: EventStream = SseStream::from_bytes_stream(response.bytes_stream()).boxed();
+        let endpoint = loop {
+            match events.next().await {
+                None => return Err(SseTransportError::EndedBeforeEndpoint),
+                // Unlike later on, a malformed stream is fatal here: failing now
+                // explains itself better than the endpoint timeout would.
+                Some(Err(error)) => return Err(SseTransportError::StreamBeforeEndpoint(error)),
+                Some(Ok(sse)) if sse.event.as_deref() == Some("endpoint") => {
+                    break resolve_endpoint(&sse_url, sse.data.as_deref().unwrap_or_default())?;
+                }
+                // Nothing can legitimately precede the endpoint: the server has
+                // no session to talk about until we POST.
+                Some(Ok(sse)) => {
+                    tracing::warn!(
+                        event = sse.event.as_deref().unwrap_or("message"),
+                        "ignoring SSE event received before the `endpoint` event"
+                    );
+                }
+            }
+        };
+        tracing::debug!(%endpoint, "legacy SSE session open");
+
+        let mut post_headers = headers;
+        post_headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        Ok(Self {
+            poster: Arc::new(Poster {
+                client,
+                endpoint,
+                headers: post_headers,
+            }),
+            events: Some(events),
+            pending: VecDeque::new(),
+        })
+    }
+
+    /// Queues the messages carried by one SSE event.
+    fn accept_event(&mut self, sse: &Sse) {
+        match sse.event.as_deref() {
+            // Per the SSE spec an event without a type is a `message`.
+            None | Some("message") => {}
+            Some("endpoint") => {
+                // The endpoint is fixed for the whole session; switching to a
+                // new one mid-session would also bypass the origin check.
+                tracing::warn!("ignoring repeated `endpoint` event");
+                return;
+            }
+            Some(other) => {
+                tracing::debug!(event = other, "ignoring unknown SSE event type");
+                return;
+            }
+        }
+        let Some(data) = sse.data.as_deref().filter(|data| !data.trim().is_empty()) else {
+            return;
+        };
+        match parse_messages(data) {
+            Ok(messages) => self.pending.extend(messages),
+            Err(error) => tracing::warn!(
+                %error,
+                data = %excerpt(data.as_bytes()),
+                "skipping unparseable message from legacy SSE server"
+            ),
+        }
+    }
+}
+
+impl Transport<RoleClient> for SseClientTransport {
+    type Error = SseTransportError;
+
+    fn name() -> Cow<'static, str> {
+        Cow::Borrowed("SseClientTransport")
+    }
+
+    fn send(
+        &mut self,
+        item: ClientJsonRpcMessage,
+    ) -> impl Future<Output = Result<(), Self::Error>> + Send + 'static {
+        let poster = Arc::clone(&self.poster);
+        async move { poster.post(&item).await }
+    }
+
+    // Must stay cancel-safe: rmcp polls it inside `select!` and drops the
+    // future whenever another branch wins. Only `events.next()` is awaited,
+    // and anything decoded is stored in `self` before the next await.
+    async fn receive(&mut self) -> Option<ServerJsonRpcMessage> {
+        loop {
+            if let Some(message) = self.pending.pop_front() {
+                return Some(message);
+            }
+            let events = self.events.as_mut()?;
+            match events.next().await {
+                Some(Ok(sse)) => self.accept_event(&sse),
+                None => {
+                    tracing::info!("legacy SSE stream ended");
+                    self.events = None;
+                }
+                Some(Err(sse_stream::Error::Body(error))) => {
+                    tracing::warn!(error = %ErrorChain(&*error), "legacy SSE stream failed");
+                    self.events = None;
+                }
+                // The connection itself is fine, so keep the session: dropping
+                // it would fail every in-flight request to recover from one
+                // bad event.
+                Some(Err(error)) => {
+                    tracing::warn!(%error, "skipping malformed SSE data from legacy server");
+                }
+            }
+        }
+    }
+
+    async fn close(&mut self) -> Result<(), Self::Error> {
+        // Dropping the response body closes the GET, which is how a legacy
+        // server learns the session is over.
+        self.events = None;
+        self.pending.clear();
+        Ok(())
+    }
+}
+
+impl Poster {
+    async fn post(&self, message: &ClientJsonRpcMessage) -> Result<(), SseTransportError> {
+        let body = serde_json::to_vec(message).map_err(SseTransportError::Encode)?;
+        let mut response = self
+            .client
+            .post(self.endpoint.clone())
+            .headers(self.headers.clone())
+            .timeout(POST_TIMEOUT)
+            .body(body)
+            .send()
+            .await
+            .map_err(SseTransportError::Post)?;
+        let status = response.status();
+        if !status.is_success() {
+            let body = body_excerpt(response).await;
+            return Err(SseTransportError::PostStatus { status, body });
+        }
+        // The answer travels on the SSE stream and the body is just "Accepted",
+        // but a body dropped before it has fully arrived closes the connection
+        // instead of returning it to the pool.
+        let mut drained = 0;
+        while drained < DRAIN_LIMIT {
+            match response.chunk().await {
+                Ok(Some(chunk)) => drained += chunk.len(),
+                Ok(None) | Err(_) => break,
+            }
+        }
+        Ok(())
+    }
+}
+
+fn parse_sse_url(url: &str) -> Result<Url, SseTransportError> {
+    let url = Url::parse(url).map_err(SseTransportError::InvalidUrl)?;
+    match url.scheme() {
+        "http" | "https" => Ok(url),
+        other => Err(SseTransportError::UnsupportedScheme(other.to_owned())),
+    }
+}
+
+/// Resolves the `endpoint` event's data against the SSE URL and insists on the
+/// same origin: the endpoint receives the configured headers, which may be
+/// credentials meant for this server only.
+fn resolve_endpoint(sse_url: &Url, data: &str) -> Result<Url, SseTransportError> {
+    let data = data.trim();
+    // Joining "" would silently yield the SSE URL itself.
+    if data.is_empty() {
+        return Err(SseTransportError::EmptyEndpoint);
+    }
+    let endpoint = sse_url
+        .join(data)
+        .map_err(|error| SseTransportError::InvalidEndpoint {
+            endpoint: data.to_owned(),
+            error,
+        })?;
+    // `Origin` compares scheme, host and port (with the scheme's default
+    // filled in), so `https` -> `http` downgrades are refused too.
+    if endpoint.origin() != sse_url.origin() {
+        return Err(SseTransportError::CrossOriginEndpoint {
+            endpoint_origin: endpoint.origin().ascii_serialization(),
+            origin: sse_url.origin().ascii_serialization(),
+        });
+    }
+    Ok(endpoint)
+}
+
+fn is_event_stream(content_type: &str) -> bool {
+    content_type
+        .split(';')
+        .next()
+        .is_some_and(|mime| mime.trim().eq_ignore_ascii_case("text/event-stream"))
+}
+
+fn parse_messages(data: &str) -> Result<Vec<ServerJsonRpcMessage>, serde_json::Error> {
+    if data.trim_start().starts_with('[') {
+        serde_json::from_str(data)
+    } else {
+        serde_json::from_str(data).map(|message| vec![message])
+    }
+}
+
+async fn body_excerpt(mut response: reqwest::Response) -> String {
+    let mut bytes = Vec::new();
+    let read = async {
+        // Stop early: an excerpt needs a few hundred bytes, not the whole body.
+        while bytes.len() < EXCERPT_CHARS * 4 {
+            match response.chunk().await {
+                Ok(Some(chunk)) => bytes.extend_from_slice(&chunk),
+                Ok(None) | Err(_) => break,
+            }
+        }
+    };
+    let _ = tokio::time::timeout(EXCERPT_READ_TIMEOUT, read).await;
+    excerpt(&bytes)
+}
+
+/// One line of at most [`EXCERPT_CHARS`] characters, so that error messages
+/// stay one line even when the server answers with an HTML page.
+fn excerpt(bytes: &[u8]) -> String {
+    let text = String::from_utf8_lossy(bytes);
+    let mut words = text.split_whitespace();
+    let mut line = String::new();
+    if let Some(first) = words.next() {
+        line.push_str(first);
+        for word in words {
+            line.push(' ');
+            line.push_str(word);
+        }
+    }
+    if line.is_empty() {
+        return "(empty body)".to_owned();
+    }
+    match line.char_indices().nth(EXCERPT_CHARS) {
+        Some((cut, _)) => {
+            line.truncate(cut);
+            line.push('…');
+            line
+        }
+        None => line,
+    }
+}
+
+/// Renders an error with its sources, because reqwest puts the useful part
+/// ("connection refused", "dns error") in the source chain, not in `Display`.
+struct ErrorChain<'a>(&'a (dyn std::error::Error + 'static));
+
+impl fmt::Display for ErrorChain<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut source = self.0.source();
+        while let Some(error) = source {
+            write!(f, ": {error}")?;
+            source = error.source();
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn url(s: &str) -> Url {
+        Url::parse(s).unwrap_or_else(|error| panic!("bad test URL {s}: {error}"))
+    }
+
+    fn resolve(base: &str, data: &str) -> Result<String, SseTransportError> {
+        resolve_endpoint(&url(base), data).map(String::from)
+    }
+
+    fn resolved(base: &str, data: &str) -> String {
+        resolve(base, data).unwrap_or_else(|error| panic!("{data:?} against {base}: {error}"))
+    }
+
+    #[test]
+    fn relative_endpoint_resolves_against_sse_url() {
+        assert_eq!(
+            resolved("http://127.0.0.1:3001/sse", "/message?sessionId=x"),
+            "http://127.0.0.1:3001/message?sessionId=x"
+        );
+        assert_eq!(
+            resolved(
+                "https://example.com/mcp/sse?token=t",
+                "messages/?session_id=y"
+            ),
+            "https://example.com/mcp/messages/?session_id=y"
+        );
+        assert_eq!(
+            resolved("http://localhost:8080/sse", " /message?sessionId=z\n"),
+            "http://localhost:8080/message?sessionId=z"
+        );
+    }
+
+    #[test]
+    fn absolute_same_origin_endpoint_is_accepted() {
+        assert_eq!(
+            resolved("http://localhost:8080/sse", "http://localhost:8080/m?s=1"),
+            "http://localhost:8080/m?s=1"
+        );
+        // The default port is the same origin whether spelled out or not.
+        assert_eq!(
+            resolved("https://Example.com/sse", "https://example.com:443/m"),
+            "https://example.com/m"
+        );
+    }
+
+    #[test]
+    fn other_origin_endpoint_is_refused() {
+        for data in [
+            "http://evil.example/message?sessionId=x",
+            "//evil.example/message",
+            "http://localhost:8081/message",
+            "https://localhost:8080/message",
+        ] {
+            assert!(
+                matches!(
+                    resolve("http://localhost:8080/sse", data),
+                    Err(SseTransportError::CrossOriginEndpoint { .. })
+                ),
+                "{data} should be refused"
+            );
+        }
+        assert!(matches!(
+            resolve("https://example.com/sse", "http://example.com/message"),
+            Err(SseTransportError::CrossOriginEndpoint { .. })
+        ));
+    }
+
+    #[test]
+    fn unusable_endpoint_is_refused() {
+        for data in ["", "  \n"] {
+            assert!(matches!(
+                resolve("http://localhost:8080/sse", data),
+                Err(SseTransportError::EmptyEndpoint)
+            ));
+        }
+        assert!(matches!(
+            resolve("http://localhost:8080/sse", "http://[::1/x"),
+            Err(SseTransportError::InvalidEndpoint { .. })
+        ));
+    }
+
+    #[test]
+    fn sse_url_must_be_http() {
+        assert!(parse_sse_url("https://example.com/sse").is_ok());
+        assert!(matches!(
+            parse_sse_url("ftp://example.com/sse"),
+            Err(SseTransportError::UnsupportedScheme(_))
+        ));
+        assert!(matches!(
+            parse_sse_url("not a url"),
+            Err(SseTransportError::InvalidUrl(_))
+        ));
+    }
+
+    #[test]
+    fn event_stream_content_type() {
+        assert!(is_event_stream("text/event-stream"));
+        assert!(is_event_stream("Text/Event-Stream; charset=utf-8"));
+        assert!(!is_event_stream("text/html"));
+        assert!(!is_event_stream("application/json"));
+    }
+
+    #[test]
+    fn excerpt_is_one_bounded_line() {
+        assert_eq!(
+            excerpt(b"  Invalid message:\n  {}\r\n"),
+            "Invalid message: {}"
+        );
+        assert_eq!(excerpt(b""), "(empty body)");
+        let long = "é".repeat(EXCERPT_CHARS + 10);
+        let cut = excerpt(long.as_bytes());
+        assert_eq!(cut.chars().count(), EXCERPT_CHARS + 1);
+        assert!(cut.ends_with('…'));
+    }
+
+    #[test]
+    fn server_messages_parse_singly_and_in_batches() {
+        let single = r#"{"jsonrpc":"2.0","id":1,"result":{}}"#;
+        assert_eq!(parse_messages(single).map(|m| m.len()).ok(), Some(1));
+        let batch = r#"[{"jsonrpc":"2.0","method":"notifications/tools/list_changed"},
+                        {"jsonrpc":"2.0","id":2,"method":"ping"}]"#;
+        assert_eq!(parse_messages(batch).map(|m| m.len()).ok(), Some(2));
+        assert!(parse_messages("not json").is_err());
+    }
+}

@@ -1,0 +1,200 @@
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::is_unique_violation;
+use crate::{Error, Result, Store, now_ms, validate_server_name};
+
+/// A configured upstream MCP server.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ServerRecord {
+    /// Unique name; see [`validate_server_name`].
+    pub name: String,
+    /// How to reach the server.
+    pub transport: TransportConfig,
+    /// Whether the gateway should connect to it.
+    pub enabled: bool,
+    /// Creation time, unix milliseconds.
+    pub created_at: i64,
+    /// Last modification time, unix milliseconds.
+    pub updated_at: i64,
+}
+
+impl ServerRecord {
+    /// A new enabled server, created now.
+    pub fn new(name: impl Into<String>, transport: TransportConfig) -> Self {
+        let now = now_ms();
+        Self {
+            name: name.into(),
+            transport,
+            enabled: true,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+}
+
+/// How the gateway talks to an upstream server.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum TransportConfig {
+    /// A child process speaking MCP over stdin/stdout.
+    Stdio {
+        /// Program to run.
+        command: String,
+        /// Its arguments.
+        #[serde(default)]
+        args: Vec<String>,
+        /// Extra environment variables.
+        #[serde(default)]
+        env: BTreeMap<String, String>,
+        /// Working directory; inherited if absent.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        cwd: Option<String>,
+    },
+    /// A Streamable HTTP endpoint.
+    Http {
+        /// Endpoint URL.
+        url: String,
+        /// Extra request headers.
+        #[serde(default)]
+        headers: BTreeMap<String, String>,
+    },
+    /// A legacy HTTP+SSE endpoint.
+    Sse {
+        /// SSE endpoint URL.
+        url: String,
+        /// Extra request headers.
+        #[serde(default)]
+        headers: BTreeMap<String, String>,
+    },
+}
+
+impl TransportConfig {
+    /// The transport's name: `"stdio"`, `"http"` or `"sse"`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            TransportConfig::Stdio { .. } => "stdio",
+            TransportConfig::Http { .. } => "http",
+            TransportConfig::Sse { .. } => "sse",
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct ServerRow {
+    name: String,
+    transport: String,
+    enabled: bool,
+    created_at: i64,
+    updated_at: i64,
+}
+
+impl TryFrom<ServerRow> for ServerRecord {
+    type Error = Error;
+
+    fn try_from(row: ServerRow) -> Result<Self> {
+        Ok(ServerRecord {
+            transport: serde_json::from_str(&row.transport)?,
+            name: row.name,
+            enabled: row.enabled,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        })
+    }
+}
+
+impl Store {
+    /// All servers, ordered by name.
+    pub async fn list_servers(&self) -> Result<Vec<ServerRecord>> {
+        sqlx::query_as::<_, ServerRow>(
+            "SELECT name, transport, enabled, created_at, updated_at FROM servers ORDER BY name",
+        )
+        .fetch_all(self.pool())
+        .await?
+        .into_iter()
+        .map(ServerRecord::try_from)
+        .collect()
+    }
+
+    /// The server called `name`, if any.
+    pub async fn get_server(&self, name: &str) -> Result<Option<ServerRecord>> {
+        sqlx::query_as::<_, ServerRow>(
+            "SELECT name, transport, enabled, created_at, updated_at FROM servers WHERE name = ?",
+        )
+        .bind(name)
+        .fetch_optional(self.pool())
+        .await?
+        .map(ServerRecord::try_from)
+        .transpose()
+    }
+
+    /// Adds a new server, keeping its timestamps; fails if the name is invalid or taken.
+    pub async fn add_server(&self, server: &ServerRecord) -> Result<()> {
+        validate_server_name(&server.name)?;
+        let transport = serde_json::to_string(&server.transport)?;
+        sqlx::query(
+            "INSERT INTO servers (name, transport, enabled, created_at, updated_at) \
+             VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(&server.name)
+        .bind(transport)
+        .bind(server.enabled)
+        .bind(server.created_at)
+        .bind(server.updated_at)
+        .execute(self.pool())
+        .await
+        .map_err(|err| {
+            if is_unique_violation(&err, "servers.name") {
+                Error::ServerExists(server.name.clone())
+            } else {
+                err.into()
+            }
+        })?;
+        Ok(())
+    }
+
+    /// Replaces the transport and enabled flag of an existing server and stamps `updated_at` now.
+    pub async fn update_server(&self, server: &ServerRecord) -> Result<()> {
+        let transport = serde_json::to_string(&server.transport)?;
+        let result = sqlx::query(
+            "UPDATE servers SET transport = ?, enabled = ?, updated_at = ? WHERE name = ?",
+        )
+        .bind(transport)
+        .bind(server.enabled)
+        .bind(now_ms())
+        .bind(&server.name)
+        .execute(self.pool())
+        .await?;
+        if result.rows_affected() == 0 {
+            return Err(Error::NoSuchServer(server.name.clone()));
+        }
+        Ok(())
+    }
+
+    /// Enables or disables an existing server.
+    pub async fn set_server_enabled(&self, name: &str, enabled: bool) -> Result<()> {
+        let result = sqlx::query("UPDATE servers SET enabled = ?, updated_at = ? WHERE name = ?")
+            .bind(enabled)
+            .bind(now_ms())
+            .bind(name)
+            .execute(self.pool())
+            .await?;
+        if result.rows_affected() == 0 {
+            return Err(Error::NoSuchServer(name.to_owned()));
+        }
+        Ok(())
+    }
+
+    /// Removes an existing server.
+    pub async fn remove_server(&self, name: &str) -> Result<()> {
+        let result = sqlx::query("DELETE FROM servers WHERE name = ?")
+            .bind(name)
+            .execute(self.pool())
+            .await?;
+        if result.rows_affected() == 0 {
+            return Err(Error::NoSuchServer(name.to_owned()));
+        }
+        Ok(())
+    }
+}
