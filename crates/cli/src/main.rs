@@ -78,7 +78,8 @@ fn fail(error: &CliError) -> std::process::ExitCode {
 }
 
 fn init_tracing(quiet: bool) {
-    let default = if quiet { "warn" } else { "info" };
+    // rmcp logs every message at info; keep that for RUST_LOG=rmcp=info.
+    let default = if quiet { "warn" } else { "info,rmcp=warn" };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     tracing_subscriber::fmt()

@@ -148,19 +148,20 @@ fn is_loopback_origin(origin: &str) -> bool {
     !rest.contains('/') && is_loopback_host(rest)
 }
 
-/// Host and Origin checks (shared by MCP and the control API).
-fn check_origin(headers: &HeaderMap) -> Result<(), Response> {
+/// Host and Origin checks (shared by MCP and the control API); the refusal
+/// message when they fail.
+fn check_origin(headers: &HeaderMap) -> Result<(), &'static str> {
     let host = headers
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
         .unwrap_or_default();
     if !is_loopback_host(host) {
-        return Err(forbidden("Host header is not a loopback address"));
+        return Err("Host header is not a loopback address");
     }
     if let Some(origin) = headers.get(header::ORIGIN) {
         let ok = origin.to_str().is_ok_and(is_loopback_origin);
         if !ok {
-            return Err(forbidden("Origin is not allowed"));
+            return Err("Origin is not allowed");
         }
     }
     Ok(())
@@ -187,8 +188,8 @@ pub(crate) async fn mcp_guard(
     mut request: Request<Body>,
     next: Next,
 ) -> Response {
-    if let Err(response) = check_origin(request.headers()) {
-        return response;
+    if let Err(message) = check_origin(request.headers()) {
+        return forbidden(message);
     }
     let too_big = request
         .headers()
@@ -234,7 +235,14 @@ pub(crate) async fn mcp_guard(
         client: client.name,
         route,
     });
-    next.run(request).await
+    let is_delete = request.method() == axum::http::Method::DELETE;
+    let mut response = next.run(request).await;
+    // rmcp acknowledges a session DELETE with 202; clients (the Python SDK
+    // among them) expect the plain success of a completed deletion.
+    if is_delete && response.status() == StatusCode::ACCEPTED {
+        *response.status_mut() = StatusCode::OK;
+    }
+    response
 }
 
 /// Guard for the control API: Host/Origin plus the control token.
@@ -243,8 +251,8 @@ pub(crate) async fn control_guard(
     request: Request<Body>,
     next: Next,
 ) -> Response {
-    if let Err(response) = check_origin(request.headers()) {
-        return response;
+    if let Err(message) = check_origin(request.headers()) {
+        return forbidden(message);
     }
     let ok = bearer(request.headers())
         .is_some_and(|t| switchboard_auth::constant_time_eq(t, &state.control_token));
