@@ -1,6 +1,6 @@
 //! Sending one downstream request to an upstream and relaying the outcome.
 
-use std::sync::Arc;
+use std::{sync::Arc, time::Duration};
 
 use rmcp::{
     ErrorData as McpError, RoleServer, ServiceError,
@@ -25,9 +25,13 @@ pub(crate) async fn forward(
     upstream: &Upstream,
     request: ClientRequest,
     context: &RequestContext<RoleServer>,
+    settle: Duration,
 ) -> Result<ServerResult, McpError> {
+    // A server that is restarting (after a crash, or a config change) gets a
+    // moment to come back instead of failing the call at once.
     let live = upstream
-        .connection()
+        .connection_within(settle)
+        .await
         .map_err(|e| McpError::internal_error(e.to_string(), None))?;
     let mut meta = context.meta.clone();
     let downstream_token = meta.get_progress_token();

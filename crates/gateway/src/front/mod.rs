@@ -149,7 +149,15 @@ impl Front {
         request: ClientRequest,
         context: &RequestContext<RoleServer>,
     ) -> Result<ServerResult, McpError> {
-        forward(&self.core.dispatch, bound, upstream, request, context).await
+        forward(
+            &self.core.dispatch,
+            bound,
+            upstream,
+            request,
+            context,
+            self.core.settle,
+        )
+        .await
     }
 
     /// What `initialize` answers: on `/mcp/{server}` the upstream's own

@@ -213,6 +213,29 @@ impl Upstream {
         })
     }
 
+    /// The live connection; while the server is (re)starting, waits for it at
+    /// most `limit` (a failed server gets a short grace for its next attempt).
+    pub(crate) async fn connection_within(
+        &self,
+        limit: Duration,
+    ) -> Result<Arc<Live>, Unavailable> {
+        if let Some(live) = self.shared.live() {
+            return Ok(live);
+        }
+        let limit = match self.status().state {
+            UpstreamState::Starting => limit,
+            UpstreamState::Failed => limit.min(FAILED_GRACE),
+            UpstreamState::Ready | UpstreamState::Stopped => Duration::ZERO,
+        };
+        let mut rx = self.shared.status.subscribe();
+        let _ = tokio::time::timeout(
+            limit,
+            rx.wait_for(|s| matches!(s.state, UpstreamState::Ready | UpstreamState::Stopped)),
+        )
+        .await;
+        self.connection()
+    }
+
     /// Waits until the server is no longer starting, at most `limit`.
     pub async fn settled(&self, limit: Duration) {
         let mut rx = self.shared.status.subscribe();
@@ -242,6 +265,8 @@ struct Connected {
 
 const BACKOFF_START: Duration = Duration::from_millis(250);
 const BACKOFF_MAX: Duration = Duration::from_secs(30);
+/// How long a request waits for a failed server's next attempt.
+const FAILED_GRACE: Duration = Duration::from_secs(2);
 /// A connection that lived this long resets the backoff.
 const STABLE_AFTER: Duration = Duration::from_secs(30);
 

@@ -3,7 +3,10 @@
 //! only the sessions that subscribed. Upstreams are small rmcp servers served
 //! over streamable HTTP in this process; clients are rmcp clients.
 #![expect(deprecated, reason = "resources/subscribe is part of 2025-11-25")]
-#![allow(clippy::unwrap_used, reason = "test code: a failed setup step should fail the test")]
+#![allow(
+    clippy::unwrap_used,
+    reason = "test code: a failed setup step should fail the test"
+)]
 
 mod upstream;
 
