@@ -198,11 +198,7 @@ pub(crate) async fn mcp_guard(
         .and_then(|v| v.parse::<usize>().ok())
         .is_some_and(|len| len > state.max_body_bytes);
     if too_big {
-        return rpc_error(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            -32600,
-            &format!("request body is larger than {} bytes", state.max_body_bytes),
-        );
+        return too_large(state.max_body_bytes);
     }
     let Some(token) = bearer(request.headers()) else {
         return unauthorized(
@@ -236,13 +232,80 @@ pub(crate) async fn mcp_guard(
         route,
     });
     let is_delete = request.method() == axum::http::Method::DELETE;
+    // Read the body here (within the cap) so a malformed one can be told
+    // apart from a well-formed one that is not a JSON-RPC message.
+    let (parts, body) = request.into_parts();
+    let bytes = match axum::body::to_bytes(body, state.max_body_bytes).await {
+        Ok(bytes) => bytes,
+        Err(_) => return too_large(state.max_body_bytes),
+    };
+    let request = Request::from_parts(parts, Body::from(bytes.clone()));
     let mut response = next.run(request).await;
     // rmcp acknowledges a session DELETE with 202; clients (the Python SDK
     // among them) expect the plain success of a completed deletion.
     if is_delete && response.status() == StatusCode::ACCEPTED {
         *response.status_mut() = StatusCode::OK;
     }
+    if response.status().is_client_error() && !is_json(&response) {
+        return as_json_rpc_error(response, &bytes).await;
+    }
     response
+}
+
+fn too_large(limit: usize) -> Response {
+    rpc_error(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        -32600,
+        &format!("request body is larger than {limit} bytes"),
+    )
+}
+
+fn is_json(response: &Response) -> bool {
+    response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"))
+}
+
+/// rmcp answers transport-level problems with plain text; clients expect a
+/// JSON-RPC error body, and a body that is not JSON at all is a parse error
+/// (-32700, HTTP 400).
+async fn as_json_rpc_error(response: Response, request_body: &[u8]) -> Response {
+    let status = response.status();
+    let text = axum::body::to_bytes(response.into_body(), 4096)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).trim().to_owned())
+        .unwrap_or_default();
+    if status == StatusCode::UNSUPPORTED_MEDIA_TYPE && text.starts_with("fail to deserialize") {
+        let syntax_ok = serde_json::from_slice::<serde::de::IgnoredAny>(request_body).is_ok();
+        return if syntax_ok {
+            rpc_error(
+                StatusCode::BAD_REQUEST,
+                -32600,
+                "Invalid Request: not a JSON-RPC 2.0 message",
+            )
+        } else {
+            rpc_error(
+                StatusCode::BAD_REQUEST,
+                -32700,
+                "Parse error: the body is not valid JSON",
+            )
+        };
+    }
+    let code = match status {
+        StatusCode::PAYLOAD_TOO_LARGE | StatusCode::BAD_REQUEST => -32600,
+        _ => -32000,
+    };
+    let message = if text.is_empty() {
+        status
+            .canonical_reason()
+            .unwrap_or("request refused")
+            .to_owned()
+    } else {
+        text
+    };
+    rpc_error(status, code, &message)
 }
 
 /// Guard for the control API: Host/Origin plus the control token.
