@@ -643,7 +643,16 @@ impl ServerHandler for Front {
         let bound = self.session(&context)?;
         let method = request.method.clone();
         let Some(up) = self.single(bound)? else {
-            return Err(McpError::new(ErrorCode::METHOD_NOT_FOUND, method, None));
+            // rmcp hands over standard methods whose params did not parse as
+            // custom requests: those are bad params, not unknown methods.
+            if STANDARD_METHODS.contains(&method.as_str()) {
+                return Err(McpError::invalid_params(format!("invalid params for {method}"), None));
+            }
+            return Err(McpError::new(
+                ErrorCode::METHOD_NOT_FOUND,
+                format!("method not found: {method}"),
+                None,
+            ));
         };
         match self
             .pass(bound, &up, ClientRequest::CustomRequest(request), &context)
@@ -667,6 +676,23 @@ impl ServerHandler for Front {
         }
     }
 }
+
+/// Client-to-server methods of MCP 2025-11-25.
+const STANDARD_METHODS: &[&str] = &[
+    "initialize",
+    "ping",
+    "tools/list",
+    "tools/call",
+    "prompts/list",
+    "prompts/get",
+    "resources/list",
+    "resources/templates/list",
+    "resources/read",
+    "resources/subscribe",
+    "resources/unsubscribe",
+    "completion/complete",
+    "logging/setLevel",
+];
 
 fn split_name<'a>(qualified: &'a str, what: &str) -> Result<(&'a str, &'a str), McpError> {
     names::split_qualified(qualified).ok_or_else(|| {
