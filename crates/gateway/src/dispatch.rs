@@ -22,7 +22,7 @@ use rmcp::{
     service::Peer,
 };
 
-use crate::front::Route;
+use crate::route::Route;
 
 /// Identifies one downstream session inside the gateway.
 pub type SessionKey = u64;

@@ -24,7 +24,7 @@ use rmcp::{
 };
 
 use super::Shared;
-use crate::{dispatch::CallLink, front::Route};
+use crate::dispatch::CallLink;
 
 /// Protocol version the gateway speaks to upstreams.
 pub const UPSTREAM_PROTOCOL_VERSION: ProtocolVersion = ProtocolVersion::V_2025_11_25;
@@ -279,14 +279,4 @@ fn reparse<T: serde::de::DeserializeOwned>(result: ClientResult) -> Result<T, Mc
     serde_json::to_value(result)
         .and_then(serde_json::from_value)
         .map_err(|e| McpError::internal_error(format!("unexpected answer from client: {e}"), None))
-}
-
-impl Route {
-    /// How this endpoint names `uri` of `server`.
-    pub fn present_uri(&self, server: &str, uri: &str) -> String {
-        match self {
-            Route::All => crate::names::qualify_uri(server, uri),
-            Route::Server(_) => uri.to_owned(),
-        }
-    }
 }

@@ -1,0 +1,465 @@
+//! The MCP methods of a client session: each one routed to its upstream.
+#![expect(
+    deprecated,
+    reason = "subscribe, logging and roots are still part of 2025-11-25"
+)]
+
+use std::borrow::Cow;
+
+use rmcp::{
+    ErrorData as McpError, RoleServer, ServerHandler,
+    model::*,
+    service::{NotificationContext, RequestContext},
+};
+
+use super::{
+    Bound, Front, Route, STANDARD_METHODS, SUPPORTED_VERSIONS, reparse, split_name, split_uri,
+};
+use crate::names;
+
+impl ServerHandler for Front {
+    fn get_info(&self) -> ServerConfig {
+        match self.bound.get() {
+            Some(bound) => self.info_for(&bound.caller.route),
+            None => self.info_for(&Route::All),
+        }
+    }
+
+    fn supported_protocol_versions(&self) -> Cow<'static, [ProtocolVersion]> {
+        Cow::Borrowed(SUPPORTED_VERSIONS)
+    }
+
+    async fn initialize(
+        &self,
+        request: InitializeRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<InitializeResult, McpError> {
+        let caller = Self::caller(&context.extensions).ok_or_else(|| {
+            McpError::invalid_request("request did not pass the gateway's guard", None)
+        })?;
+        if let Route::Server(name) = &caller.route {
+            // Mirror the server's capabilities: give it a moment if it is
+            // still starting.
+            self.upstream(name)?.settled(self.core.settle).await;
+        }
+        context.peer.set_peer_info(request.clone());
+        let key = self.core.dispatch.register_session(
+            context.peer.clone(),
+            caller.route.clone(),
+            request.capabilities.clone(),
+        );
+        let bound = Bound {
+            key,
+            caller,
+            peer: context.peer.clone(),
+            capabilities: request.capabilities.clone(),
+        };
+        if self.bound.set(bound).is_err() {
+            self.core.dispatch.remove_session(key);
+            return Err(McpError::invalid_request(
+                "session is already initialized",
+                None,
+            ));
+        }
+        tracing::info!(
+            session = key,
+            client = %request.client_info.name,
+            version = %request.protocol_version,
+            "session initialized"
+        );
+        self.negotiate_initialize(&request)
+    }
+
+    async fn ping(&self, context: RequestContext<RoleServer>) -> Result<(), McpError> {
+        let bound = self.session(&context)?;
+        match self.single(bound)? {
+            Some(up) => self
+                .pass(
+                    bound,
+                    &up,
+                    ClientRequest::PingRequest(PingRequest::default()),
+                    &context,
+                )
+                .await
+                .map(|_| ()),
+            None => Ok(()),
+        }
+    }
+
+    async fn complete(
+        &self,
+        request: CompleteRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CompleteResult, McpError> {
+        let bound = self.session(&context)?;
+        let (up, request) = match self.single(bound)? {
+            Some(up) => (up, request),
+            None => self.route_completion(request)?,
+        };
+        let result = self
+            .pass(
+                bound,
+                &up,
+                ClientRequest::CompleteRequest(CompleteRequest::new(request)),
+                &context,
+            )
+            .await?;
+        match result {
+            ServerResult::CompleteResult(r) => Ok(r),
+            other => reparse(other),
+        }
+    }
+
+    async fn set_level(
+        &self,
+        request: SetLevelRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<(), McpError> {
+        let bound = self.session(&context)?;
+        self.core.dispatch.set_log_level(bound.key, request.level);
+        match self.single(bound)? {
+            Some(up) => self
+                .pass(
+                    bound,
+                    &up,
+                    ClientRequest::SetLevelRequest(SetLevelRequest::new(request)),
+                    &context,
+                )
+                .await
+                .map(|_| ()),
+            None => {
+                // Upstreams are shared: ask each for what this session wants;
+                // the per-session filter drops what others asked for.
+                for up in self.core.hub.all() {
+                    if let Ok(live) = up.connection()
+                        && live.info.capabilities.logging.is_some()
+                    {
+                        let _ = live.peer.set_level(request.clone()).await;
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+
+    async fn get_prompt(
+        &self,
+        request: GetPromptRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<GetPromptResponse, McpError> {
+        let bound = self.session(&context)?;
+        let mut request = request;
+        let up = match self.single(bound)? {
+            Some(up) => up,
+            None => {
+                let (server, name) = split_name(&request.name, "prompt")?;
+                let up = self.upstream(server)?;
+                request.name = name.to_owned();
+                up
+            }
+        };
+        let result = self
+            .pass(
+                bound,
+                &up,
+                ClientRequest::GetPromptRequest(GetPromptRequest::new(request)),
+                &context,
+            )
+            .await?;
+        match result {
+            ServerResult::GetPromptResult(r) => Ok(GetPromptResponse::Complete(r)),
+            ServerResult::InputRequiredResult(r) => Ok(GetPromptResponse::InputRequired(r)),
+            other => reparse(other).map(GetPromptResponse::Complete),
+        }
+    }
+
+    async fn list_prompts(
+        &self,
+        request: Option<PaginatedRequestParams>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ListPromptsResult, McpError> {
+        let bound = self.session(&context)?;
+        match self.single(bound)? {
+            Some(up) => {
+                let request = ListPromptsRequest::with_param(request.unwrap_or_default());
+                match self
+                    .pass(
+                        bound,
+                        &up,
+                        ClientRequest::ListPromptsRequest(request),
+                        &context,
+                    )
+                    .await?
+                {
+                    ServerResult::ListPromptsResult(r) => Ok(r),
+                    other => reparse(other),
+                }
+            }
+            None => self.list_all_prompts(request).await,
+        }
+    }
+
+    async fn list_resources(
+        &self,
+        request: Option<PaginatedRequestParams>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ListResourcesResult, McpError> {
+        let bound = self.session(&context)?;
+        match self.single(bound)? {
+            Some(up) => {
+                let request = ListResourcesRequest::with_param(request.unwrap_or_default());
+                match self
+                    .pass(
+                        bound,
+                        &up,
+                        ClientRequest::ListResourcesRequest(request),
+                        &context,
+                    )
+                    .await?
+                {
+                    ServerResult::ListResourcesResult(r) => Ok(r),
+                    other => reparse(other),
+                }
+            }
+            None => self.list_all_resources(request).await,
+        }
+    }
+
+    async fn list_resource_templates(
+        &self,
+        request: Option<PaginatedRequestParams>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ListResourceTemplatesResult, McpError> {
+        let bound = self.session(&context)?;
+        match self.single(bound)? {
+            Some(up) => {
+                let request = ListResourceTemplatesRequest::with_param(request.unwrap_or_default());
+                match self
+                    .pass(
+                        bound,
+                        &up,
+                        ClientRequest::ListResourceTemplatesRequest(request),
+                        &context,
+                    )
+                    .await?
+                {
+                    ServerResult::ListResourceTemplatesResult(r) => Ok(r),
+                    other => reparse(other),
+                }
+            }
+            None => self.list_all_resource_templates(request).await,
+        }
+    }
+
+    async fn read_resource(
+        &self,
+        request: ReadResourceRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ReadResourceResponse, McpError> {
+        let bound = self.session(&context)?;
+        let mut request = request;
+        let (up, server) = match self.single(bound)? {
+            Some(up) => (up, None),
+            None => {
+                let (server, uri) = split_uri(&request.uri)?;
+                let (server, uri) = (server.to_owned(), uri.to_owned());
+                let up = self.upstream(&server)?;
+                request.uri = uri;
+                (up, Some(server))
+            }
+        };
+        let result = self
+            .pass(
+                bound,
+                &up,
+                ClientRequest::ReadResourceRequest(ReadResourceRequest::new(request)),
+                &context,
+            )
+            .await?;
+        let mut result = match result {
+            ServerResult::ReadResourceResult(r) => r,
+            ServerResult::InputRequiredResult(r) => {
+                return Ok(ReadResourceResponse::InputRequired(r));
+            }
+            other => reparse(other)?,
+        };
+        if let Some(server) = server {
+            for contents in &mut result.contents {
+                if let ResourceContents::TextResourceContents { uri, .. }
+                | ResourceContents::BlobResourceContents { uri, .. } = contents
+                {
+                    *uri = names::qualify_uri(&server, uri);
+                }
+            }
+        }
+        Ok(ReadResourceResponse::Complete(result))
+    }
+
+    async fn subscribe(
+        &self,
+        request: SubscribeRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<(), McpError> {
+        let bound = self.session(&context)?;
+        let (up, uri) = self.resource_target(bound, &request.uri)?;
+        if self.core.dispatch.subscribe(bound.key, up.name(), &uri) {
+            let mut upstream_request = request.clone();
+            upstream_request.uri = uri.clone();
+            let result = self
+                .pass(
+                    bound,
+                    &up,
+                    ClientRequest::SubscribeRequest(SubscribeRequest::new(upstream_request)),
+                    &context,
+                )
+                .await;
+            if let Err(e) = result {
+                self.core.dispatch.unsubscribe(bound.key, up.name(), &uri);
+                return Err(e);
+            }
+        }
+        Ok(())
+    }
+
+    async fn unsubscribe(
+        &self,
+        request: UnsubscribeRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<(), McpError> {
+        let bound = self.session(&context)?;
+        let (up, uri) = self.resource_target(bound, &request.uri)?;
+        if self.core.dispatch.unsubscribe(bound.key, up.name(), &uri) {
+            let mut upstream_request = request.clone();
+            upstream_request.uri = uri;
+            self.pass(
+                bound,
+                &up,
+                ClientRequest::UnsubscribeRequest(UnsubscribeRequest::new(upstream_request)),
+                &context,
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
+    async fn call_tool(
+        &self,
+        request: CallToolRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, McpError> {
+        let bound = self.session(&context)?;
+        let mut request = request;
+        let up = match self.single(bound)? {
+            Some(up) => up,
+            None => {
+                let (server, name) = split_name(&request.name, "tool")?;
+                let up = self.upstream(server)?;
+                request.name = Cow::Owned(name.to_owned());
+                up
+            }
+        };
+        let span = tracing::info_span!("call_tool", client = %bound.caller.client, server = up.name(), tool = %request.name, id = %context.id);
+        let _entered = span.enter();
+        drop(_entered);
+        let result = self
+            .pass(
+                bound,
+                &up,
+                ClientRequest::CallToolRequest(CallToolRequest::new(request)),
+                &context,
+            )
+            .await?;
+        match result {
+            ServerResult::CallToolResult(r) => Ok(CallToolResponse::Complete(r)),
+            ServerResult::InputRequiredResult(r) => Ok(CallToolResponse::InputRequired(r)),
+            ServerResult::CreateTaskResult(r) => Ok(CallToolResponse::Task(r)),
+            other => reparse(other).map(CallToolResponse::Complete),
+        }
+    }
+
+    async fn list_tools(
+        &self,
+        request: Option<PaginatedRequestParams>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ListToolsResult, McpError> {
+        let bound = self.session(&context)?;
+        match self.single(bound)? {
+            Some(up) => {
+                let request = ListToolsRequest::with_param(request.unwrap_or_default());
+                match self
+                    .pass(
+                        bound,
+                        &up,
+                        ClientRequest::ListToolsRequest(request),
+                        &context,
+                    )
+                    .await?
+                {
+                    ServerResult::ListToolsResult(r) => Ok(r),
+                    other => reparse(other),
+                }
+            }
+            None => Ok(self.list_all_tools().await),
+        }
+    }
+
+    fn get_tool(&self, name: &str) -> Option<Tool> {
+        // Used by rmcp to check Mcp-Name headers against input schemas.
+        let bound = self.bound.get()?;
+        let (server, tool) = match &bound.caller.route {
+            Route::Server(server) => (server.as_str(), name),
+            Route::All => names::split_qualified(name)?,
+        };
+        self.core
+            .hub
+            .get(server)?
+            .tools()
+            .iter()
+            .find(|t| t.name == tool)
+            .cloned()
+    }
+
+    async fn on_custom_request(
+        &self,
+        request: CustomRequest,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CustomResult, McpError> {
+        let bound = self.session(&context)?;
+        let method = request.method.clone();
+        let Some(up) = self.single(bound)? else {
+            // rmcp hands over standard methods whose params did not parse as
+            // custom requests: those are bad params, not unknown methods.
+            if STANDARD_METHODS.contains(&method.as_str()) {
+                return Err(McpError::invalid_params(
+                    format!("invalid params for {method}"),
+                    None,
+                ));
+            }
+            return Err(McpError::new(
+                ErrorCode::METHOD_NOT_FOUND,
+                format!("method not found: {method}"),
+                None,
+            ));
+        };
+        match self
+            .pass(bound, &up, ClientRequest::CustomRequest(request), &context)
+            .await?
+        {
+            ServerResult::CustomResult(r) => Ok(r),
+            other => reparse(other),
+        }
+    }
+
+    async fn on_roots_list_changed(&self, _context: NotificationContext<RoleServer>) {
+        let Some(bound) = self.bound.get() else {
+            return;
+        };
+        for up in self.core.hub.all() {
+            if bound.caller.route.includes(up.name())
+                && let Ok(live) = up.connection()
+            {
+                let _ = live.peer.notify_roots_list_changed().await;
+            }
+        }
+    }
+}
