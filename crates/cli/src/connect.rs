@@ -37,7 +37,12 @@ struct Bridge {
     token: String,
     session: Mutex<Session>,
     out: mpsc::Sender<String>,
+    /// Set when the gateway refuses the token: nothing else will work.
+    refused: tokio_util::sync::CancellationToken,
 }
+
+/// How long in-flight requests may finish after the client closes stdin.
+const DRAIN: Duration = Duration::from_secs(10);
 
 pub async fn run(data_dir: &Path, server: Option<&str>, token: &str) -> Result<(), CliError> {
     let info =
@@ -57,6 +62,7 @@ pub async fn run(data_dir: &Path, server: Option<&str>, token: &str) -> Result<(
         token: token.to_owned(),
         session: Mutex::new(Session::default()),
         out,
+        refused: tokio_util::sync::CancellationToken::new(),
     });
     // One writer keeps messages whole on stdout.
     let writer = tokio::spawn(async move {
@@ -71,16 +77,31 @@ pub async fn run(data_dir: &Path, server: Option<&str>, token: &str) -> Result<(
         }
     });
     let mut lines = BufReader::new(tokio::io::stdin()).lines();
-    while let Some(line) = lines.next_line().await? {
+    let mut relays = tokio::task::JoinSet::new();
+    loop {
+        let line = tokio::select! {
+            line = lines.next_line() => line?,
+            () = bridge.refused.cancelled() => break,
+        };
+        let Some(line) = line else { break };
         if line.trim().is_empty() {
             continue;
         }
         let bridge = bridge.clone();
-        tokio::spawn(async move { bridge.relay(line).await });
+        relays.spawn(async move { bridge.relay(line).await });
     }
+    // Answers to requests already sent still belong to the client.
+    let _ =
+        tokio::time::timeout(DRAIN, async { while relays.join_next().await.is_some() {} }).await;
     bridge.end_session().await;
+    let refused = bridge.refused.is_cancelled();
     drop(bridge);
     let _ = tokio::time::timeout(Duration::from_secs(2), writer).await;
+    if refused {
+        return Err(CliError::Remote(
+            "the gateway refused the client token (check SWITCHBOARD_TOKEN)".into(),
+        ));
+    }
     Ok(())
 }
 
@@ -170,6 +191,9 @@ impl Bridge {
             self.lock().id = Some(session.to_owned());
         }
         let status = response.status();
+        if status == reqwest::StatusCode::UNAUTHORIZED || status == reqwest::StatusCode::FORBIDDEN {
+            self.refused.cancel();
+        }
         let is_sse = response
             .headers()
             .get(CONTENT_TYPE)

@@ -46,6 +46,56 @@ pub(crate) struct CallLink {
     pub upstream_id: RequestId,
     pub upstream_token: ProgressToken,
     pub capabilities: ClientCapabilities,
+    /// Progress notifications being relayed right now.
+    pub relaying: ProgressRelays,
+}
+
+/// Counts progress notifications of one call that are on their way to the
+/// client, so the call's result can wait for them.
+///
+/// rmcp hands each upstream notification to its own task but resolves the
+/// response directly, so without this a result could overtake the progress
+/// the server sent before it.
+#[derive(Debug, Default)]
+pub(crate) struct ProgressRelays {
+    count: std::sync::atomic::AtomicUsize,
+    idle: tokio::sync::Notify,
+}
+
+impl ProgressRelays {
+    /// Marks one relay as started; it ends when the guard drops.
+    pub fn start(&self) -> RelayGuard<'_> {
+        self.count.fetch_add(1, Ordering::AcqRel);
+        RelayGuard(self)
+    }
+
+    /// Lets queued relays run, then waits (at most `limit`) for them to finish.
+    pub async fn settle(&self, limit: std::time::Duration) {
+        // Notification tasks spawned before the response are queued behind
+        // the task that resolved it: give them their turn first.
+        tokio::task::yield_now().await;
+        let _ = tokio::time::timeout(limit, async {
+            loop {
+                let idle = self.idle.notified();
+                if self.count.load(Ordering::Acquire) == 0 {
+                    return;
+                }
+                idle.await;
+            }
+        })
+        .await;
+    }
+}
+
+/// One progress relay in flight.
+pub(crate) struct RelayGuard<'a>(&'a ProgressRelays);
+
+impl Drop for RelayGuard<'_> {
+    fn drop(&mut self) {
+        if self.0.count.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.0.idle.notify_waiters();
+        }
+    }
 }
 
 /// A session that should hear about something, with how it names things.
@@ -243,6 +293,13 @@ pub(crate) struct CallGuard {
     dispatch: Arc<Dispatch>,
     server: String,
     link: Arc<CallLink>,
+}
+
+impl CallGuard {
+    /// The registered call.
+    pub fn link(&self) -> &CallLink {
+        &self.link
+    }
 }
 
 impl Drop for CallGuard {

@@ -39,6 +39,8 @@ pub struct GatewayConfig {
     pub settle: Duration,
     /// How often the store is checked for changes made by other processes.
     pub watch_interval: Duration,
+    /// Items after which a merged list page on `/mcp` ends with a cursor.
+    pub page_size: usize,
 }
 
 impl Default for GatewayConfig {
@@ -50,6 +52,7 @@ impl Default for GatewayConfig {
             init_timeout: Duration::from_secs(60),
             settle: Duration::from_secs(10),
             watch_interval: Duration::from_millis(300),
+            page_size: 1000,
         }
     }
 }
@@ -154,6 +157,7 @@ impl Gateway {
             hub: hub.clone(),
             dispatch,
             settle: config.settle,
+            page_size: config.page_size.max(1),
         });
         let control_token = switchboard_auth::new_control_token();
         let guard = Arc::new(GuardState {

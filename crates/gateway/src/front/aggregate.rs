@@ -104,7 +104,8 @@ impl Front {
         Ok(result)
     }
 
-    /// Walks the servers in name order and returns the next non-empty page.
+    /// Walks the servers in name order, collecting their pages until the page
+    /// is full (so clients that never page still see every server's items).
     /// The cursor handed out names the server and that server's own cursor,
     /// so paging works across servers and within each one.
     async fn span<T>(
@@ -148,6 +149,7 @@ impl Front {
                     .is_some_and(|(up, _)| up.name() == c.server)
             })
             .and_then(|c| c.upstream);
+        let mut collected = Vec::new();
         while let Some((up, live)) = servers.get(index) {
             let (mut items, next) = match fetch(live.peer.clone(), cursor.take()).await {
                 Ok(page) => page,
@@ -160,6 +162,7 @@ impl Front {
             for item in &mut items {
                 rename(up.name(), item);
             }
+            collected.append(&mut items);
             let next_cursor = match next {
                 Some(upstream) => Some(SpanningCursor {
                     server: up.name().to_owned(),
@@ -170,15 +173,16 @@ impl Front {
                     upstream: None,
                 }),
             };
-            if !items.is_empty() || next_cursor.is_none() {
-                return Ok((items, next_cursor.map(|c| c.encode())));
-            }
             match next_cursor {
+                None => break,
+                Some(c) if collected.len() >= self.core.page_size => {
+                    return Ok((collected, Some(c.encode())));
+                }
                 Some(c) if c.server == up.name() => cursor = c.upstream,
-                _ => index += 1,
+                Some(_) => index += 1,
             }
         }
-        Ok((Vec::new(), None))
+        Ok((collected, None))
     }
 
     /// Completion refers to a prompt or resource template by its qualified name.

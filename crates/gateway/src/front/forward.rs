@@ -14,6 +14,9 @@ use crate::{
     upstream::Upstream,
 };
 
+/// Longest a result waits for progress notifications still being relayed.
+const PROGRESS_SETTLE: Duration = Duration::from_millis(100);
+
 /// Forwards `request` to `upstream` on behalf of the session `bound`.
 ///
 /// The request's `_meta` goes along untouched except for the progress token:
@@ -45,7 +48,7 @@ pub(crate) async fn forward(
         .send_request_with_option(request, options)
         .await
         .map_err(|e| relay_error(upstream.name(), e))?;
-    let _registered = dispatch.begin_call(
+    let registered = dispatch.begin_call(
         upstream.name(),
         CallLink {
             peer: bound.peer.clone(),
@@ -54,11 +57,17 @@ pub(crate) async fn forward(
             upstream_id: handle.id.clone(),
             upstream_token: handle.progress_token.clone(),
             capabilities: bound.capabilities.clone(),
+            relaying: Default::default(),
         },
     );
     let (id, peer) = (handle.id.clone(), handle.peer.clone());
     tokio::select! {
-        result = handle.await_response() => result.map_err(|e| relay_error(upstream.name(), e)),
+        result = handle.await_response() => {
+            if registered.link().downstream_token.is_some() {
+                registered.link().relaying.settle(PROGRESS_SETTLE).await;
+            }
+            result.map_err(|e| relay_error(upstream.name(), e))
+        }
         () = context.ct.cancelled() => {
             let _ = peer
                 .notify_cancelled(CancelledNotificationParam::new(

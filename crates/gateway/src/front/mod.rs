@@ -41,6 +41,8 @@ pub(crate) struct Core {
     pub dispatch: Arc<Dispatch>,
     /// How long list and initialize requests wait for servers still starting.
     pub settle: Duration,
+    /// Items after which a merged list page ends (with a cursor to the rest).
+    pub page_size: usize,
 }
 
 /// A session after `initialize`.

