@@ -16,6 +16,7 @@ mod route;
 mod runtime;
 mod shell_path;
 pub mod upstream;
+mod wire;
 
 pub use error::{Error, Result};
 pub use runtime::{Gateway, GatewayConfig, RuntimeInfo, collect_tools};

@@ -92,11 +92,3 @@ pub(crate) fn relay_error(server: &str, error: ServiceError) -> McpError {
         other => McpError::internal_error(format!("server \"{server}\": {other}"), None),
     }
 }
-
-/// rmcp parses results into an untagged union, so a result can land in a
-/// sibling variant of the same shape; going through JSON yields the one asked for.
-pub(crate) fn reparse<T: serde::de::DeserializeOwned>(result: ServerResult) -> Result<T, McpError> {
-    serde_json::to_value(result)
-        .and_then(serde_json::from_value)
-        .map_err(|e| McpError::internal_error(format!("unexpected answer from server: {e}"), None))
-}

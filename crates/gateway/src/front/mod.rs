@@ -25,8 +25,8 @@ use rmcp::{
 };
 
 pub use crate::route::{Caller, Route};
+pub(crate) use crate::wire::reparse;
 use forward::forward;
-pub(crate) use forward::reparse;
 
 use crate::{
     dispatch::{Dispatch, SessionKey},

@@ -24,7 +24,7 @@ use rmcp::{
 };
 
 use super::Shared;
-use crate::dispatch::CallLink;
+use crate::{dispatch::CallLink, wire::reparse};
 
 /// Protocol version the gateway speaks to upstreams.
 pub const UPSTREAM_PROTOCOL_VERSION: ProtocolVersion = ProtocolVersion::V_2025_11_25;
@@ -272,12 +272,4 @@ impl ClientHandler for UpstreamClient {
             let _ = listener.peer.notify_tool_list_changed().await;
         }
     }
-}
-
-/// rmcp parses results into an untagged union, so a result can land in a
-/// sibling variant with the same shape; go through JSON to get the one we need.
-fn reparse<T: serde::de::DeserializeOwned>(result: ClientResult) -> Result<T, McpError> {
-    serde_json::to_value(result)
-        .and_then(serde_json::from_value)
-        .map_err(|e| McpError::internal_error(format!("unexpected answer from client: {e}"), None))
 }
