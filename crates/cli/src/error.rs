@@ -12,6 +12,9 @@ pub enum CliError {
     /// A store operation failed (its message names what and why).
     #[error(transparent)]
     Store(#[from] switchboard_store::Error),
+    /// The audit log could not be read.
+    #[error(transparent)]
+    Audit(#[from] switchboard_audit::Error),
     /// The gateway failed.
     #[error(transparent)]
     Gateway(#[from] switchboard_gateway::Error),

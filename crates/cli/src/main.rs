@@ -5,6 +5,7 @@ mod admin;
 mod connect;
 mod error;
 mod import;
+mod logs;
 mod remote;
 mod serve;
 
@@ -43,6 +44,8 @@ enum Command {
     Tools(admin::ToolsCommand),
     /// Bridge stdio to the running gateway (for clients that only launch commands).
     Connect(ConnectArgs),
+    /// Read, follow, export and verify the audit log.
+    Logs(Box<logs::LogsArgs>),
 }
 
 #[derive(Debug, Args)]
@@ -101,5 +104,6 @@ async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Connect(args) => {
             connect::run(&data_dir, args.server.as_deref(), &args.token).await
         }
+        Command::Logs(args) => logs::run(&data_dir, *args).await,
     }
 }

@@ -52,6 +52,28 @@ impl Remote {
             .map_err(|e| CliError::Remote(e.to_string()))
     }
 
+    /// `GET <control>/<path>` as a long-lived event stream.
+    pub async fn stream(&self, path: &str) -> Result<reqwest::Response, CliError> {
+        let url = format!("{}{path}", self.info.control_url);
+        // The stream lives as long as the user watches: no overall timeout.
+        let http = reqwest::Client::builder()
+            .build()
+            .map_err(|e| CliError::Remote(e.to_string()))?;
+        let response = http
+            .get(&url)
+            .bearer_auth(&self.info.control_token)
+            .send()
+            .await
+            .map_err(|e| CliError::Remote(e.to_string()))?;
+        if !response.status().is_success() {
+            return Err(CliError::Remote(format!(
+                "{url} answered {}",
+                response.status()
+            )));
+        }
+        Ok(response)
+    }
+
     /// Tools per server from the running gateway's cache.
     pub async fn tools(
         &self,

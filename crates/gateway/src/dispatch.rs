@@ -41,6 +41,8 @@ pub(crate) struct SessionEntry {
 #[derive(Debug)]
 pub(crate) struct CallLink {
     pub peer: Peer<RoleServer>,
+    /// The client's name (for the audit log).
+    pub client: String,
     pub downstream_id: RequestId,
     pub downstream_token: Option<ProgressToken>,
     pub upstream_id: RequestId,

@@ -8,6 +8,9 @@ pub enum Error {
     /// The store could not be opened or read.
     #[error(transparent)]
     Store(#[from] switchboard_store::Error),
+    /// The audit log could not be opened.
+    #[error(transparent)]
+    Audit(#[from] switchboard_audit::Error),
     /// The listen address is not a loopback address.
     #[error("refusing to listen on {0}: Switchboard only binds loopback addresses")]
     NotLoopback(std::net::SocketAddr),

@@ -19,4 +19,4 @@ pub mod upstream;
 mod wire;
 
 pub use error::{Error, Result};
-pub use runtime::{Gateway, GatewayConfig, RuntimeInfo, collect_tools};
+pub use runtime::{AUDIT_SETTINGS_KEY, Gateway, GatewayConfig, RuntimeInfo, collect_tools};

@@ -9,6 +9,7 @@ use std::{
 };
 
 use serde::{Deserialize, Serialize};
+use switchboard_audit::{AuditDb, AuditLog, AuditSettings, Redactor};
 use switchboard_store::Store;
 use tokio_util::sync::CancellationToken;
 
@@ -113,12 +114,36 @@ pub struct Gateway {
     info: RuntimeInfo,
     data_dir: PathBuf,
     hub: Arc<Hub>,
+    audit: Arc<AuditLog>,
     shutdown: CancellationToken,
     server: tokio::task::JoinHandle<std::io::Result<()>>,
     watcher: tokio::task::JoinHandle<()>,
 }
 
-fn environment(store: &Store, dispatch: Arc<Dispatch>, config: &GatewayConfig) -> Environment {
+/// Settings key of the audit log's settings.
+pub const AUDIT_SETTINGS_KEY: &str = "audit";
+
+/// Every secret the configuration holds (header and environment values), so
+/// the audit log can mask them wherever they show up.
+fn configured_secrets(servers: &[switchboard_store::ServerRecord]) -> Vec<String> {
+    use switchboard_store::TransportConfig;
+    servers
+        .iter()
+        .flat_map(|s| match &s.transport {
+            TransportConfig::Stdio { env, .. } => env.values().cloned().collect::<Vec<_>>(),
+            TransportConfig::Http { headers, .. } | TransportConfig::Sse { headers, .. } => {
+                headers.values().cloned().collect()
+            }
+        })
+        .collect()
+}
+
+fn environment(
+    store: &Store,
+    dispatch: Arc<Dispatch>,
+    audit: Option<Arc<AuditLog>>,
+    config: &GatewayConfig,
+) -> Environment {
     let http = reqwest::Client::builder()
         .tcp_nodelay(true)
         .pool_idle_timeout(Duration::from_secs(90))
@@ -126,6 +151,7 @@ fn environment(store: &Store, dispatch: Arc<Dispatch>, config: &GatewayConfig) -
         .unwrap_or_default();
     Environment {
         dispatch,
+        audit,
         log_dir: store.data_dir().join("logs").join("servers"),
         http,
         init_timeout: config.init_timeout,
@@ -151,15 +177,23 @@ impl Gateway {
             source,
         })?;
 
+        let control_token = switchboard_auth::new_control_token();
+        let servers = store.list_servers().await?;
+        let audit = start_audit(&store, &servers, control_token.expose()).await?;
         let dispatch = Arc::new(Dispatch::default());
-        let hub = Arc::new(Hub::new(environment(&store, dispatch.clone(), &config)));
+        let hub = Arc::new(Hub::new(environment(
+            &store,
+            dispatch.clone(),
+            Some(audit.clone()),
+            &config,
+        )));
         let core = Arc::new(Core {
+            audit: audit.clone(),
             hub: hub.clone(),
             dispatch,
             settle: config.settle,
             page_size: config.page_size.max(1),
         });
-        let control_token = switchboard_auth::new_control_token();
         let guard = Arc::new(GuardState {
             tokens: ClientTokens::load(store.clone()).await?,
             control_token: control_token.expose().clone(),
@@ -195,12 +229,13 @@ impl Gateway {
                 .await
         });
 
-        let servers = store.list_servers().await?;
         hub.reconcile(&servers).await;
         let watcher = tokio::spawn(watch_store(
             store.clone(),
             hub.clone(),
             guard,
+            audit.clone(),
+            control_token.expose().clone(),
             config.watch_interval,
             shutdown.clone(),
         ));
@@ -209,6 +244,7 @@ impl Gateway {
             info,
             data_dir: store.data_dir().to_owned(),
             hub,
+            audit,
             shutdown,
             server,
             watcher,
@@ -225,6 +261,11 @@ impl Gateway {
         &self.hub
     }
 
+    /// The audit log.
+    pub fn audit(&self) -> &Arc<AuditLog> {
+        &self.audit
+    }
+
     /// Stops accepting requests, closes sessions, stops every server, and
     /// removes the runtime file.
     pub async fn shutdown(self) -> Result<()> {
@@ -232,6 +273,8 @@ impl Gateway {
         let _ = self.watcher.await;
         let served = self.server.await;
         self.hub.shutdown().await;
+        // Last: everything the sessions and servers said is committed.
+        self.audit.shutdown().await;
         if RuntimeInfo::read(&self.data_dir).is_some_and(|i| i.pid == self.info.pid) {
             let _ = std::fs::remove_file(RuntimeInfo::path(&self.data_dir));
         }
@@ -243,11 +286,30 @@ impl Gateway {
     }
 }
 
+async fn start_audit(
+    store: &Store,
+    servers: &[switchboard_store::ServerRecord],
+    control_token: &str,
+) -> Result<Arc<AuditLog>> {
+    let db = AuditDb::open(store.data_dir()).await?;
+    let redactor = Arc::new(Redactor::builtin());
+    let mut secrets = configured_secrets(servers);
+    secrets.push(control_token.to_owned());
+    redactor.set_known_secrets(secrets);
+    let settings = store
+        .get_setting::<AuditSettings>(AUDIT_SETTINGS_KEY)
+        .await?
+        .unwrap_or_default();
+    Ok(AuditLog::start(db, redactor, settings).await?)
+}
+
 /// Picks up changes other processes (the CLI) make to the store.
 async fn watch_store(
     store: Store,
     hub: Arc<Hub>,
     guard: Arc<GuardState>,
+    audit: Arc<AuditLog>,
+    control_token: String,
     every: Duration,
     shutdown: CancellationToken,
 ) {
@@ -270,9 +332,16 @@ async fn watch_store(
         seen = Some(version);
         match store.list_servers().await {
             Ok(servers) => {
+                let mut secrets = configured_secrets(&servers);
+                secrets.push(control_token.clone());
+                audit.redactor().set_known_secrets(secrets);
                 hub.reconcile(&servers).await;
             }
             Err(e) => tracing::warn!(error = %e, "cannot reload servers"),
+        }
+        match store.get_setting::<AuditSettings>(AUDIT_SETTINGS_KEY).await {
+            Ok(settings) => audit.apply(settings.unwrap_or_default()),
+            Err(e) => tracing::warn!(error = %e, "cannot reload audit settings"),
         }
         if let Err(e) = guard.tokens.reload().await {
             tracing::warn!(error = %e, "cannot reload clients");
@@ -294,7 +363,12 @@ pub async fn collect_tools(
         .into_iter()
         .filter(|s| only.is_none_or(|o| o == s.name))
         .collect();
-    let hub = Hub::new(environment(store, Arc::new(Dispatch::default()), config));
+    let hub = Hub::new(environment(
+        store,
+        Arc::new(Dispatch::default()),
+        None,
+        config,
+    ));
     hub.reconcile(&servers).await;
     hub.settled(config.init_timeout).await;
     let mut out = BTreeMap::new();

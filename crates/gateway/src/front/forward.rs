@@ -52,6 +52,7 @@ pub(crate) async fn forward(
         upstream.name(),
         CallLink {
             peer: bound.peer.clone(),
+            client: bound.caller.client.clone(),
             downstream_id: context.id.clone(),
             downstream_token,
             upstream_id: handle.id.clone(),

@@ -13,7 +13,8 @@ use rmcp::{
 };
 
 use super::{
-    Bound, Front, Route, STANDARD_METHODS, SUPPORTED_VERSIONS, reparse, split_name, split_uri,
+    Bound, Front, Route, STANDARD_METHODS, SUPPORTED_VERSIONS, completion_target, reparse,
+    split_name, split_uri,
 };
 use crate::names;
 
@@ -34,56 +35,67 @@ impl ServerHandler for Front {
         request: InitializeRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<InitializeResult, McpError> {
-        let caller = Self::caller(&context.extensions).ok_or_else(|| {
-            McpError::invalid_request("request did not pass the gateway's guard", None)
-        })?;
-        if let Route::Server(name) = &caller.route {
-            // Mirror the server's capabilities: give it a moment if it is
-            // still starting.
-            self.upstream(name)?.settled(self.core.settle).await;
+        let audit = self.audit_begin(&context, "initialize", None, Some(&request));
+        let result: Result<InitializeResult, McpError> = async {
+            let caller = Self::caller(&context.extensions).ok_or_else(|| {
+                McpError::invalid_request("request did not pass the gateway's guard", None)
+            })?;
+            if let Route::Server(name) = &caller.route {
+                // Mirror the server's capabilities: give it a moment if it is
+                // still starting.
+                self.upstream(name)?.settled(self.core.settle).await;
+            }
+            context.peer.set_peer_info(request.clone());
+            let key = self.core.dispatch.register_session(
+                context.peer.clone(),
+                caller.route.clone(),
+                request.capabilities.clone(),
+            );
+            let bound = Bound {
+                key,
+                caller,
+                peer: context.peer.clone(),
+                capabilities: request.capabilities.clone(),
+            };
+            if self.bound.set(bound).is_err() {
+                self.core.dispatch.remove_session(key);
+                return Err(McpError::invalid_request(
+                    "session is already initialized",
+                    None,
+                ));
+            }
+            tracing::info!(
+                session = key,
+                client = %request.client_info.name,
+                version = %request.protocol_version,
+                "session initialized"
+            );
+            self.negotiate_initialize(&request)
         }
-        context.peer.set_peer_info(request.clone());
-        let key = self.core.dispatch.register_session(
-            context.peer.clone(),
-            caller.route.clone(),
-            request.capabilities.clone(),
-        );
-        let bound = Bound {
-            key,
-            caller,
-            peer: context.peer.clone(),
-            capabilities: request.capabilities.clone(),
-        };
-        if self.bound.set(bound).is_err() {
-            self.core.dispatch.remove_session(key);
-            return Err(McpError::invalid_request(
-                "session is already initialized",
-                None,
-            ));
-        }
-        tracing::info!(
-            session = key,
-            client = %request.client_info.name,
-            version = %request.protocol_version,
-            "session initialized"
-        );
-        self.negotiate_initialize(&request)
+        .await;
+        self.audit_end(audit, &context, result).await
     }
 
     async fn ping(&self, context: RequestContext<RoleServer>) -> Result<(), McpError> {
-        let bound = self.session(&context)?;
-        match self.single(bound)? {
-            Some(up) => self
-                .pass(
-                    bound,
-                    &up,
-                    ClientRequest::PingRequest(PingRequest::default()),
-                    &context,
-                )
-                .await
-                .map(|_| ()),
-            None => Ok(()),
+        let mut audit = self.audit_begin(&context, "ping", None, None::<&()>);
+        let result: Result<(), McpError> = async {
+            let bound = self.session(&context)?;
+            match self.single(bound)? {
+                Some(up) => self
+                    .pass(
+                        bound,
+                        &up,
+                        ClientRequest::PingRequest(PingRequest::default()),
+                        &context,
+                        &mut audit,
+                    )
+                    .await
+                    .map(|_| ()),
+                None => Ok(()),
+            }
         }
+        .await;
+        self.audit_end(audit, &context, result).await
     }
 
     async fn complete(
@@ -91,23 +103,34 @@ impl ServerHandler for Front {
         request: CompleteRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<CompleteResult, McpError> {
-        let bound = self.session(&context)?;
-        let (up, request) = match self.single(bound)? {
-            Some(up) => (up, request),
-            None => self.route_completion(request)?,
-        };
-        let result = self
-            .pass(
-                bound,
-                &up,
-                ClientRequest::CompleteRequest(CompleteRequest::new(request)),
-                &context,
-            )
-            .await?;
-        match result {
-            ServerResult::CompleteResult(r) => Ok(r),
-            other => reparse(other),
+        let mut audit = self.audit_begin(
+            &context,
+            "completion/complete",
+            completion_target(&request),
+            Some(&request),
+        );
+        let result: Result<CompleteResult, McpError> = async {
+            let bound = self.session(&context)?;
+            let (up, request) = match self.single(bound)? {
+                Some(up) => (up, request),
+                None => self.route_completion(request)?,
+            };
+            let result = self
+                .pass(
+                    bound,
+                    &up,
+                    ClientRequest::CompleteRequest(CompleteRequest::new(request)),
+                    &context,
+                    &mut audit,
+                )
+                .await?;
+            match result {
+                ServerResult::CompleteResult(r) => Ok(r),
+                other => reparse(other),
+            }
         }
+        .await;
+        self.audit_end(audit, &context, result).await
     }
 
     async fn set_level(
@@ -115,31 +138,37 @@ impl ServerHandler for Front {
         request: SetLevelRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<(), McpError> {
-        let bound = self.session(&context)?;
-        self.core.dispatch.set_log_level(bound.key, request.level);
-        match self.single(bound)? {
-            Some(up) => self
-                .pass(
-                    bound,
-                    &up,
-                    ClientRequest::SetLevelRequest(SetLevelRequest::new(request)),
-                    &context,
-                )
-                .await
-                .map(|_| ()),
-            None => {
-                // Upstreams are shared: ask each for what this session wants;
-                // the per-session filter drops what others asked for.
-                for up in self.core.hub.all() {
-                    if let Ok(live) = up.connection()
-                        && live.info.capabilities.logging.is_some()
-                    {
-                        let _ = live.peer.set_level(request.clone()).await;
+        let mut audit = self.audit_begin(&context, "logging/setLevel", None, Some(&request));
+        let result: Result<(), McpError> = async {
+            let bound = self.session(&context)?;
+            self.core.dispatch.set_log_level(bound.key, request.level);
+            match self.single(bound)? {
+                Some(up) => self
+                    .pass(
+                        bound,
+                        &up,
+                        ClientRequest::SetLevelRequest(SetLevelRequest::new(request)),
+                        &context,
+                        &mut audit,
+                    )
+                    .await
+                    .map(|_| ()),
+                None => {
+                    // Upstreams are shared: ask each for what this session wants;
+                    // the per-session filter drops what others asked for.
+                    for up in self.core.hub.all() {
+                        if let Ok(live) = up.connection()
+                            && live.info.capabilities.logging.is_some()
+                        {
+                            let _ = live.peer.set_level(request.clone()).await;
+                        }
                     }
+                    Ok(())
                 }
-                Ok(())
             }
         }
+        .await;
+        self.audit_end(audit, &context, result).await
     }
 
     async fn get_prompt(
@@ -147,30 +176,42 @@ impl ServerHandler for Front {
         request: GetPromptRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<GetPromptResponse, McpError> {
-        let bound = self.session(&context)?;
-        let mut request = request;
-        let up = match self.single(bound)? {
-            Some(up) => up,
-            None => {
-                let (server, name) = split_name(&request.name, "prompt")?;
-                let up = self.upstream(server)?;
-                request.name = name.to_owned();
-                up
+        let mut audit = self.audit_begin(
+            &context,
+            "prompts/get",
+            Some(request.name.clone()),
+            Some(&request),
+        );
+        let result: Result<GetPromptResponse, McpError> = async {
+            let bound = self.session(&context)?;
+            let mut request = request;
+            let up = match self.single(bound)? {
+                Some(up) => up,
+                None => {
+                    let (server, name) = split_name(&request.name, "prompt")?;
+                    let up = self.upstream(server)?;
+                    audit.name(name);
+                    request.name = name.to_owned();
+                    up
+                }
+            };
+            let result = self
+                .pass(
+                    bound,
+                    &up,
+                    ClientRequest::GetPromptRequest(GetPromptRequest::new(request)),
+                    &context,
+                    &mut audit,
+                )
+                .await?;
+            match result {
+                ServerResult::GetPromptResult(r) => Ok(GetPromptResponse::Complete(r)),
+                ServerResult::InputRequiredResult(r) => Ok(GetPromptResponse::InputRequired(r)),
+                other => reparse(other).map(GetPromptResponse::Complete),
             }
-        };
-        let result = self
-            .pass(
-                bound,
-                &up,
-                ClientRequest::GetPromptRequest(GetPromptRequest::new(request)),
-                &context,
-            )
-            .await?;
-        match result {
-            ServerResult::GetPromptResult(r) => Ok(GetPromptResponse::Complete(r)),
-            ServerResult::InputRequiredResult(r) => Ok(GetPromptResponse::InputRequired(r)),
-            other => reparse(other).map(GetPromptResponse::Complete),
         }
+        .await;
+        self.audit_end(audit, &context, result).await
     }
 
     async fn list_prompts(
@@ -178,25 +219,31 @@ impl ServerHandler for Front {
         request: Option<PaginatedRequestParams>,
         context: RequestContext<RoleServer>,
     ) -> Result<ListPromptsResult, McpError> {
-        let bound = self.session(&context)?;
-        match self.single(bound)? {
-            Some(up) => {
-                let request = ListPromptsRequest::with_param(request.unwrap_or_default());
-                match self
-                    .pass(
-                        bound,
-                        &up,
-                        ClientRequest::ListPromptsRequest(request),
-                        &context,
-                    )
-                    .await?
-                {
-                    ServerResult::ListPromptsResult(r) => Ok(r),
-                    other => reparse(other),
+        let mut audit = self.audit_begin(&context, "prompts/list", None, request.as_ref());
+        let result: Result<ListPromptsResult, McpError> = async {
+            let bound = self.session(&context)?;
+            match self.single(bound)? {
+                Some(up) => {
+                    let request = ListPromptsRequest::with_param(request.unwrap_or_default());
+                    match self
+                        .pass(
+                            bound,
+                            &up,
+                            ClientRequest::ListPromptsRequest(request),
+                            &context,
+                            &mut audit,
+                        )
+                        .await?
+                    {
+                        ServerResult::ListPromptsResult(r) => Ok(r),
+                        other => reparse(other),
+                    }
                 }
+                None => self.list_all_prompts(request).await,
             }
-            None => self.list_all_prompts(request).await,
         }
+        .await;
+        self.audit_end(audit, &context, result).await
     }
 
     async fn list_resources(
@@ -204,25 +251,31 @@ impl ServerHandler for Front {
         request: Option<PaginatedRequestParams>,
         context: RequestContext<RoleServer>,
     ) -> Result<ListResourcesResult, McpError> {
-        let bound = self.session(&context)?;
-        match self.single(bound)? {
-            Some(up) => {
-                let request = ListResourcesRequest::with_param(request.unwrap_or_default());
-                match self
-                    .pass(
-                        bound,
-                        &up,
-                        ClientRequest::ListResourcesRequest(request),
-                        &context,
-                    )
-                    .await?
-                {
-                    ServerResult::ListResourcesResult(r) => Ok(r),
-                    other => reparse(other),
+        let mut audit = self.audit_begin(&context, "resources/list", None, request.as_ref());
+        let result: Result<ListResourcesResult, McpError> = async {
+            let bound = self.session(&context)?;
+            match self.single(bound)? {
+                Some(up) => {
+                    let request = ListResourcesRequest::with_param(request.unwrap_or_default());
+                    match self
+                        .pass(
+                            bound,
+                            &up,
+                            ClientRequest::ListResourcesRequest(request),
+                            &context,
+                            &mut audit,
+                        )
+                        .await?
+                    {
+                        ServerResult::ListResourcesResult(r) => Ok(r),
+                        other => reparse(other),
+                    }
                 }
+                None => self.list_all_resources(request).await,
             }
-            None => self.list_all_resources(request).await,
         }
+        .await;
+        self.audit_end(audit, &context, result).await
     }
 
     async fn list_resource_templates(
@@ -230,25 +283,33 @@ impl ServerHandler for Front {
         request: Option<PaginatedRequestParams>,
         context: RequestContext<RoleServer>,
     ) -> Result<ListResourceTemplatesResult, McpError> {
-        let bound = self.session(&context)?;
-        match self.single(bound)? {
-            Some(up) => {
-                let request = ListResourceTemplatesRequest::with_param(request.unwrap_or_default());
-                match self
-                    .pass(
-                        bound,
-                        &up,
-                        ClientRequest::ListResourceTemplatesRequest(request),
-                        &context,
-                    )
-                    .await?
-                {
-                    ServerResult::ListResourceTemplatesResult(r) => Ok(r),
-                    other => reparse(other),
+        let mut audit =
+            self.audit_begin(&context, "resources/templates/list", None, request.as_ref());
+        let result: Result<ListResourceTemplatesResult, McpError> = async {
+            let bound = self.session(&context)?;
+            match self.single(bound)? {
+                Some(up) => {
+                    let request =
+                        ListResourceTemplatesRequest::with_param(request.unwrap_or_default());
+                    match self
+                        .pass(
+                            bound,
+                            &up,
+                            ClientRequest::ListResourceTemplatesRequest(request),
+                            &context,
+                            &mut audit,
+                        )
+                        .await?
+                    {
+                        ServerResult::ListResourceTemplatesResult(r) => Ok(r),
+                        other => reparse(other),
+                    }
                 }
+                None => self.list_all_resource_templates(request).await,
             }
-            None => self.list_all_resource_templates(request).await,
         }
+        .await;
+        self.audit_end(audit, &context, result).await
     }
 
     async fn read_resource(
@@ -256,43 +317,56 @@ impl ServerHandler for Front {
         request: ReadResourceRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<ReadResourceResponse, McpError> {
-        let bound = self.session(&context)?;
-        let mut request = request;
-        let (up, server) = match self.single(bound)? {
-            Some(up) => (up, None),
-            None => {
-                let (server, uri) = split_uri(&request.uri)?;
-                let (server, uri) = (server.to_owned(), uri.to_owned());
-                let up = self.upstream(&server)?;
-                request.uri = uri;
-                (up, Some(server))
-            }
-        };
-        let result = self
-            .pass(
-                bound,
-                &up,
-                ClientRequest::ReadResourceRequest(ReadResourceRequest::new(request)),
-                &context,
-            )
-            .await?;
-        let mut result = match result {
-            ServerResult::ReadResourceResult(r) => r,
-            ServerResult::InputRequiredResult(r) => {
-                return Ok(ReadResourceResponse::InputRequired(r));
-            }
-            other => reparse(other)?,
-        };
-        if let Some(server) = server {
-            for contents in &mut result.contents {
-                if let ResourceContents::TextResourceContents { uri, .. }
-                | ResourceContents::BlobResourceContents { uri, .. } = contents
-                {
-                    *uri = names::qualify_uri(&server, uri);
+        let mut audit = self.audit_begin(
+            &context,
+            "resources/read",
+            Some(request.uri.clone()),
+            Some(&request),
+        );
+        let result: Result<ReadResourceResponse, McpError> = async {
+            let bound = self.session(&context)?;
+            let mut request = request;
+            let (up, server) = match self.single(bound)? {
+                Some(up) => (up, None),
+                None => {
+                    let (server, uri) = split_uri(&request.uri)?;
+                    let (server, uri) = (server.to_owned(), uri.to_owned());
+                    let up = self.upstream(&server)?;
+                    audit.name(uri.clone());
+                    audit.server(&server);
+                    request.uri = uri;
+                    (up, Some(server))
+                }
+            };
+            let result = self
+                .pass(
+                    bound,
+                    &up,
+                    ClientRequest::ReadResourceRequest(ReadResourceRequest::new(request)),
+                    &context,
+                    &mut audit,
+                )
+                .await?;
+            let mut result = match result {
+                ServerResult::ReadResourceResult(r) => r,
+                ServerResult::InputRequiredResult(r) => {
+                    return Ok(ReadResourceResponse::InputRequired(r));
+                }
+                other => reparse(other)?,
+            };
+            if let Some(server) = server {
+                for contents in &mut result.contents {
+                    if let ResourceContents::TextResourceContents { uri, .. }
+                    | ResourceContents::BlobResourceContents { uri, .. } = contents
+                    {
+                        *uri = names::qualify_uri(&server, uri);
+                    }
                 }
             }
+            Ok(ReadResourceResponse::Complete(result))
         }
-        Ok(ReadResourceResponse::Complete(result))
+        .await;
+        self.audit_end(audit, &context, result).await
     }
 
     async fn subscribe(
@@ -300,25 +374,38 @@ impl ServerHandler for Front {
         request: SubscribeRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<(), McpError> {
-        let bound = self.session(&context)?;
-        let (up, uri) = self.resource_target(bound, &request.uri)?;
-        if self.core.dispatch.subscribe(bound.key, up.name(), &uri) {
-            let mut upstream_request = request.clone();
-            upstream_request.uri = uri.clone();
-            let result = self
-                .pass(
-                    bound,
-                    &up,
-                    ClientRequest::SubscribeRequest(SubscribeRequest::new(upstream_request)),
-                    &context,
-                )
-                .await;
-            if let Err(e) = result {
-                self.core.dispatch.unsubscribe(bound.key, up.name(), &uri);
-                return Err(e);
+        let mut audit = self.audit_begin(
+            &context,
+            "resources/subscribe",
+            Some(request.uri.clone()),
+            Some(&request),
+        );
+        let result: Result<(), McpError> = async {
+            let bound = self.session(&context)?;
+            let (up, uri) = self.resource_target(bound, &request.uri)?;
+            audit.server(up.name());
+            audit.name(uri.clone());
+            if self.core.dispatch.subscribe(bound.key, up.name(), &uri) {
+                let mut upstream_request = request.clone();
+                upstream_request.uri = uri.clone();
+                let result = self
+                    .pass(
+                        bound,
+                        &up,
+                        ClientRequest::SubscribeRequest(SubscribeRequest::new(upstream_request)),
+                        &context,
+                        &mut audit,
+                    )
+                    .await;
+                if let Err(e) = result {
+                    self.core.dispatch.unsubscribe(bound.key, up.name(), &uri);
+                    return Err(e);
+                }
             }
+            Ok(())
         }
-        Ok(())
+        .await;
+        self.audit_end(audit, &context, result).await
     }
 
     async fn unsubscribe(
@@ -326,20 +413,33 @@ impl ServerHandler for Front {
         request: UnsubscribeRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<(), McpError> {
-        let bound = self.session(&context)?;
-        let (up, uri) = self.resource_target(bound, &request.uri)?;
-        if self.core.dispatch.unsubscribe(bound.key, up.name(), &uri) {
-            let mut upstream_request = request.clone();
-            upstream_request.uri = uri;
-            self.pass(
-                bound,
-                &up,
-                ClientRequest::UnsubscribeRequest(UnsubscribeRequest::new(upstream_request)),
-                &context,
-            )
-            .await?;
+        let mut audit = self.audit_begin(
+            &context,
+            "resources/unsubscribe",
+            Some(request.uri.clone()),
+            Some(&request),
+        );
+        let result: Result<(), McpError> = async {
+            let bound = self.session(&context)?;
+            let (up, uri) = self.resource_target(bound, &request.uri)?;
+            audit.server(up.name());
+            audit.name(uri.clone());
+            if self.core.dispatch.unsubscribe(bound.key, up.name(), &uri) {
+                let mut upstream_request = request.clone();
+                upstream_request.uri = uri;
+                self.pass(
+                    bound,
+                    &up,
+                    ClientRequest::UnsubscribeRequest(UnsubscribeRequest::new(upstream_request)),
+                    &context,
+                    &mut audit,
+                )
+                .await?;
+            }
+            Ok(())
         }
-        Ok(())
+        .await;
+        self.audit_end(audit, &context, result).await
     }
 
     async fn call_tool(
@@ -347,34 +447,45 @@ impl ServerHandler for Front {
         request: CallToolRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, McpError> {
-        let bound = self.session(&context)?;
-        let mut request = request;
-        let up = match self.single(bound)? {
-            Some(up) => up,
-            None => {
-                let (server, name) = split_name(&request.name, "tool")?;
-                let up = self.upstream(server)?;
-                request.name = Cow::Owned(name.to_owned());
-                up
+        let mut audit = self.audit_begin(
+            &context,
+            "tools/call",
+            Some(request.name.to_string()),
+            Some(&request),
+        );
+        let result: Result<CallToolResponse, McpError> = async {
+            let bound = self.session(&context)?;
+            let mut request = request;
+            let up = match self.single(bound)? {
+                Some(up) => up,
+                None => {
+                    let (server, name) = split_name(&request.name, "tool")?;
+                    let up = self.upstream(server)?;
+                    audit.name(name);
+                    request.name = Cow::Owned(name.to_owned());
+                    up
+                }
+            };
+            let span = tracing::info_span!("call_tool", client = %bound.caller.client, server = up.name(), tool = %request.name, id = %context.id);
+            let _entered = span.enter();
+            drop(_entered);
+            let result = self
+                .pass(
+                    bound,
+                    &up,
+                    ClientRequest::CallToolRequest(CallToolRequest::new(request)),
+                    &context, &mut audit,
+                )
+                .await?;
+            match result {
+                ServerResult::CallToolResult(r) => Ok(CallToolResponse::Complete(r)),
+                ServerResult::InputRequiredResult(r) => Ok(CallToolResponse::InputRequired(r)),
+                ServerResult::CreateTaskResult(r) => Ok(CallToolResponse::Task(r)),
+                other => reparse(other).map(CallToolResponse::Complete),
             }
-        };
-        let span = tracing::info_span!("call_tool", client = %bound.caller.client, server = up.name(), tool = %request.name, id = %context.id);
-        let _entered = span.enter();
-        drop(_entered);
-        let result = self
-            .pass(
-                bound,
-                &up,
-                ClientRequest::CallToolRequest(CallToolRequest::new(request)),
-                &context,
-            )
-            .await?;
-        match result {
-            ServerResult::CallToolResult(r) => Ok(CallToolResponse::Complete(r)),
-            ServerResult::InputRequiredResult(r) => Ok(CallToolResponse::InputRequired(r)),
-            ServerResult::CreateTaskResult(r) => Ok(CallToolResponse::Task(r)),
-            other => reparse(other).map(CallToolResponse::Complete),
         }
+        .await;
+        self.audit_end(audit, &context, result).await
     }
 
     async fn list_tools(
@@ -382,25 +493,31 @@ impl ServerHandler for Front {
         request: Option<PaginatedRequestParams>,
         context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, McpError> {
-        let bound = self.session(&context)?;
-        match self.single(bound)? {
-            Some(up) => {
-                let request = ListToolsRequest::with_param(request.unwrap_or_default());
-                match self
-                    .pass(
-                        bound,
-                        &up,
-                        ClientRequest::ListToolsRequest(request),
-                        &context,
-                    )
-                    .await?
-                {
-                    ServerResult::ListToolsResult(r) => Ok(r),
-                    other => reparse(other),
+        let mut audit = self.audit_begin(&context, "tools/list", None, request.as_ref());
+        let result: Result<ListToolsResult, McpError> = async {
+            let bound = self.session(&context)?;
+            match self.single(bound)? {
+                Some(up) => {
+                    let request = ListToolsRequest::with_param(request.unwrap_or_default());
+                    match self
+                        .pass(
+                            bound,
+                            &up,
+                            ClientRequest::ListToolsRequest(request),
+                            &context,
+                            &mut audit,
+                        )
+                        .await?
+                    {
+                        ServerResult::ListToolsResult(r) => Ok(r),
+                        other => reparse(other),
+                    }
                 }
+                None => Ok(self.list_all_tools().await),
             }
-            None => Ok(self.list_all_tools().await),
         }
+        .await;
+        self.audit_end(audit, &context, result).await
     }
 
     fn get_tool(&self, name: &str) -> Option<Tool> {
@@ -424,33 +541,86 @@ impl ServerHandler for Front {
         request: CustomRequest,
         context: RequestContext<RoleServer>,
     ) -> Result<CustomResult, McpError> {
-        let bound = self.session(&context)?;
-        let method = request.method.clone();
-        let Some(up) = self.single(bound)? else {
-            // rmcp hands over standard methods whose params did not parse as
-            // custom requests: those are bad params, not unknown methods.
-            if STANDARD_METHODS.contains(&method.as_str()) {
-                return Err(McpError::invalid_params(
-                    format!("invalid params for {method}"),
+        let mut audit = self.audit_begin(&context, &request.method.clone(), None, Some(&request));
+        let result: Result<CustomResult, McpError> = async {
+            let bound = self.session(&context)?;
+            let method = request.method.clone();
+            let Some(up) = self.single(bound)? else {
+                // rmcp hands over standard methods whose params did not parse as
+                // custom requests: those are bad params, not unknown methods.
+                if STANDARD_METHODS.contains(&method.as_str()) {
+                    return Err(McpError::invalid_params(
+                        format!("invalid params for {method}"),
+                        None,
+                    ));
+                }
+                return Err(McpError::new(
+                    ErrorCode::METHOD_NOT_FOUND,
+                    format!("method not found: {method}"),
                     None,
                 ));
+            };
+            match self
+                .pass(
+                    bound,
+                    &up,
+                    ClientRequest::CustomRequest(request),
+                    &context,
+                    &mut audit,
+                )
+                .await?
+            {
+                ServerResult::CustomResult(r) => Ok(r),
+                other => reparse(other),
             }
-            return Err(McpError::new(
-                ErrorCode::METHOD_NOT_FOUND,
-                format!("method not found: {method}"),
-                None,
-            ));
-        };
-        match self
-            .pass(bound, &up, ClientRequest::CustomRequest(request), &context)
-            .await?
-        {
-            ServerResult::CustomResult(r) => Ok(r),
-            other => reparse(other),
         }
+        .await;
+        self.audit_end(audit, &context, result).await
+    }
+
+    async fn on_cancelled(
+        &self,
+        notification: CancelledNotificationParam,
+        _context: NotificationContext<RoleServer>,
+    ) {
+        // rmcp has already cancelled the request's token; forward() turns
+        // that into a cancel upstream.
+        self.audit_notification(
+            "notifications/cancelled",
+            serde_json::to_value(notification).ok(),
+        )
+        .await;
+    }
+
+    async fn on_progress(
+        &self,
+        notification: ProgressNotificationParam,
+        _context: NotificationContext<RoleServer>,
+    ) {
+        self.audit_notification(
+            "notifications/progress",
+            serde_json::to_value(notification).ok(),
+        )
+        .await;
+    }
+
+    async fn on_initialized(&self, _context: NotificationContext<RoleServer>) {
+        self.audit_notification("notifications/initialized", None)
+            .await;
+    }
+
+    async fn on_custom_notification(
+        &self,
+        notification: CustomNotification,
+        _context: NotificationContext<RoleServer>,
+    ) {
+        let method = notification.method.clone();
+        self.audit_notification(&method, notification.params).await;
     }
 
     async fn on_roots_list_changed(&self, _context: NotificationContext<RoleServer>) {
+        self.audit_notification("notifications/roots/list_changed", None)
+            .await;
         let Some(bound) = self.bound.get() else {
             return;
         };

@@ -10,6 +10,7 @@
 )]
 
 mod aggregate;
+mod audit;
 mod forward;
 mod handler;
 
@@ -43,6 +44,8 @@ pub(crate) struct Core {
     pub settle: Duration,
     /// Items after which a merged list page ends (with a cursor to the rest).
     pub page_size: usize,
+    /// Where every message is recorded.
+    pub audit: Arc<switchboard_audit::AuditLog>,
 }
 
 /// A session after `initialize`.
@@ -122,7 +125,9 @@ impl Front {
         upstream: &Upstream,
         request: ClientRequest,
         context: &RequestContext<RoleServer>,
+        audit: &mut audit::Scope,
     ) -> Result<ServerResult, McpError> {
+        audit.server(upstream.name());
         forward(
             &self.core.dispatch,
             bound,
@@ -223,6 +228,15 @@ const STANDARD_METHODS: &[&str] = &[
     "completion/complete",
     "logging/setLevel",
 ];
+
+/// The prompt name or resource URI a completion request is about.
+fn completion_target(request: &CompleteRequestParams) -> Option<String> {
+    match &request.r#ref {
+        Reference::Prompt(prompt) => Some(prompt.name.clone()),
+        Reference::Resource(resource) => Some(resource.uri.clone()),
+        _ => None,
+    }
+}
 
 fn split_name<'a>(qualified: &'a str, what: &str) -> Result<(&'a str, &'a str), McpError> {
     names::split_qualified(qualified).ok_or_else(|| {

@@ -67,6 +67,7 @@ pub(crate) fn router(
     let control = Router::new()
         .route("/api/status", get(status))
         .route("/api/tools", get(tools))
+        .route("/api/audit/stream", get(audit_stream))
         .layer(middleware::from_fn_with_state(
             guard.clone(),
             guard::control_guard,
@@ -92,6 +93,28 @@ async fn status(State(core): State<Arc<Core>>) -> impl IntoResponse {
         sessions: core.dispatch.session_count(),
         servers: core.hub.statuses(),
     })
+}
+
+/// `GET /api/audit/stream`: committed audit records as server-sent events,
+/// one event per batch (a JSON array). A subscriber that falls behind gets a
+/// `lagged` event with the number of batches it missed and carries on.
+async fn audit_stream(State(core): State<Arc<Core>>) -> impl IntoResponse {
+    use axum::response::sse::{Event, KeepAlive, Sse};
+    let receiver = core.audit.subscribe();
+    let events = futures::stream::unfold(receiver, |mut rx| async move {
+        use tokio::sync::broadcast::error::RecvError;
+        let event = match rx.recv().await {
+            Ok(batch) => Event::default()
+                .json_data(batch.as_ref())
+                .unwrap_or_default(),
+            Err(RecvError::Lagged(missed)) => {
+                Event::default().event("lagged").data(missed.to_string())
+            }
+            Err(RecvError::Closed) => return None,
+        };
+        Some((Ok::<_, std::convert::Infallible>(event), rx))
+    });
+    Sse::new(events).keep_alive(KeepAlive::default())
 }
 
 #[derive(Debug, Deserialize)]

@@ -24,6 +24,8 @@ use rmcp::{
 };
 
 use super::Shared;
+use switchboard_audit::{AuditRecord, Direction, Status};
+
 use crate::{dispatch::CallLink, wire::reparse};
 
 /// Protocol version the gateway speaks to upstreams.
@@ -38,6 +40,67 @@ pub(crate) struct UpstreamClient {
 impl UpstreamClient {
     fn server(&self) -> &str {
         &self.shared.name
+    }
+
+    /// A record of a message from this server.
+    fn record(
+        &self,
+        method: &str,
+        client: Option<&str>,
+        params: Option<serde_json::Value>,
+    ) -> AuditRecord {
+        let mut record = AuditRecord::new(Direction::ServerToClient, method);
+        record.server = Some(self.shared.name.clone());
+        record.client = client.map(str::to_owned);
+        record.request = params;
+        record
+    }
+
+    async fn commit(&self, record: AuditRecord) {
+        if let Some(audit) = &self.shared.audit
+            && let Err(e) = audit.record(record).await
+        {
+            tracing::error!(server = self.server(), error = %e, "message not recorded");
+        }
+    }
+
+    /// Asks the client of `link`'s call, and records the exchange.
+    async fn ask_for_call(
+        &self,
+        method: &str,
+        link: &CallLink,
+        request: ServerRequest,
+        logged: Option<serde_json::Value>,
+        cancel: tokio_util::sync::CancellationToken,
+    ) -> Result<ClientResult, McpError> {
+        let started = std::time::Instant::now();
+        let origin = Some(link.downstream_id.clone());
+        let result = ask_downstream(link.peer.clone(), origin, request, cancel).await;
+        self.record_request(method, Some(&link.client), logged, started, &result)
+            .await;
+        result
+    }
+
+    /// Records a server->client request and its outcome.
+    async fn record_request<T: serde::Serialize>(
+        &self,
+        method: &str,
+        client: Option<&str>,
+        params: Option<serde_json::Value>,
+        started: std::time::Instant,
+        result: &Result<T, McpError>,
+    ) {
+        let mut record = self.record(method, client, params);
+        record.latency_us = Some(i64::try_from(started.elapsed().as_micros()).unwrap_or(i64::MAX));
+        match result {
+            Ok(value) => record.response = serde_json::to_value(value).ok(),
+            Err(e) => {
+                record.status = Status::Error;
+                record.error_code = Some(i64::from(e.code.0));
+                record.error_message = Some(e.message.to_string());
+            }
+        }
+        self.commit(record).await;
     }
 
     fn link_for(&self, context: &RequestContext<RoleClient>) -> Option<Arc<CallLink>> {
@@ -137,16 +200,13 @@ impl ClientHandler for UpstreamClient {
                 None,
             ));
         }
+        let logged = serde_json::to_value(&params).ok();
         let mut request = CreateMessageRequest::new(params);
         request.params.meta = Some(context.meta.clone()).filter(|m| !m.0.is_empty());
         let request = ServerRequest::CreateMessageRequest(request);
-        match ask_downstream(
-            link.peer.clone(),
-            Some(link.downstream_id.clone()),
-            request,
-            context.ct,
-        )
-        .await?
+        match self
+            .ask_for_call("sampling/createMessage", &link, request, logged, context.ct)
+            .await?
         {
             ClientResult::CreateMessageResult(result) => Ok(*result),
             other => reparse(other),
@@ -167,14 +227,11 @@ impl ClientHandler for UpstreamClient {
                 None,
             ));
         }
+        let logged = serde_json::to_value(&params).ok();
         let request = ServerRequest::ElicitRequest(ElicitRequest::new(params));
-        match ask_downstream(
-            link.peer.clone(),
-            Some(link.downstream_id.clone()),
-            request,
-            context.ct,
-        )
-        .await?
+        match self
+            .ask_for_call("elicitation/create", &link, request, logged, context.ct)
+            .await?
         {
             ClientResult::ElicitResult(result) => Ok(result),
             other => reparse(other),
@@ -195,11 +252,16 @@ impl ClientHandler for UpstreamClient {
                 None => return Ok(ListRootsResult::default()),
             },
         };
+        let started = std::time::Instant::now();
         let request = ServerRequest::ListRootsRequest(ListRootsRequest::default());
-        match ask_downstream(peer, origin, request, context.ct).await? {
-            ClientResult::ListRootsResult(result) => Ok(result),
-            other => reparse(other),
-        }
+        let result = match ask_downstream(peer, origin, request, context.ct).await {
+            Ok(ClientResult::ListRootsResult(result)) => Ok(result),
+            Ok(other) => reparse(other),
+            Err(e) => Err(e),
+        };
+        self.record_request("roots/list", None, None, started, &result)
+            .await;
+        result
     }
 
     async fn on_progress(
@@ -221,9 +283,12 @@ impl ClientHandler for UpstreamClient {
         let _relaying = link.relaying.start();
         let mut params = params;
         params.progress_token = token;
+        let logged = serde_json::to_value(&params).ok();
         if let Err(e) = link.peer.notify_progress(params).await {
             tracing::debug!(server = self.server(), error = %e, "progress not delivered");
         }
+        self.commit(self.record("notifications/progress", Some(&link.client), logged))
+            .await;
     }
 
     async fn on_logging_message(
@@ -231,6 +296,12 @@ impl ClientHandler for UpstreamClient {
         params: LoggingMessageNotificationParam,
         _context: NotificationContext<RoleClient>,
     ) {
+        self.commit(self.record(
+            "notifications/message",
+            None,
+            serde_json::to_value(&params).ok(),
+        ))
+        .await;
         for listener in self
             .shared
             .dispatch
@@ -245,6 +316,12 @@ impl ClientHandler for UpstreamClient {
         params: ResourceUpdatedNotificationParam,
         _context: NotificationContext<RoleClient>,
     ) {
+        self.commit(self.record(
+            "notifications/resources/updated",
+            None,
+            serde_json::to_value(&params).ok(),
+        ))
+        .await;
         for listener in self.shared.dispatch.subscribers(self.server(), &params.uri) {
             let mut params = params.clone();
             params.uri = listener.route.present_uri(self.server(), &params.uri);
@@ -253,18 +330,24 @@ impl ClientHandler for UpstreamClient {
     }
 
     async fn on_resource_list_changed(&self, _context: NotificationContext<RoleClient>) {
+        self.commit(self.record("notifications/resources/list_changed", None, None))
+            .await;
         for listener in self.shared.dispatch.listeners(self.server()) {
             let _ = listener.peer.notify_resource_list_changed().await;
         }
     }
 
     async fn on_prompt_list_changed(&self, _context: NotificationContext<RoleClient>) {
+        self.commit(self.record("notifications/prompts/list_changed", None, None))
+            .await;
         for listener in self.shared.dispatch.listeners(self.server()) {
             let _ = listener.peer.notify_prompt_list_changed().await;
         }
     }
 
     async fn on_tool_list_changed(&self, context: NotificationContext<RoleClient>) {
+        self.commit(self.record("notifications/tools/list_changed", None, None))
+            .await;
         // Refresh the cache before telling anyone, so the list they fetch next
         // is already the new one.
         self.shared.refresh_tools(&context.peer).await;

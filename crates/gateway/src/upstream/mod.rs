@@ -76,6 +76,8 @@ impl UpstreamStatus {
 #[derive(Clone)]
 pub(crate) struct Environment {
     pub dispatch: Arc<Dispatch>,
+    /// Where server-to-client messages are recorded (None: not recorded).
+    pub audit: Option<Arc<switchboard_audit::AuditLog>>,
     /// Where stdio servers' stderr goes: `<dir>/<name>.log`.
     pub log_dir: PathBuf,
     /// Shared HTTP client for remote upstreams.
@@ -95,6 +97,7 @@ pub(crate) struct Live {
 pub(crate) struct Shared {
     pub name: String,
     pub dispatch: Arc<Dispatch>,
+    pub audit: Option<Arc<switchboard_audit::AuditLog>>,
     status: watch::Sender<UpstreamStatus>,
     live: RwLock<Option<Arc<Live>>>,
     tools: RwLock<Arc<Vec<Tool>>>,
@@ -157,6 +160,7 @@ impl Upstream {
         let shared = Arc::new(Shared {
             name: record.name.clone(),
             dispatch: env.dispatch.clone(),
+            audit: env.audit.clone(),
             status,
             live: RwLock::new(None),
             tools: RwLock::new(Arc::new(Vec::new())),

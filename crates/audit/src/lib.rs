@@ -1,0 +1,47 @@
+//! Switchboard's audit log: every MCP message that crosses the gateway,
+//! redacted, committed in batches to SQLite, chained by hashes so tampering
+//! shows, searchable (FTS5), and streamed live.
+
+mod db;
+mod log;
+mod record;
+mod redact;
+mod report;
+
+pub use db::{AUDIT_DB_FILE, AuditDb, Broken, Filter, GENESIS, Verification};
+pub use log::{AuditLog, AuditSettings, MAX_STORED_JSON, NotRecorded};
+pub use record::{AuditEvent, AuditRecord, Decision, Direction, Status, now_ms};
+pub use redact::{MASK, Redactor, RulesError};
+pub use report::{ToolUsage, csv_header, csv_row, usage};
+
+use std::path::PathBuf;
+
+/// Errors of the audit crate.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A database operation failed.
+    #[error("audit database: {0}")]
+    Database(#[from] sqlx::Error),
+    /// The database could not be opened.
+    #[error("cannot open audit database {path}: {source}")]
+    Open {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: sqlx::Error,
+    },
+    /// The schema could not be brought up to date.
+    #[error("audit database migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// A file operation failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The path.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+/// Result alias of this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,316 @@
+//! The audit pipeline: records in, redacted and chained rows out, in batches.
+//!
+//! One writer task owns the database writes. It takes whatever records are
+//! waiting (up to a batch), commits them in one transaction (group commit),
+//! then acknowledges each and broadcasts the batch to live subscribers. The
+//! queue is bounded: when the disk cannot keep up, callers wait (back-pressure)
+//! instead of memory growing.
+
+use std::{
+    sync::{
+        Arc, Mutex, RwLock,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::Duration,
+};
+
+use serde_json::Value;
+use tokio::sync::{broadcast, mpsc, oneshot};
+
+use crate::{AuditDb, AuditEvent, AuditRecord, Redactor, db::append, record::now_ms};
+
+/// Largest stored size of a request or result; larger ones keep a preview.
+pub const MAX_STORED_JSON: usize = 64 * 1024;
+/// Records waiting for the writer before callers are made to wait.
+const QUEUE: usize = 8192;
+/// Records committed together at most.
+const MAX_BATCH: usize = 1024;
+/// Batches a live subscriber may fall behind before it misses some.
+const LIVE_BUFFER: usize = 256;
+
+/// Settings of the audit log.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct AuditSettings {
+    /// Release a call's response only after its record is committed.
+    pub strict: bool,
+    /// Delete records older than this many days (None: keep).
+    pub retention_days: Option<u32>,
+    /// Keep the database under this many bytes (None: no limit).
+    pub max_bytes: Option<u64>,
+}
+
+impl Default for AuditSettings {
+    fn default() -> Self {
+        Self {
+            strict: true,
+            retention_days: Some(30),
+            max_bytes: Some(1024 * 1024 * 1024),
+        }
+    }
+}
+
+/// Why a record could not be committed.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("the audit log could not record this message: {0}")]
+pub struct NotRecorded(pub String);
+
+struct Job {
+    record: AuditRecord,
+    ack: Option<oneshot::Sender<Result<i64, NotRecorded>>>,
+}
+
+/// Handle to the running audit log.
+pub struct AuditLog {
+    db: AuditDb,
+    queue: mpsc::Sender<Job>,
+    live: broadcast::Sender<Arc<[AuditEvent]>>,
+    redactor: Arc<Redactor>,
+    strict: AtomicBool,
+    settings: RwLock<AuditSettings>,
+    stop: tokio_util::sync::CancellationToken,
+    writer: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    retention: Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
+
+impl std::fmt::Debug for AuditLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuditLog").finish_non_exhaustive()
+    }
+}
+
+impl AuditLog {
+    /// Starts the writer and the retention task.
+    pub async fn start(
+        db: AuditDb,
+        redactor: Arc<Redactor>,
+        settings: AuditSettings,
+    ) -> crate::Result<Arc<Self>> {
+        let conn = db.pool().acquire().await?.detach();
+        let (queue, rx) = mpsc::channel(QUEUE);
+        let (live, _) = broadcast::channel(LIVE_BUFFER);
+        let log = Arc::new(Self {
+            db: db.clone(),
+            queue,
+            live: live.clone(),
+            redactor: redactor.clone(),
+            strict: AtomicBool::new(settings.strict),
+            settings: RwLock::new(settings),
+            stop: tokio_util::sync::CancellationToken::new(),
+            writer: Mutex::new(None),
+            retention: Mutex::new(None),
+        });
+        let writer = tokio::spawn(write_loop(conn, rx, redactor, live, log.stop.clone()));
+        let retention = tokio::spawn(retention_loop(Arc::downgrade(&log)));
+        *log.writer.lock().unwrap_or_else(|e| e.into_inner()) = Some(writer);
+        *log.retention.lock().unwrap_or_else(|e| e.into_inner()) = Some(retention);
+        Ok(log)
+    }
+
+    /// The database behind the log.
+    pub fn db(&self) -> &AuditDb {
+        &self.db
+    }
+
+    /// The redaction rules in force.
+    pub fn redactor(&self) -> &Redactor {
+        &self.redactor
+    }
+
+    /// Whether responses wait for their record to be committed.
+    pub fn is_strict(&self) -> bool {
+        self.strict.load(Ordering::Relaxed)
+    }
+
+    /// Current settings.
+    pub fn settings(&self) -> AuditSettings {
+        self.settings
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Applies new settings (strict mode at once, retention at the next prune).
+    pub fn apply(&self, settings: AuditSettings) {
+        self.strict.store(settings.strict, Ordering::Relaxed);
+        *self.settings.write().unwrap_or_else(|e| e.into_inner()) = settings;
+    }
+
+    /// New records, in committed batches. A subscriber that falls more than
+    /// a buffer behind misses batches (`RecvError::Lagged`) and can catch up
+    /// from the database; it never slows the gateway.
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<[AuditEvent]>> {
+        self.live.subscribe()
+    }
+
+    /// Records a message. In strict mode, returns once it is committed (and
+    /// fails if it could not be); otherwise once it is queued.
+    pub async fn record(&self, record: AuditRecord) -> Result<(), NotRecorded> {
+        if self.is_strict() {
+            self.record_committed(record).await.map(|_| ())
+        } else {
+            self.queue
+                .send(Job { record, ack: None })
+                .await
+                .map_err(|_| NotRecorded("the audit writer has stopped".into()))
+        }
+    }
+
+    /// Records a message and waits for its commit; returns its id.
+    pub async fn record_committed(&self, record: AuditRecord) -> Result<i64, NotRecorded> {
+        let (ack, done) = oneshot::channel();
+        self.queue
+            .send(Job {
+                record,
+                ack: Some(ack),
+            })
+            .await
+            .map_err(|_| NotRecorded("the audit writer has stopped".into()))?;
+        done.await
+            .map_err(|_| NotRecorded("the audit writer has stopped".into()))?
+    }
+
+    /// Stops taking records, commits what is queued, and stops the tasks.
+    pub async fn shutdown(&self) {
+        self.stop.cancel();
+        if let Some(retention) = self
+            .retention
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+        {
+            retention.abort();
+        }
+        let writer = self.writer.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(writer) = writer {
+            let _ = tokio::time::timeout(Duration::from_secs(10), writer).await;
+        }
+    }
+}
+
+async fn write_loop(
+    mut conn: sqlx::SqliteConnection,
+    mut rx: mpsc::Receiver<Job>,
+    redactor: Arc<Redactor>,
+    live: broadcast::Sender<Arc<[AuditEvent]>>,
+    stop: tokio_util::sync::CancellationToken,
+) {
+    let mut jobs = Vec::with_capacity(MAX_BATCH);
+    loop {
+        let received = tokio::select! {
+            n = rx.recv_many(&mut jobs, MAX_BATCH) => n,
+            // On shutdown stop taking new records; what is queued still gets committed.
+            () = stop.cancelled(), if !rx.is_closed() => {
+                rx.close();
+                continue;
+            }
+        };
+        if received == 0 {
+            break;
+        }
+        let mut events: Vec<AuditEvent> =
+            jobs.iter().map(|j| prepare(&redactor, &j.record)).collect();
+        let mut outcome = append(&mut conn, &mut events).await;
+        let mut attempt = 0;
+        // A busy or briefly failing disk must not lose records: retry before giving up.
+        while let Err(e) = &outcome {
+            attempt += 1;
+            if attempt > 5 {
+                break;
+            }
+            tracing::warn!(error = %e, attempt, "audit commit failed; retrying");
+            tokio::time::sleep(Duration::from_millis(50 << attempt)).await;
+            outcome = append(&mut conn, &mut events).await;
+        }
+        match outcome {
+            Ok(()) => {
+                for (job, event) in jobs.drain(..).zip(&events) {
+                    if let Some(ack) = job.ack {
+                        let _ = ack.send(Ok(event.id));
+                    }
+                }
+                let _ = live.send(Arc::from(events));
+            }
+            Err(e) => {
+                tracing::error!(error = %e, records = jobs.len(), "audit records could not be committed");
+                for job in jobs.drain(..) {
+                    if let Some(ack) = job.ack {
+                        let _ = ack.send(Err(NotRecorded(e.to_string())));
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Redacts, serializes and caps a record into a row (id and hashes come at commit).
+pub(crate) fn prepare(redactor: &Redactor, record: &AuditRecord) -> AuditEvent {
+    let (request, request_size) = stored(redactor, record.request.as_ref());
+    let (response, response_size) = stored(redactor, record.response.as_ref());
+    let error_message = record.error_message.clone().map(|mut m| {
+        redactor.redact_str(&mut m);
+        m
+    });
+    AuditEvent {
+        id: 0,
+        ts: record.ts,
+        client: record.client.clone(),
+        session: record.session.clone(),
+        server: record.server.clone(),
+        direction: record.direction.as_str().into(),
+        method: record.method.clone(),
+        name: record.name.clone(),
+        request,
+        request_size,
+        response,
+        response_size,
+        status: record.status.as_str().into(),
+        error_code: record.error_code,
+        error_message,
+        latency_us: record.latency_us,
+        decision: record.decision.to_text(),
+        rule: record.rule.clone(),
+        prev_hash: String::new(),
+        hash: String::new(),
+    }
+}
+
+fn stored(redactor: &Redactor, value: Option<&Value>) -> (Option<String>, i64) {
+    let Some(value) = value else {
+        return (None, 0);
+    };
+    let mut value = value.clone();
+    redactor.redact(&mut value);
+    let text = value.to_string();
+    let size = i64::try_from(text.len()).unwrap_or(i64::MAX);
+    if text.len() <= MAX_STORED_JSON {
+        return (Some(text), size);
+    }
+    let mut cut = MAX_STORED_JSON - 256;
+    while !text.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    let preview = serde_json::json!({ "truncated": true, "size": size, "preview": &text[..cut] });
+    (Some(preview.to_string()), size)
+}
+
+/// How often retention runs.
+const PRUNE_EVERY: Duration = Duration::from_secs(600);
+
+async fn retention_loop(log: std::sync::Weak<AuditLog>) {
+    let mut wait = Duration::from_secs(10);
+    loop {
+        tokio::time::sleep(wait).await;
+        wait = PRUNE_EVERY;
+        let Some(log) = log.upgrade() else { return };
+        let settings = log.settings();
+        let older_than = settings
+            .retention_days
+            .map(|days| now_ms() - i64::from(days) * 86_400_000);
+        match log.db.prune(older_than, settings.max_bytes, 2000).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(removed = n, "audit retention pruned old records"),
+            Err(e) => tracing::warn!(error = %e, "audit retention failed"),
+        }
+    }
+}

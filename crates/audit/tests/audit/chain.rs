@@ -1,0 +1,94 @@
+//! Tamper evidence and retention.
+
+use serde_json::json;
+use sqlx::{Connection as _, SqliteConnection};
+
+use crate::{call, log};
+
+async fn raw(dir: &std::path::Path) -> SqliteConnection {
+    SqliteConnection::connect(&format!("sqlite://{}", dir.join("audit.db").display()))
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn an_edited_row_is_named() {
+    let (dir, log) = log(true).await;
+    for n in 0..50 {
+        log.record_committed(call(n, json!({ "n": n })))
+            .await
+            .unwrap();
+    }
+    assert_eq!(log.db().verify().await.unwrap().broken, None);
+    let mut conn = raw(dir.path()).await;
+    sqlx::query("UPDATE audit_events SET request = '{\"arguments\":{\"n\":999}}' WHERE id = 23")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let result = log.db().verify().await.unwrap();
+    let broken = result.broken.unwrap();
+    assert_eq!(broken.id, 23);
+    assert!(broken.problem.contains("changed"));
+    assert_eq!(result.checked, 22);
+}
+
+#[tokio::test]
+async fn a_removed_row_is_noticed_at_the_next_one() {
+    let (dir, log) = log(true).await;
+    for n in 0..10 {
+        log.record_committed(call(n, json!({}))).await.unwrap();
+    }
+    let mut conn = raw(dir.path()).await;
+    sqlx::query("DELETE FROM audit_events WHERE id = 5")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(log.db().verify().await.unwrap().broken.unwrap().id, 6);
+}
+
+#[tokio::test]
+async fn pruning_keeps_the_chain_verifiable_and_new_records_chain_on() {
+    let (_dir, log) = log(true).await;
+    for n in 0..100 {
+        let mut r = call(n, json!({}));
+        r.ts = if n < 60 {
+            1_000
+        } else {
+            switchboard_audit::now_ms()
+        };
+        log.record_committed(r).await.unwrap();
+    }
+    let removed = log.db().prune(Some(2_000), None, 25).await.unwrap();
+    assert_eq!(removed, 60);
+    let v = log.db().verify().await.unwrap();
+    assert_eq!((v.checked, v.broken), (40, None));
+    log.record_committed(call(1, json!({}))).await.unwrap();
+    assert_eq!(log.db().verify().await.unwrap().checked, 41);
+    // Pruned rows are gone from the search index too.
+    let hits = log
+        .db()
+        .query(&switchboard_audit::Filter {
+            search: Some("number 5".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert!(hits.is_empty(), "{hits:?}");
+}
+
+#[tokio::test]
+async fn pruning_by_size_stops_under_the_limit() {
+    let (_dir, log) = log(true).await;
+    let filler = "y".repeat(4000);
+    for n in 0..300 {
+        log.record_committed(call(n, json!({ "filler": filler })))
+            .await
+            .unwrap();
+    }
+    let before = log.db().live_bytes().await.unwrap();
+    let limit = before / 2;
+    let removed = log.db().prune(None, Some(limit), 50).await.unwrap();
+    assert!(removed > 0);
+    assert!(log.db().live_bytes().await.unwrap() <= limit);
+    assert_eq!(log.db().verify().await.unwrap().broken, None);
+}

@@ -1,0 +1,630 @@
+//! The report: one structure, printed as a text table and written as JSON and Markdown.
+
+use std::{path::Path, time::Duration};
+
+use serde::Serialize;
+
+use crate::{
+    RunArgs,
+    run::{AuditPlan, Binaries, CellResult, Matrix, PathKind},
+    scale::ScaleResult,
+};
+
+/// Targets of the benchmark issue.
+const LATENCY_FACTOR: f64 = 2.0;
+const THROUGHPUT_SHARE: f64 = 0.8;
+const RSS_LIMIT_MB: f64 = 50.0;
+const CACHED_LIST_LIMIT_MS: f64 = 10.0;
+const SERVE_READY_LIMIT_MS: f64 = 300.0;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Machine {
+    pub cpu: String,
+    pub cores: usize,
+    pub memory_gb: f64,
+    pub kernel: String,
+    pub os: String,
+    pub nginx: String,
+    /// Load average when the run started (other work on the machine skews results).
+    pub loadavg_at_start: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Status {
+    Pass,
+    Fail,
+    NotMeasured,
+}
+
+impl Status {
+    fn tag(self) -> &'static str {
+        match self {
+            Status::Pass => "PASS",
+            Status::Fail => "FAIL",
+            Status::NotMeasured => "n/a ",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TargetCheck {
+    pub target: String,
+    pub measured: String,
+    pub status: Status,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub date_utc: String,
+    pub command: String,
+    pub revision: String,
+    pub machine: Machine,
+    pub wall_seconds: f64,
+    pub audit: AuditPlan,
+    pub matrix: Matrix,
+    pub scale: Option<ScaleResult>,
+    pub targets: Vec<TargetCheck>,
+}
+
+impl Report {
+    pub fn new(
+        args: &RunArgs,
+        bins: &Binaries,
+        matrix: Matrix,
+        scale: Option<ScaleResult>,
+        audit: AuditPlan,
+        wall: Duration,
+    ) -> Self {
+        let targets = targets(&matrix, scale.as_ref());
+        Self {
+            date_utc: today_utc(),
+            command: args.command_note.clone(),
+            revision: revision(),
+            machine: machine(&bins.nginx),
+            wall_seconds: wall.as_secs_f64(),
+            audit,
+            matrix,
+            scale,
+            targets,
+        }
+    }
+}
+
+fn find(m: &Matrix, payload: bool, concurrency: usize) -> Option<&CellResult> {
+    m.cells
+        .iter()
+        .find(|c| (c.payload_bytes > 0) == payload && c.concurrency == concurrency)
+}
+
+fn targets(m: &Matrix, scale: Option<&ScaleResult>) -> Vec<TargetCheck> {
+    let mut out = Vec::new();
+    let c1 = find(m, false, 1);
+    let added = |kind| c1.and_then(|c| c.path(kind)).and_then(|p| p.added_p50_ms);
+    out.push(
+        match (added(PathKind::B), added(PathKind::C), added(PathKind::D)) {
+            (Some(b), Some(c), d) => {
+                let limit = LATENCY_FACTOR * b.max(0.0);
+                TargetCheck {
+                    target: "added p50 latency at concurrency 1 <= 2x nginx's".into(),
+                    measured: format!(
+                        "C +{c:.3} ms vs limit {limit:.3} ms (nginx +{b:.3} ms){}",
+                        d.map(|d| format!("; D (stdio) +{d:.3} ms"))
+                            .unwrap_or_default()
+                    ),
+                    status: if c <= limit {
+                        Status::Pass
+                    } else {
+                        Status::Fail
+                    },
+                }
+            }
+            _ => not_measured("added p50 latency at concurrency 1 <= 2x nginx's"),
+        },
+    );
+    let c64 = find(m, false, 64);
+    let tput = |kind| c64.and_then(|c| c.path(kind)).map(|p| p.summary.throughput);
+    out.push(
+        match (tput(PathKind::B), tput(PathKind::C), tput(PathKind::D)) {
+            (Some(b), Some(c), d) if b > 0.0 => TargetCheck {
+                target: "throughput at 64 sessions >= 80% of nginx's".into(),
+                measured: format!(
+                    "C {c:.0} calls/s = {:.0}% of nginx's {b:.0}{}",
+                    100.0 * c / b,
+                    d.map(|d| format!("; D (stdio) {:.0}%", 100.0 * d / b))
+                        .unwrap_or_default()
+                ),
+                status: if c >= THROUGHPUT_SHARE * b {
+                    Status::Pass
+                } else {
+                    Status::Fail
+                },
+            },
+            _ => not_measured("throughput at 64 sessions >= 80% of nginx's"),
+        },
+    );
+    let peak = m.gateway.peak_rss_mb;
+    out.push(TargetCheck {
+        target: "gateway RSS under load <= 50 MB".into(),
+        measured: format!("peak {peak:.1} MB (idle {:.1} MB)", m.gateway.idle_rss_mb),
+        status: if peak <= RSS_LIMIT_MB {
+            Status::Pass
+        } else {
+            Status::Fail
+        },
+    });
+    match scale {
+        Some(s) => {
+            let tools = s.cached_raw.tools;
+            out.push(TargetCheck {
+                target: format!("tools/list over {tools} tools from cache <= 10 ms"),
+                measured: format!(
+                    "{:.1} ms p50 to the last byte (raw HTTP); {:.1} ms through rmcp's client incl. parsing",
+                    s.cached_raw.p50_ms, s.cached_rmcp.p50_ms
+                ),
+                status: if s.cached_raw.p50_ms <= CACHED_LIST_LIMIT_MS {
+                    Status::Pass
+                } else {
+                    Status::Fail
+                },
+            });
+            out.push(TargetCheck {
+                target: format!(
+                    "`serve` ready <= 300 ms with {} servers configured",
+                    s.servers
+                ),
+                measured: format!(
+                    "{:.0} ms to the MCP endpoint (median of {}); all servers ready after {:.0} ms",
+                    s.endpoint_ms,
+                    s.startups.len(),
+                    s.all_ready_ms
+                ),
+                status: if s.endpoint_ms <= SERVE_READY_LIMIT_MS {
+                    Status::Pass
+                } else {
+                    Status::Fail
+                },
+            });
+        }
+        None => {
+            out.push(not_measured(
+                "tools/list over 5,000 tools from cache <= 10 ms",
+            ));
+            out.push(not_measured(
+                "`serve` ready <= 300 ms with 100 servers configured",
+            ));
+        }
+    }
+    out
+}
+
+fn not_measured(target: &str) -> TargetCheck {
+    TargetCheck {
+        target: target.into(),
+        measured: "not measured in this run".into(),
+        status: Status::NotMeasured,
+    }
+}
+
+/// Table rows: the headers, then one row per path and the C/B and D/B ratios per cell.
+fn matrix_rows(m: &Matrix) -> (Vec<&'static str>, Vec<Vec<String>>) {
+    let headers = vec![
+        "result",
+        "conc",
+        "path",
+        "p50 ms",
+        "p99 ms",
+        "+p50 ms",
+        "+p99 ms",
+        "calls/s",
+        "errors",
+        "RSS peak MB",
+        "CPU s/1k",
+    ];
+    let dash = || "-".to_owned();
+    let mut rows = Vec::new();
+    for cell in &m.cells {
+        for p in &cell.paths {
+            let errors = p.summary.errors + p.warmup_errors.values().sum::<u64>();
+            rows.push(vec![
+                cell.workload.clone(),
+                cell.concurrency.to_string(),
+                p.label.to_owned(),
+                format!("{:.3}", p.summary.p50_ms),
+                format!("{:.3}", p.summary.p99_ms),
+                p.added_p50_ms.map_or_else(dash, |v| format!("{v:+.3}")),
+                p.added_p99_ms.map_or_else(dash, |v| format!("{v:+.3}")),
+                format!("{:.0}", p.summary.throughput),
+                errors.to_string(),
+                p.hop_peak_rss_mb.map_or_else(dash, |v| format!("{v:.1}")),
+                p.hop_cpu_s_per_1000
+                    .map_or_else(dash, |v| format!("{v:.3}")),
+            ]);
+        }
+        if let Some(b) = cell.path(PathKind::B) {
+            for kind in [PathKind::C, PathKind::D] {
+                let Some(x) = cell.path(kind) else { continue };
+                let ratio = |num: Option<f64>, den: Option<f64>| match (num, den) {
+                    (Some(n), Some(d)) if d > 0.0 => format!("{:.1}x", n / d),
+                    _ => dash(),
+                };
+                rows.push(vec![
+                    cell.workload.clone(),
+                    cell.concurrency.to_string(),
+                    format!("{:?}/B", kind),
+                    dash(),
+                    dash(),
+                    ratio(x.added_p50_ms, b.added_p50_ms),
+                    ratio(x.added_p99_ms, b.added_p99_ms),
+                    ratio(Some(x.summary.throughput), Some(b.summary.throughput)),
+                    dash(),
+                    ratio(x.hop_peak_rss_mb, b.hop_peak_rss_mb),
+                    ratio(x.hop_cpu_s_per_1000, b.hop_cpu_s_per_1000),
+                ]);
+            }
+        }
+    }
+    (headers, rows)
+}
+
+fn render_text(headers: &[&str], rows: &[Vec<String>]) -> String {
+    let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |cells: Vec<String>| {
+        cells
+            .iter()
+            .zip(&widths)
+            .enumerate()
+            .map(|(i, (c, w))| {
+                // Text columns left, numbers right.
+                if i < 3 {
+                    format!("{c:<w$}")
+                } else {
+                    format!("{c:>w$}")
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("  ")
+            .trim_end()
+            .to_owned()
+    };
+    let mut out = vec![line(headers.iter().map(|h| (*h).to_owned()).collect())];
+    let mut last_cell: Option<(String, String)> = None;
+    for row in rows {
+        let cell = (row[0].clone(), row[1].clone());
+        if last_cell.as_ref().is_some_and(|l| *l != cell) {
+            out.push(String::new());
+        }
+        last_cell = Some(cell);
+        out.push(line(row.clone()));
+    }
+    out.join("\n")
+}
+
+fn render_markdown(headers: &[&str], rows: &[Vec<String>]) -> String {
+    let mut out = format!("| {} |\n", headers.join(" | "));
+    out.push_str(&format!(
+        "|{}\n",
+        headers
+            .iter()
+            .enumerate()
+            .map(|(i, _)| if i < 3 { " --- |" } else { " ---: |" })
+            .collect::<String>()
+    ));
+    for row in rows {
+        out.push_str(&format!("| {} |\n", row.join(" | ")));
+    }
+    out
+}
+
+fn method_lines(r: &Report) -> Vec<String> {
+    let m = &r.matrix;
+    vec![
+        format!(
+            "Load: closed-loop tools/call on rmcp streamable-HTTP client sessions (protocol 2025-11-25); \
+             {} interleaved rounds x {:.1} s per path and cell after {:.1} s warm-up; {}.",
+            m.rounds,
+            m.duration_s,
+            m.warmup_s,
+            if m.keep_alive {
+                "HTTP keep-alive in the client"
+            } else {
+                "a new HTTP connection per request (rmcp's client default)"
+            }
+        ),
+        "Paths: A client -> echo server; B client -> nginx proxy_pass (keep-alive upstream) -> echo \
+         server; C client -> Switchboard /mcp/echo-http -> echo server; D client -> Switchboard \
+         /mcp/echo-stdio -> echo server over stdio."
+            .into(),
+        format!(
+            "+p50/+p99: added latency vs A. RSS peak: nginx = all {} of its processes summed, C/D = the \
+             gateway process. CPU s/1k: CPU seconds per 1,000 calls of the hop (D includes the \
+             stdio echo server the gateway runs). Ratios X/B: added latency, throughput, RSS, CPU.",
+            m.nginx_workers + 1
+        ),
+        format!(
+            "Errors: failed calls in the measured window plus the warm-up (details in the JSON); \
+             per-phase RSS peaks {}.",
+            if m.gateway.per_phase_peaks {
+                "via VmHWM reset"
+            } else {
+                "unavailable (no clear_refs): RSS at the end of each phase"
+            }
+        ),
+    ]
+}
+
+fn memory_line(r: &Report) -> String {
+    let g = &r.matrix.gateway;
+    format!(
+        "Gateway RSS: idle {:.1} MB; with the C+D session pools open {:.1} MB; peak under load {:.1} MB; \
+         2 s after the load {:.1} MB. (stdio echo server: peak {:.1} MB.)",
+        g.idle_rss_mb,
+        g.with_sessions_rss_mb,
+        g.peak_rss_mb,
+        g.after_load_rss_mb,
+        g.stdio_child_peak_rss_mb
+    )
+}
+
+fn scale_lines(s: &ScaleResult) -> Vec<String> {
+    vec![
+        format!(
+            "Scale: {} stdio echo servers x {} tools = {} tools on /mcp.",
+            s.servers,
+            s.tools_per_server,
+            s.servers * s.tools_per_server
+        ),
+        format!(
+            "  serve startup (median of {}): MCP endpoint up {:.0} ms; control API answering {:.0} ms; all {} servers ready {:.0} ms.",
+            s.startups.len(),
+            s.endpoint_ms,
+            s.first_answer_ms,
+            s.servers,
+            s.all_ready_ms
+        ),
+        format!(
+            "  tools/list cold (sent the moment serve is up; waits for the servers): {:.0} ms, {} tools.",
+            s.cold_list_ms,
+            s.startups
+                .last()
+                .map(|x| x.cold_list_tools)
+                .unwrap_or_default()
+        ),
+        format!(
+            "  tools/list cached: p50 {:.1} ms (min {:.1}, max {:.1}) to the last byte over raw HTTP, {:.1} MB; \
+             p50 {:.1} ms through rmcp's client incl. parsing. {} tools.",
+            s.cached_raw.p50_ms,
+            s.cached_raw.min_ms,
+            s.cached_raw.max_ms,
+            s.cached_raw.bytes as f64 / (1024.0 * 1024.0),
+            s.cached_rmcp.p50_ms,
+            s.cached_raw.tools
+        ),
+        format!(
+            "  gateway RSS with every server ready: {:.1} MB.",
+            s.gateway_rss_mb
+        ),
+        format!("  policy decision: {}.", s.policy_note),
+    ]
+}
+
+fn header_lines(r: &Report) -> Vec<String> {
+    let m = &r.machine;
+    vec![
+        format!(
+            "Switchboard benchmark, {} (UTC), `{}`, revision {}",
+            r.date_utc, r.command, r.revision
+        ),
+        format!(
+            "Machine: {} ({} cores), {:.1} GB RAM, {}, Linux {}, nginx {}; load average at start {}.",
+            m.cpu, m.cores, m.memory_gb, m.os, m.kernel, m.nginx, m.loadavg_at_start
+        ),
+    ]
+}
+
+fn audit_line(r: &Report) -> String {
+    if r.audit.applied {
+        format!("Audit modes: {:?}.", r.audit.requested)
+    } else {
+        format!("Audit strict/relaxed: {}.", r.audit.note)
+    }
+}
+
+pub fn text(r: &Report) -> String {
+    let (headers, rows) = matrix_rows(&r.matrix);
+    let mut out = header_lines(r);
+    out.extend(method_lines(r));
+    out.push(audit_line(r));
+    out.push(String::new());
+    out.push(render_text(&headers, &rows));
+    out.push(String::new());
+    out.push(memory_line(r));
+    if let Some(s) = &r.scale {
+        out.push(String::new());
+        out.extend(scale_lines(s));
+    }
+    out.push(String::new());
+    out.push("Targets:".into());
+    for t in &r.targets {
+        out.push(format!(
+            "  [{}] {}: {}",
+            t.status.tag(),
+            t.target,
+            t.measured
+        ));
+    }
+    let errors = error_lines(&r.matrix);
+    if !errors.is_empty() {
+        out.push(String::new());
+        out.push("Errors:".into());
+        out.extend(errors);
+    }
+    out.push(format!("\nWall time of the run: {:.0} s.", r.wall_seconds));
+    out.join("\n")
+}
+
+fn error_lines(m: &Matrix) -> Vec<String> {
+    let mut out = Vec::new();
+    for cell in &m.cells {
+        for p in &cell.paths {
+            let phases = [
+                ("measured", &p.summary.error_kinds),
+                ("warm-up", &p.warmup_errors),
+            ];
+            for (when, kinds) in phases {
+                for (message, count) in kinds {
+                    out.push(format!(
+                        "  {} c={} {} ({when}) x{count}: {message}",
+                        cell.workload, cell.concurrency, p.label
+                    ));
+                }
+            }
+        }
+    }
+    out
+}
+
+pub fn markdown(r: &Report) -> String {
+    let (headers, rows) = matrix_rows(&r.matrix);
+    let mut out = vec![format!("## Latest run: {}", r.date_utc), String::new()];
+    out.extend(header_lines(r).into_iter().map(|l| format!("{l}  ")));
+    out.push(String::new());
+    out.extend(method_lines(r));
+    out.push(String::new());
+    out.push(audit_line(r));
+    out.push(String::new());
+    out.push(render_markdown(&headers, &rows));
+    out.push(memory_line(r));
+    if let Some(s) = &r.scale {
+        out.push(String::new());
+        out.extend(
+            scale_lines(s)
+                .into_iter()
+                .map(|l| format!("- {}", l.trim_start())),
+        );
+    }
+    out.push(String::new());
+    out.push("| target | measured | status |".into());
+    out.push("| --- | --- | --- |".into());
+    for t in &r.targets {
+        out.push(format!(
+            "| {} | {} | {} |",
+            t.target,
+            t.measured,
+            t.status.tag().trim()
+        ));
+    }
+    let errors = error_lines(&r.matrix);
+    out.push(String::new());
+    if errors.is_empty() {
+        out.push("Errors: none.".into());
+    } else {
+        out.push("Errors:".into());
+        out.push(String::new());
+        out.extend(errors.into_iter().map(|l| format!("- {}", l.trim_start())));
+    }
+    out.push(String::new());
+    out.push(format!("Wall time of the run: {:.0} s.", r.wall_seconds));
+    out.push(String::new());
+    out.join("\n")
+}
+
+fn read(path: &str) -> String {
+    std::fs::read_to_string(path).unwrap_or_default()
+}
+
+fn machine(nginx: &Path) -> Machine {
+    let cpuinfo = read("/proc/cpuinfo");
+    let cpu = cpuinfo
+        .lines()
+        .find_map(|l| l.strip_prefix("model name"))
+        .and_then(|rest| rest.split_once(':'))
+        .map(|(_, v)| v.trim().to_owned())
+        .unwrap_or_else(|| "unknown CPU".into());
+    let memory_kb: f64 = read("/proc/meminfo")
+        .lines()
+        .find_map(|l| l.strip_prefix("MemTotal:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0.0);
+    let os = read("/etc/os-release")
+        .lines()
+        .find_map(|l| l.strip_prefix("PRETTY_NAME="))
+        .map(|v| v.trim_matches('"').to_owned())
+        .unwrap_or_else(|| "unknown OS".into());
+    Machine {
+        cpu,
+        cores: std::thread::available_parallelism().map_or(0, usize::from),
+        memory_gb: memory_kb / (1024.0 * 1024.0),
+        kernel: read("/proc/sys/kernel/osrelease").trim().to_owned(),
+        os,
+        nginx: crate::nginx::version(nginx),
+        loadavg_at_start: read("/proc/loadavg")
+            .split_whitespace()
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" "),
+    }
+}
+
+/// The checked-out commit (short), marked when the tree has changes.
+fn revision() -> String {
+    let git = |args: &[&str]| {
+        std::process::Command::new("git")
+            .args(args)
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+    };
+    match git(&["rev-parse", "--short", "HEAD"]) {
+        Some(rev) => {
+            let dirty = git(&["status", "--porcelain", "--untracked-files=no"])
+                .is_some_and(|s| !s.is_empty());
+            if dirty {
+                format!("{rev} (with local changes)")
+            } else {
+                rev
+            }
+        }
+        None => "unknown".into(),
+    }
+}
+
+/// Today's date (UTC) as YYYY-MM-DD.
+fn today_utc() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let (y, m, d) = civil_from_days((secs / 86_400) as i64);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+/// Days since 1970-01-01 to a proleptic Gregorian date (H. Hinnant's algorithm).
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates() {
+        assert_eq!(civil_from_days(0), (1970, 1, 1));
+        assert_eq!(civil_from_days(19_723), (2024, 1, 1));
+        assert_eq!(civil_from_days(20_513), (2026, 3, 1));
+    }
+}

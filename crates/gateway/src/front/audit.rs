@@ -1,0 +1,194 @@
+//! Recording what a client session asks and gets (the audit log's input).
+
+use std::time::Instant;
+
+use rmcp::{ErrorData as McpError, RoleServer, service::RequestContext};
+use serde::Serialize;
+use switchboard_audit::{AuditRecord, Direction, Status};
+
+use super::Front;
+
+/// The audit record of one request, filled in while it is served.
+pub(crate) struct Scope {
+    record: AuditRecord,
+    started: Instant,
+    /// Lists are recorded by size, not content: their items are definitions
+    /// (pinned separately), and copying thousands of them per call would cost
+    /// more than the call.
+    summarize: bool,
+}
+
+impl Scope {
+    /// The upstream that serves the request.
+    pub fn server(&mut self, name: &str) {
+        self.record.server = Some(name.to_owned());
+    }
+
+    /// What the request is about, as the upstream names it.
+    pub fn name(&mut self, name: impl Into<String>) {
+        self.record.name = Some(name.into());
+    }
+}
+
+fn session_id(context: &RequestContext<RoleServer>) -> Option<String> {
+    context
+        .extensions
+        .get::<http::request::Parts>()?
+        .headers
+        .get("mcp-session-id")?
+        .to_str()
+        .ok()
+        .map(str::to_owned)
+}
+
+impl Front {
+    /// Starts the record of a request.
+    pub(super) fn audit_begin(
+        &self,
+        context: &RequestContext<RoleServer>,
+        method: &str,
+        name: Option<String>,
+        request: Option<&impl Serialize>,
+    ) -> Scope {
+        let mut record = AuditRecord::new(Direction::ClientToServer, method);
+        record.client = Self::caller(&context.extensions).map(|c| c.client);
+        record.session = session_id(context);
+        record.name = name;
+        record.request = request.and_then(|r| serde_json::to_value(r).ok());
+        if let Some(bound) = self.bound.get()
+            && let crate::route::Route::Server(server) = &bound.caller.route
+        {
+            record.server = Some(server.clone());
+        }
+        Scope {
+            record,
+            started: Instant::now(),
+            summarize: method.ends_with("/list"),
+        }
+    }
+
+    /// Completes the record and hands it to the audit log. In strict mode the
+    /// answer goes out only once the record is committed; if it cannot be,
+    /// the client gets an error instead of an unrecorded answer.
+    pub(super) async fn audit_end<T: AuditJson>(
+        &self,
+        scope: Scope,
+        context: &RequestContext<RoleServer>,
+        result: Result<T, McpError>,
+    ) -> Result<T, McpError> {
+        let Scope {
+            mut record,
+            started,
+            summarize,
+        } = scope;
+        record.latency_us = Some(i64::try_from(started.elapsed().as_micros()).unwrap_or(i64::MAX));
+        match &result {
+            Ok(value) => {
+                let value = value.audit_json();
+                record.response = if summarize {
+                    value.map(summarize_list)
+                } else {
+                    value
+                };
+            }
+            Err(e) => {
+                record.status = if context.ct.is_cancelled() {
+                    Status::Cancelled
+                } else {
+                    Status::Error
+                };
+                record.error_code = Some(i64::from(e.code.0));
+                record.error_message = Some(e.message.to_string());
+            }
+        }
+        if let Err(e) = self.core.audit.record(record).await {
+            tracing::error!(error = %e, "unrecorded answer withheld");
+            return Err(McpError::internal_error(e.to_string(), None));
+        }
+        result
+    }
+
+    /// Records a notification from the client.
+    pub(super) async fn audit_notification(&self, method: &str, params: Option<serde_json::Value>) {
+        let mut record = AuditRecord::new(Direction::ClientToServer, method);
+        if let Some(bound) = self.bound.get() {
+            record.client = Some(bound.caller.client.clone());
+            if let crate::route::Route::Server(server) = &bound.caller.route {
+                record.server = Some(server.clone());
+            }
+        }
+        record.request = params;
+        if let Err(e) = self.core.audit.record(record).await {
+            tracing::error!(error = %e, "notification not recorded");
+        }
+    }
+}
+
+/// How an answer appears in the audit log.
+pub(super) trait AuditJson {
+    /// The answer as JSON.
+    fn audit_json(&self) -> Option<serde_json::Value>;
+}
+
+macro_rules! audit_json_via_serde {
+    ($($t:ty),* $(,)?) => {$(
+        impl AuditJson for $t {
+            fn audit_json(&self) -> Option<serde_json::Value> {
+                serde_json::to_value(self).ok()
+            }
+        }
+    )*};
+}
+
+audit_json_via_serde!(
+    (),
+    rmcp::model::InitializeResult,
+    rmcp::model::CompleteResult,
+    rmcp::model::ListPromptsResult,
+    rmcp::model::ListResourcesResult,
+    rmcp::model::ListResourceTemplatesResult,
+    rmcp::model::ListToolsResult,
+    rmcp::model::CustomResult,
+);
+
+impl AuditJson for rmcp::model::CallToolResponse {
+    fn audit_json(&self) -> Option<serde_json::Value> {
+        match self {
+            Self::Complete(r) => serde_json::to_value(r).ok(),
+            Self::InputRequired(r) => serde_json::to_value(r).ok(),
+            Self::Task(r) => serde_json::to_value(r).ok(),
+            _ => None,
+        }
+    }
+}
+
+impl AuditJson for rmcp::model::GetPromptResponse {
+    fn audit_json(&self) -> Option<serde_json::Value> {
+        match self {
+            Self::Complete(r) => serde_json::to_value(r).ok(),
+            Self::InputRequired(r) => serde_json::to_value(r).ok(),
+            _ => None,
+        }
+    }
+}
+
+impl AuditJson for rmcp::model::ReadResourceResponse {
+    fn audit_json(&self) -> Option<serde_json::Value> {
+        match self {
+            Self::Complete(r) => serde_json::to_value(r).ok(),
+            Self::InputRequired(r) => serde_json::to_value(r).ok(),
+            _ => None,
+        }
+    }
+}
+
+/// `{"items": N, "nextCursor": …}` for a list result.
+fn summarize_list(value: serde_json::Value) -> serde_json::Value {
+    let serde_json::Value::Object(map) = value else {
+        return value;
+    };
+    let items = ["tools", "prompts", "resources", "resourceTemplates"]
+        .iter()
+        .find_map(|key| map.get(*key).and_then(|v| v.as_array()).map(Vec::len));
+    serde_json::json!({ "items": items, "nextCursor": map.get("nextCursor") })
+}
