@@ -8,6 +8,7 @@ mod import;
 mod logs;
 mod remote;
 mod serve;
+mod settings;
 
 use std::path::PathBuf;
 
@@ -46,6 +47,9 @@ enum Command {
     Connect(ConnectArgs),
     /// Read, follow, export and verify the audit log.
     Logs(Box<logs::LogsArgs>),
+    /// Show and change settings.
+    #[command(subcommand)]
+    Settings(settings::SettingsCommand),
 }
 
 #[derive(Debug, Args)]
@@ -105,5 +109,6 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             connect::run(&data_dir, args.server.as_deref(), &args.token).await
         }
         Command::Logs(args) => logs::run(&data_dir, *args).await,
+        Command::Settings(cmd) => settings::run(&data_dir, cmd).await,
     }
 }

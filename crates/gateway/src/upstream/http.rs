@@ -1,11 +1,23 @@
 //! Streamable HTTP upstreams.
 
-use std::collections::{BTreeMap, HashMap};
-
-use http::{HeaderMap, HeaderName, HeaderValue};
-use rmcp::transport::{
-    StreamableHttpClientTransport, streamable_http_client::StreamableHttpClientTransportConfig,
+use std::{
+    collections::{BTreeMap, HashMap},
+    sync::Arc,
 };
+
+use futures::stream::BoxStream;
+use http::{HeaderMap, HeaderName, HeaderValue};
+use rmcp::{
+    model::{ClientJsonRpcMessage, ServerJsonRpcMessage},
+    transport::{
+        StreamableHttpClientTransport,
+        streamable_http_client::{
+            StreamableHttpClient, StreamableHttpClientTransportConfig, StreamableHttpError,
+            StreamableHttpPostResponse,
+        },
+    },
+};
+use sse_stream::{Error as SseError, Sse};
 
 /// Concurrent POSTs per upstream; rmcp's default of 16 would queue calls from
 /// many client sessions behind each other.
@@ -31,12 +43,12 @@ fn parse_header(name: &str, value: &str) -> Result<(HeaderName, HeaderValue), St
 
 /// A streamable HTTP client transport to `url` with the configured headers.
 /// rmcp re-initializes the session by itself when the server answers 404
-/// (session expired).
+/// (session expired); [`Lenient`] extends that to servers that answer 400.
 pub(crate) fn transport(
     client: reqwest::Client,
     url: &str,
     headers: &BTreeMap<String, String>,
-) -> Result<StreamableHttpClientTransport<reqwest::Client>, String> {
+) -> Result<StreamableHttpClientTransport<Lenient>, String> {
     url::Url::parse(url).map_err(|e| format!("invalid URL {url}: {e}"))?;
     let mut custom = HashMap::new();
     for (name, value) in headers {
@@ -46,5 +58,139 @@ pub(crate) fn transport(
     let config = StreamableHttpClientTransportConfig::with_uri(url.to_owned())
         .max_concurrent_requests(MAX_CONCURRENT_REQUESTS)
         .custom_headers(custom);
-    Ok(StreamableHttpClientTransport::with_client(client, config))
+    Ok(StreamableHttpClientTransport::with_client(
+        Lenient(client),
+        config,
+    ))
+}
+
+/// reqwest's streamable HTTP client, made safe against one server mistake.
+///
+/// Some servers answer a request for a session they no longer know with HTTP
+/// 400 and a JSON-RPC error whose `id` is null, where the spec says 404. rmcp
+/// cannot match such an error to the request, which would then wait forever.
+/// With a session attached this is taken for what it is, an expired session
+/// (rmcp opens a new one and retries once); otherwise the error is bound to
+/// the request so its caller gets it.
+#[derive(Clone)]
+pub(crate) struct Lenient(reqwest::Client);
+
+impl Lenient {
+    fn settle(
+        response: StreamableHttpPostResponse,
+        request_id: Option<rmcp::model::RequestId>,
+        had_session: bool,
+    ) -> Result<StreamableHttpPostResponse, StreamableHttpError<reqwest::Error>> {
+        Ok(match (response, request_id) {
+            (
+                StreamableHttpPostResponse::Json(ServerJsonRpcMessage::Error(mut e), sid),
+                Some(id),
+            ) if e.id.is_none() => {
+                if had_session {
+                    tracing::debug!(error = %e.error.message, "id-less error on a session: treating the session as expired");
+                    return Err(StreamableHttpError::SessionExpired);
+                }
+                e.id = Some(id);
+                StreamableHttpPostResponse::Json(ServerJsonRpcMessage::Error(e), sid)
+            }
+            (response, _) => response,
+        })
+    }
+}
+
+fn request_id(message: &ClientJsonRpcMessage) -> Option<rmcp::model::RequestId> {
+    match message {
+        ClientJsonRpcMessage::Request(r) => Some(r.id.clone()),
+        _ => None,
+    }
+}
+
+impl StreamableHttpClient for Lenient {
+    type Error = reqwest::Error;
+
+    async fn post_message(
+        &self,
+        uri: Arc<str>,
+        message: ClientJsonRpcMessage,
+        session_id: Option<Arc<str>>,
+        auth_header: Option<String>,
+        custom_headers: HashMap<HeaderName, HeaderValue>,
+    ) -> Result<StreamableHttpPostResponse, StreamableHttpError<Self::Error>> {
+        let (id, had_session) = (request_id(&message), session_id.is_some());
+        let response = self
+            .0
+            .post_message(uri, message, session_id, auth_header, custom_headers)
+            .await?;
+        Self::settle(response, id, had_session)
+    }
+
+    async fn post_message_with_max_sse_event_size(
+        &self,
+        uri: Arc<str>,
+        message: ClientJsonRpcMessage,
+        session_id: Option<Arc<str>>,
+        auth_header: Option<String>,
+        custom_headers: HashMap<HeaderName, HeaderValue>,
+        max_sse_event_size: usize,
+    ) -> Result<StreamableHttpPostResponse, StreamableHttpError<Self::Error>> {
+        let (id, had_session) = (request_id(&message), session_id.is_some());
+        let response = self
+            .0
+            .post_message_with_max_sse_event_size(
+                uri,
+                message,
+                session_id,
+                auth_header,
+                custom_headers,
+                max_sse_event_size,
+            )
+            .await?;
+        Self::settle(response, id, had_session)
+    }
+
+    async fn delete_session(
+        &self,
+        uri: Arc<str>,
+        session_id: Arc<str>,
+        auth_header: Option<String>,
+        custom_headers: HashMap<HeaderName, HeaderValue>,
+    ) -> Result<(), StreamableHttpError<Self::Error>> {
+        self.0
+            .delete_session(uri, session_id, auth_header, custom_headers)
+            .await
+    }
+
+    async fn get_stream(
+        &self,
+        uri: Arc<str>,
+        session_id: Option<Arc<str>>,
+        last_event_id: Option<String>,
+        auth_header: Option<String>,
+        custom_headers: HashMap<HeaderName, HeaderValue>,
+    ) -> Result<BoxStream<'static, Result<Sse, SseError>>, StreamableHttpError<Self::Error>> {
+        self.0
+            .get_stream(uri, session_id, last_event_id, auth_header, custom_headers)
+            .await
+    }
+
+    async fn get_stream_with_max_sse_event_size(
+        &self,
+        uri: Arc<str>,
+        session_id: Option<Arc<str>>,
+        last_event_id: Option<String>,
+        auth_header: Option<String>,
+        custom_headers: HashMap<HeaderName, HeaderValue>,
+        max_sse_event_size: usize,
+    ) -> Result<BoxStream<'static, Result<Sse, SseError>>, StreamableHttpError<Self::Error>> {
+        self.0
+            .get_stream_with_max_sse_event_size(
+                uri,
+                session_id,
+                last_event_id,
+                auth_header,
+                custom_headers,
+                max_sse_event_size,
+            )
+            .await
+    }
 }

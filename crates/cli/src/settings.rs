@@ -1,0 +1,107 @@
+//! `switchboard settings`: show and change settings; a running gateway
+//! applies changes within a second.
+
+use std::{io::Write as _, path::Path};
+
+use clap::Subcommand;
+use switchboard_audit::AuditSettings;
+use switchboard_gateway::AUDIT_SETTINGS_KEY;
+use switchboard_store::Store;
+
+use crate::error::CliError;
+
+/// `switchboard settings …`
+#[derive(Debug, Subcommand)]
+pub enum SettingsCommand {
+    /// Print every setting.
+    Show {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Change one setting.
+    ///
+    /// Keys: audit.strict (true|false), audit.retention_days (N|off),
+    /// audit.max_mb (N|off).
+    Set {
+        /// The setting.
+        key: String,
+        /// Its new value.
+        value: String,
+    },
+}
+
+fn parse_bool(value: &str) -> Result<bool, CliError> {
+    match value {
+        "true" | "on" | "yes" => Ok(true),
+        "false" | "off" | "no" => Ok(false),
+        _ => Err(CliError::Usage(format!(
+            "expected true or false, got {value:?}"
+        ))),
+    }
+}
+
+fn parse_limit(value: &str) -> Result<Option<u64>, CliError> {
+    match value {
+        "off" | "none" => Ok(None),
+        n => n
+            .parse()
+            .map(Some)
+            .map_err(|_| CliError::Usage(format!("expected a number or off, got {value:?}"))),
+    }
+}
+
+pub async fn run(data_dir: &Path, command: SettingsCommand) -> Result<(), CliError> {
+    let store = Store::open(data_dir).await?;
+    let mut audit = store
+        .get_setting::<AuditSettings>(AUDIT_SETTINGS_KEY)
+        .await?
+        .unwrap_or_default();
+    match command {
+        SettingsCommand::Show { json } => {
+            let mut out = std::io::stdout().lock();
+            if json {
+                let text = serde_json::to_string_pretty(&serde_json::json!({ "audit": audit }))
+                    .map_err(|e| CliError::Remote(e.to_string()))?;
+                writeln!(out, "{text}")?;
+            } else {
+                let off = |v: Option<String>| v.unwrap_or_else(|| "off".into());
+                writeln!(out, "audit.strict          {}", audit.strict)?;
+                writeln!(
+                    out,
+                    "audit.retention_days  {}",
+                    off(audit.retention_days.map(|d| d.to_string()))
+                )?;
+                writeln!(
+                    out,
+                    "audit.max_mb          {}",
+                    off(audit.max_bytes.map(|b| (b / 1024 / 1024).to_string()))
+                )?;
+            }
+            return Ok(());
+        }
+        SettingsCommand::Set { key, value } => {
+            match key.as_str() {
+                "audit.strict" => audit.strict = parse_bool(&value)?,
+                "audit.retention_days" => {
+                    audit.retention_days = parse_limit(&value)?
+                        .map(|d| {
+                            u32::try_from(d).map_err(|_| CliError::Usage("too many days".into()))
+                        })
+                        .transpose()?;
+                }
+                "audit.max_mb" => {
+                    audit.max_bytes = parse_limit(&value)?.map(|mb| mb.saturating_mul(1024 * 1024))
+                }
+                other => {
+                    return Err(CliError::Usage(format!(
+                        "unknown setting {other:?} (known: audit.strict, audit.retention_days, audit.max_mb)"
+                    )));
+                }
+            }
+            store.set_setting(AUDIT_SETTINGS_KEY, &audit).await?;
+            eprintln!("{key} = {value}");
+        }
+    }
+    Ok(())
+}
