@@ -165,5 +165,9 @@ def gateway(make_gateway, everything_http: HttpPeer) -> Gateway:
     def configure(switchboard: Switchboard) -> None:
         add_everything_stdio(switchboard)
         switchboard.add_http(EV_HTTP, everything_http.url)
+        # The suite calls server-everything's sampling trigger, an open-world
+        # tool that the default policy would put to the user first.
+        switchboard.trust(EV_STDIO)
+        switchboard.trust(EV_HTTP)
 
     return make_gateway("gateway-main", configure, ready=[EV_STDIO, EV_HTTP])

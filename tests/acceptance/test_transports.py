@@ -120,6 +120,7 @@ def gateway(make_gateway, sse_peer: HttpPeer) -> Gateway:
     def configure(switchboard) -> None:
         add_everything_stdio(switchboard)
         switchboard.add_http(EV_SSE, sse_peer.url, sse=True)
+        switchboard.trust(EV_SSE)
 
     return make_gateway("gateway-transports", configure, ready=[EV_STDIO, EV_SSE])
 

@@ -80,22 +80,44 @@ impl AuditDb {
 
     /// Records matching `filter`, newest first.
     pub async fn query(&self, filter: &Filter) -> Result<Vec<AuditEvent>> {
-        let mut q =
-            QueryBuilder::<Sqlite>::new(concat!("SELECT ", columns!(), " FROM audit_events e"));
         let fts = filter
             .search
             .as_deref()
             .map(fts_query)
             .filter(|q| !q.is_empty());
-        if let Some(fts) = &fts {
-            q.push(" JOIN (SELECT rowid AS rid FROM audit_fts WHERE audit_fts MATCH ");
-            q.push_bind(fts.clone());
-            q.push(") f ON f.rid = e.id");
-        }
-        q.push(" WHERE 1 = 1");
-        filter.push_conditions(&mut q);
-        q.push(" ORDER BY e.id DESC LIMIT ");
-        q.push_bind(i64::from(filter.limit.clamp(1, 10_000)));
+        let limit = i64::from(filter.limit.clamp(1, 10_000));
+        let mut q = match &fts {
+            // Driven by the index in descending rowid order, so the scan stops
+            // at the first page of matches that pass the other filters
+            // instead of materialising every match of a common word.
+            Some(fts) => {
+                let mut q = QueryBuilder::<Sqlite>::new(concat!(
+                    "SELECT ",
+                    columns!(),
+                    " FROM audit_fts JOIN audit_events e ON e.id = audit_fts.rowid \
+                     WHERE audit_fts MATCH "
+                ));
+                q.push_bind(fts.clone());
+                if let Some(before) = filter.before_id {
+                    q.push(" AND audit_fts.rowid < ");
+                    q.push_bind(before);
+                }
+                filter.push_conditions(&mut q);
+                q.push(" ORDER BY audit_fts.rowid DESC LIMIT ");
+                q
+            }
+            None => {
+                let mut q = QueryBuilder::<Sqlite>::new(concat!(
+                    "SELECT ",
+                    columns!(),
+                    " FROM audit_events e WHERE 1 = 1"
+                ));
+                filter.push_conditions(&mut q);
+                q.push(" ORDER BY e.id DESC LIMIT ");
+                q
+            }
+        };
+        q.push_bind(limit);
         Ok(q.build_query_as().fetch_all(&self.pool).await?)
     }
 

@@ -247,10 +247,15 @@ async fn write_loop(
 pub(crate) fn prepare(redactor: &Redactor, record: &AuditRecord) -> AuditEvent {
     let (request, request_size) = stored(redactor, record.request.as_ref());
     let (response, response_size) = stored(redactor, record.response.as_ref());
-    let error_message = record.error_message.clone().map(|mut m| {
-        redactor.redact_str(&mut m);
-        m
-    });
+    let masked = |text: &Option<String>| {
+        text.clone().map(|mut m| {
+            redactor.redact_str(&mut m);
+            m
+        })
+    };
+    let error_message = masked(&record.error_message);
+    // Names can carry secrets too: a resource URI with credentials or a token.
+    let name = masked(&record.name);
     AuditEvent {
         id: 0,
         ts: record.ts,
@@ -259,7 +264,7 @@ pub(crate) fn prepare(redactor: &Redactor, record: &AuditRecord) -> AuditEvent {
         server: record.server.clone(),
         direction: record.direction.as_str().into(),
         method: record.method.clone(),
-        name: record.name.clone(),
+        name,
         request,
         request_size,
         response,

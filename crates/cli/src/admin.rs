@@ -56,6 +56,11 @@ pub enum ServersCommand {
         /// Name.
         name: String,
     },
+    /// Approve the command a stdio server runs (needed after import or a change).
+    Approve {
+        /// Name.
+        name: String,
+    },
     /// Enable a server.
     Enable {
         /// Name.
@@ -105,6 +110,48 @@ pub enum ToolsCommand {
         /// Print JSON.
         #[arg(long)]
         json: bool,
+    },
+    /// Set what a client may do with a tool: allow, ask or deny.
+    Set {
+        /// Server ("*": every server).
+        server: String,
+        /// Tool as the server names it ("*": every tool of the server).
+        tool: String,
+        /// allow, ask or deny.
+        permission: String,
+        /// Only for this client.
+        #[arg(long, conflicts_with = "profile")]
+        client: Option<String>,
+        /// Only for clients using this profile.
+        #[arg(long)]
+        profile: Option<String>,
+    },
+    /// Remove a permission set with `tools set` (the defaults apply again).
+    Clear {
+        /// Server ("*": every server).
+        server: String,
+        /// Tool ("*": every tool of the server).
+        tool: String,
+        /// The client it was set for.
+        #[arg(long, conflicts_with = "profile")]
+        client: Option<String>,
+        /// The profile it was set for.
+        #[arg(long)]
+        profile: Option<String>,
+    },
+    /// Show how a tool's definition changed since it was approved.
+    Diff {
+        /// Server.
+        server: String,
+        /// Tool.
+        tool: String,
+    },
+    /// Approve a tool's changed definition (it is blocked until then).
+    Approve {
+        /// Server.
+        server: String,
+        /// Tool.
+        tool: String,
     },
 }
 
@@ -168,7 +215,8 @@ pub async fn servers(data_dir: &Path, command: ServersCommand) -> Result<(), Cli
                 _ => return Err(CliError::Usage("give either --command or --url".into())),
             };
             store
-                .add_server(&ServerRecord::new(&name, transport))
+                // The user typed this command: that is the approval of its launch.
+                .add_server(&ServerRecord::new(&name, transport).approve_launch())
                 .await?;
             eprintln!("added server \"{name}\"");
         }
@@ -206,6 +254,10 @@ pub async fn servers(data_dir: &Path, command: ServersCommand) -> Result<(), Cli
             store.set_server_enabled(&name, false).await?;
             eprintln!("disabled server \"{name}\"");
         }
+        ServersCommand::Approve { name } => {
+            store.approve_server_launch(&name).await?;
+            eprintln!("approved the command of \"{name}\"");
+        }
         ServersCommand::Import { file } => {
             let found = import::read_config(&file)?;
             let (mut added, mut skipped) = (0, 0);
@@ -223,6 +275,12 @@ pub async fn servers(data_dir: &Path, command: ServersCommand) -> Result<(), Cli
                 }
             }
             eprintln!("{added} imported, {skipped} skipped");
+            if added > 0 {
+                eprintln!(
+                    "Imported stdio servers start once you have reviewed and approved their commands: \
+                     `switchboard servers list`, then `switchboard servers approve NAME`."
+                );
+            }
         }
     }
     Ok(())
@@ -348,7 +406,10 @@ pub async fn clients(data_dir: &Path, command: ClientsCommand) -> Result<(), Cli
 }
 
 pub async fn tools(data_dir: &Path, command: ToolsCommand) -> Result<(), CliError> {
-    let ToolsCommand::List { server, json } = command;
+    let (server, json) = match command {
+        ToolsCommand::List { server, json } => (server, json),
+        other => return crate::policy::tools(data_dir, other).await,
+    };
     let store = Store::open(data_dir).await?;
     if let Some(name) = &server
         && store.get_server(name).await?.is_none()

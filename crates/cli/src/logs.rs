@@ -21,8 +21,8 @@ pub struct LogsArgs {
     /// Keep printing new records as they arrive (needs a running gateway).
     #[arg(long, short)]
     follow: bool,
-    /// One JSON object per line.
-    #[arg(long)]
+    /// One JSON object per line (also for `show` and `stats`).
+    #[arg(long, global = true)]
     json: bool,
 }
 
@@ -184,6 +184,16 @@ async fn list(
     follow: bool,
     json: bool,
 ) -> Result<(), CliError> {
+    // Subscribe before reading the backlog, so nothing committed in between
+    // is lost; records seen in both are printed once.
+    let live = if follow {
+        let (remote, _) = Remote::find(data_dir)
+            .await
+            .ok_or_else(|| CliError::NotRunning(data_dir.to_owned()))?;
+        Some(remote.stream("audit/stream").await?)
+    } else {
+        None
+    };
     let mut events = db.query(&filter.to_filter()?).await?;
     events.reverse();
     let mut out = std::io::stdout().lock();
@@ -194,13 +204,10 @@ async fn list(
         print_event(&mut out, e, json)?;
     }
     drop(out);
-    if !follow {
+    let Some(response) = live else {
         return Ok(());
-    }
-    let (remote, _) = Remote::find(data_dir)
-        .await
-        .ok_or_else(|| CliError::NotRunning(data_dir.to_owned()))?;
-    let response = remote.stream("audit/stream").await?;
+    };
+    let mut last = events.last().map_or(0, |e| e.id);
     let mut stream = sse_stream::SseStream::from_bytes_stream(response.bytes_stream());
     while let Some(item) = stream.next().await {
         let event = item.map_err(|e| CliError::Remote(e.to_string()))?;
@@ -212,9 +219,10 @@ async fn list(
         let batch: Vec<AuditEvent> =
             serde_json::from_str(&data).map_err(|e| CliError::Remote(format!("bad event: {e}")))?;
         let mut out = std::io::stdout().lock();
-        for e in batch.iter().filter(|e| filter.admits(e)) {
+        for e in batch.iter().filter(|e| e.id > last && filter.admits(e)) {
             print_event(&mut out, e, json)?;
         }
+        last = batch.iter().map(|e| e.id).fold(last, i64::max);
         out.flush()?;
     }
     Ok(())

@@ -6,6 +6,7 @@ mod connect;
 mod error;
 mod import;
 mod logs;
+mod policy;
 mod remote;
 mod serve;
 mod settings;
@@ -50,6 +51,12 @@ enum Command {
     /// Show and change settings.
     #[command(subcommand)]
     Settings(settings::SettingsCommand),
+    /// Manage profiles: named sets of servers that clients are bound to.
+    #[command(subcommand)]
+    Profiles(policy::ProfilesCommand),
+    /// Answer calls that wait for approval.
+    #[command(subcommand)]
+    Approvals(policy::ApprovalsCommand),
 }
 
 #[derive(Debug, Args)]
@@ -110,5 +117,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
         }
         Command::Logs(args) => logs::run(&data_dir, *args).await,
         Command::Settings(cmd) => settings::run(&data_dir, cmd).await,
+        Command::Profiles(cmd) => policy::profiles(&data_dir, cmd).await,
+        Command::Approvals(cmd) => policy::approvals(&data_dir, cmd).await,
     }
 }

@@ -5,8 +5,11 @@ use std::{io::Write as _, path::Path};
 
 use clap::Subcommand;
 use switchboard_audit::AuditSettings;
-use switchboard_gateway::AUDIT_SETTINGS_KEY;
-use switchboard_store::Store;
+use switchboard_gateway::{
+    AUDIT_SETTINGS_KEY,
+    policy::{POLICY_SETTINGS_KEY, PolicySettings},
+};
+use switchboard_store::{Permission, Store};
 
 use crate::error::CliError;
 
@@ -22,7 +25,10 @@ pub enum SettingsCommand {
     /// Change one setting.
     ///
     /// Keys: audit.strict (true|false), audit.retention_days (N|off),
-    /// audit.max_mb (N|off).
+    /// audit.max_mb (N|off); policy.read_only, policy.destructive,
+    /// policy.open_world, policy.unannotated (allow|ask|deny: defaults for tools
+    /// by their annotations), policy.approval_timeout_secs (N);
+    /// ratelimit.client, ratelimit.server, ratelimit.tool (calls/min|off).
     Set {
         /// The setting.
         key: String,
@@ -41,6 +47,12 @@ fn parse_bool(value: &str) -> Result<bool, CliError> {
     }
 }
 
+fn per_minute(value: &str) -> Result<Option<u32>, CliError> {
+    parse_limit(value)?
+        .map(|n| u32::try_from(n).map_err(|_| CliError::Usage(format!("too large: {value}"))))
+        .transpose()
+}
+
 fn parse_limit(value: &str) -> Result<Option<u64>, CliError> {
     match value {
         "off" | "none" => Ok(None),
@@ -57,12 +69,18 @@ pub async fn run(data_dir: &Path, command: SettingsCommand) -> Result<(), CliErr
         .get_setting::<AuditSettings>(AUDIT_SETTINGS_KEY)
         .await?
         .unwrap_or_default();
+    let mut policy = store
+        .get_setting::<PolicySettings>(POLICY_SETTINGS_KEY)
+        .await?
+        .unwrap_or_default();
     match command {
         SettingsCommand::Show { json } => {
             let mut out = std::io::stdout().lock();
             if json {
-                let text = serde_json::to_string_pretty(&serde_json::json!({ "audit": audit }))
-                    .map_err(|e| CliError::Remote(e.to_string()))?;
+                let text = serde_json::to_string_pretty(
+                    &serde_json::json!({ "audit": audit, "policy": policy }),
+                )
+                .map_err(|e| CliError::Remote(e.to_string()))?;
                 writeln!(out, "{text}")?;
             } else {
                 let off = |v: Option<String>| v.unwrap_or_else(|| "off".into());
@@ -76,6 +94,31 @@ pub async fn run(data_dir: &Path, command: SettingsCommand) -> Result<(), CliErr
                     out,
                     "audit.max_mb          {}",
                     off(audit.max_bytes.map(|b| (b / 1024 / 1024).to_string()))
+                )?;
+                writeln!(out, "policy.read_only      {}", policy.read_only.as_str())?;
+                writeln!(out, "policy.destructive    {}", policy.destructive.as_str())?;
+                writeln!(out, "policy.open_world     {}", policy.open_world.as_str())?;
+                writeln!(out, "policy.unannotated    {}", policy.unannotated.as_str())?;
+                writeln!(
+                    out,
+                    "policy.approval_timeout_secs {}",
+                    policy.approval_timeout_secs
+                )?;
+                let limit = |v: Option<u32>| off(v.map(|n| format!("{n}/min")));
+                writeln!(
+                    out,
+                    "ratelimit.client      {}",
+                    limit(policy.rate_limits.per_client)
+                )?;
+                writeln!(
+                    out,
+                    "ratelimit.server      {}",
+                    limit(policy.rate_limits.per_server)
+                )?;
+                writeln!(
+                    out,
+                    "ratelimit.tool        {}",
+                    limit(policy.rate_limits.per_tool)
                 )?;
             }
             return Ok(());
@@ -93,13 +136,29 @@ pub async fn run(data_dir: &Path, command: SettingsCommand) -> Result<(), CliErr
                 "audit.max_mb" => {
                     audit.max_bytes = parse_limit(&value)?.map(|mb| mb.saturating_mul(1024 * 1024))
                 }
+                "policy.read_only" => policy.read_only = Permission::parse(&value)?,
+                "policy.destructive" => policy.destructive = Permission::parse(&value)?,
+                "policy.open_world" => policy.open_world = Permission::parse(&value)?,
+                "policy.unannotated" => policy.unannotated = Permission::parse(&value)?,
+                "policy.approval_timeout_secs" => {
+                    policy.approval_timeout_secs = value
+                        .parse()
+                        .map_err(|_| CliError::Usage(format!("expected seconds, got {value:?}")))?;
+                }
+                "ratelimit.client" => policy.rate_limits.per_client = per_minute(&value)?,
+                "ratelimit.server" => policy.rate_limits.per_server = per_minute(&value)?,
+                "ratelimit.tool" => policy.rate_limits.per_tool = per_minute(&value)?,
                 other => {
                     return Err(CliError::Usage(format!(
-                        "unknown setting {other:?} (known: audit.strict, audit.retention_days, audit.max_mb)"
+                        "unknown setting {other:?} (see `switchboard settings set --help`)"
                     )));
                 }
             }
-            store.set_setting(AUDIT_SETTINGS_KEY, &audit).await?;
+            if key.starts_with("audit.") {
+                store.set_setting(AUDIT_SETTINGS_KEY, &audit).await?;
+            } else {
+                store.set_setting(POLICY_SETTINGS_KEY, &policy).await?;
+            }
             eprintln!("{key} = {value}");
         }
     }

@@ -15,6 +15,16 @@ use crate::upstream::{Environment, Upstream, UpstreamStatus};
 pub struct Hub {
     env: Environment,
     upstreams: RwLock<BTreeMap<String, Arc<Upstream>>>,
+    /// Enabled stdio servers whose command the user has not approved.
+    blocked: RwLock<BTreeMap<String, ServerRecord>>,
+}
+
+/// Why a server whose launch is not approved does not run.
+pub fn blocked_reason(name: &str) -> String {
+    format!(
+        "its command is new or changed and has not been approved; review it with \
+         `switchboard servers list` and run `switchboard servers approve {name}`"
+    )
 }
 
 /// A server's configuration with its live status, as reported to the CLI/UI.
@@ -31,6 +41,7 @@ impl Hub {
         Self {
             env,
             upstreams: RwLock::new(BTreeMap::new()),
+            blocked: RwLock::new(BTreeMap::new()),
         }
     }
 
@@ -44,12 +55,30 @@ impl Hub {
         self.read().values().cloned().collect()
     }
 
-    /// Statuses of all enabled upstreams.
+    /// Statuses of all enabled upstreams, blocked ones included.
     pub fn statuses(&self) -> BTreeMap<String, UpstreamStatus> {
-        self.read()
+        let mut out: BTreeMap<String, UpstreamStatus> = self
+            .read()
             .iter()
             .map(|(name, u)| (name.clone(), u.status()))
-            .collect()
+            .collect();
+        for name in self
+            .blocked
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .keys()
+        {
+            out.insert(name.clone(), UpstreamStatus::blocked(blocked_reason(name)));
+        }
+        out
+    }
+
+    /// Whether `name` is enabled but waiting for its command to be approved.
+    pub fn is_blocked(&self, name: &str) -> bool {
+        self.blocked
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains_key(name)
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<String, Arc<Upstream>>> {
@@ -60,11 +89,19 @@ impl Hub {
     /// servers, stops removed and disabled ones, restarts changed ones.
     /// Returns true when the set of servers changed.
     pub async fn reconcile(&self, records: &[ServerRecord]) -> bool {
-        let wanted: BTreeMap<&str, &ServerRecord> = records
+        let (wanted, blocked): (Vec<&ServerRecord>, Vec<&ServerRecord>) = records
             .iter()
             .filter(|r| r.enabled)
-            .map(|r| (r.name.as_str(), r))
+            .partition(|r| r.launch_approved());
+        for record in &blocked {
+            tracing::warn!(server = %record.name, "not started: {}", blocked_reason(&record.name));
+        }
+        *self.blocked.write().unwrap_or_else(|e| e.into_inner()) = blocked
+            .into_iter()
+            .map(|r| (r.name.clone(), r.clone()))
             .collect();
+        let wanted: BTreeMap<&str, &ServerRecord> =
+            wanted.into_iter().map(|r| (r.name.as_str(), r)).collect();
         let mut stopped = Vec::new();
         let mut changed = false;
         {

@@ -12,6 +12,7 @@ pub mod front;
 pub mod http;
 pub mod hub;
 pub mod names;
+pub mod policy;
 mod route;
 mod runtime;
 mod shell_path;

@@ -22,6 +22,7 @@ use crate::{
         guard::{ClientTokens, GuardState},
     },
     hub::Hub,
+    policy::Policy,
     upstream::Environment,
 };
 
@@ -142,6 +143,7 @@ fn environment(
     store: &Store,
     dispatch: Arc<Dispatch>,
     audit: Option<Arc<AuditLog>>,
+    policy: Option<Arc<Policy>>,
     config: &GatewayConfig,
 ) -> Environment {
     let http = reqwest::Client::builder()
@@ -152,6 +154,7 @@ fn environment(
     Environment {
         dispatch,
         audit,
+        policy,
         log_dir: store.data_dir().join("logs").join("servers"),
         http,
         init_timeout: config.init_timeout,
@@ -180,15 +183,18 @@ impl Gateway {
         let control_token = switchboard_auth::new_control_token();
         let servers = store.list_servers().await?;
         let audit = start_audit(&store, &servers, control_token.expose()).await?;
+        let policy = Arc::new(Policy::load(store.clone()).await?);
         let dispatch = Arc::new(Dispatch::default());
         let hub = Arc::new(Hub::new(environment(
             &store,
             dispatch.clone(),
             Some(audit.clone()),
+            Some(policy.clone()),
             &config,
         )));
         let core = Arc::new(Core {
             audit: audit.clone(),
+            policy: policy.clone(),
             hub: hub.clone(),
             dispatch,
             settle: config.settle,
@@ -230,12 +236,16 @@ impl Gateway {
         });
 
         hub.reconcile(&servers).await;
-        let watcher = tokio::spawn(watch_store(
-            store.clone(),
-            hub.clone(),
+        let followers = Followers {
+            store: store.clone(),
+            hub: hub.clone(),
             guard,
-            audit.clone(),
-            control_token.expose().clone(),
+            audit: audit.clone(),
+            policy,
+            control_token: control_token.expose().clone(),
+        };
+        let watcher = tokio::spawn(watch_store(
+            followers,
             config.watch_interval,
             shutdown.clone(),
         ));
@@ -303,48 +313,63 @@ async fn start_audit(
     Ok(AuditLog::start(db, redactor, settings).await?)
 }
 
-/// Picks up changes other processes (the CLI) make to the store.
-async fn watch_store(
+/// What follows the store: everything rebuilt when another process (the
+/// CLI, the desktop app) changes the configuration.
+struct Followers {
     store: Store,
     hub: Arc<Hub>,
     guard: Arc<GuardState>,
     audit: Arc<AuditLog>,
+    policy: Arc<Policy>,
     control_token: String,
-    every: Duration,
-    shutdown: CancellationToken,
-) {
-    let mut seen = store.data_version().await.ok();
+}
+
+impl Followers {
+    async fn reload(&self) {
+        match self.store.list_servers().await {
+            Ok(servers) => {
+                let mut secrets = configured_secrets(&servers);
+                secrets.push(self.control_token.clone());
+                self.audit.redactor().set_known_secrets(secrets);
+                self.hub.reconcile(&servers).await;
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot reload servers"),
+        }
+        if let Err(e) = self.policy.reload().await {
+            tracing::warn!(error = %e, "cannot reload policy");
+        }
+        match self
+            .store
+            .get_setting::<AuditSettings>(AUDIT_SETTINGS_KEY)
+            .await
+        {
+            Ok(settings) => self.audit.apply(settings.unwrap_or_default()),
+            Err(e) => tracing::warn!(error = %e, "cannot reload audit settings"),
+        }
+        if let Err(e) = self.guard.tokens.reload().await {
+            tracing::warn!(error = %e, "cannot reload clients");
+        }
+    }
+}
+
+/// Picks up changes other processes make to the store.
+async fn watch_store(followers: Followers, every: Duration, shutdown: CancellationToken) {
+    let mut seen = followers.store.data_version().await.ok();
     loop {
         tokio::select! {
             () = tokio::time::sleep(every) => {}
             () = shutdown.cancelled() => return,
         }
-        let version = match store.data_version().await {
+        let version = match followers.store.data_version().await {
             Ok(v) => v,
             Err(e) => {
                 tracing::warn!(error = %e, "cannot check the store for changes");
                 continue;
             }
         };
-        if seen == Some(version) {
-            continue;
-        }
-        seen = Some(version);
-        match store.list_servers().await {
-            Ok(servers) => {
-                let mut secrets = configured_secrets(&servers);
-                secrets.push(control_token.clone());
-                audit.redactor().set_known_secrets(secrets);
-                hub.reconcile(&servers).await;
-            }
-            Err(e) => tracing::warn!(error = %e, "cannot reload servers"),
-        }
-        match store.get_setting::<AuditSettings>(AUDIT_SETTINGS_KEY).await {
-            Ok(settings) => audit.apply(settings.unwrap_or_default()),
-            Err(e) => tracing::warn!(error = %e, "cannot reload audit settings"),
-        }
-        if let Err(e) = guard.tokens.reload().await {
-            tracing::warn!(error = %e, "cannot reload clients");
+        if seen != Some(version) {
+            seen = Some(version);
+            followers.reload().await;
         }
     }
 }
@@ -366,6 +391,7 @@ pub async fn collect_tools(
     let hub = Hub::new(environment(
         store,
         Arc::new(Dispatch::default()),
+        None,
         None,
         config,
     ));

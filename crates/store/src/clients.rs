@@ -16,6 +16,9 @@ pub struct ClientRecord {
     pub created_at: i64,
     /// Last time the client used the gateway, unix milliseconds.
     pub last_seen_at: Option<i64>,
+    /// The profile the client uses (None: every server, global permissions).
+    #[sqlx(default)]
+    pub profile: Option<String>,
 }
 
 impl Store {
@@ -42,15 +45,17 @@ impl Store {
             name: name.to_owned(),
             created_at,
             last_seen_at: None,
+            profile: None,
         })
     }
 
     /// All clients, ordered by name.
     pub async fn list_clients(&self) -> Result<Vec<ClientRecord>> {
-        let clients =
-            sqlx::query_as("SELECT id, name, created_at, last_seen_at FROM clients ORDER BY name")
-                .fetch_all(self.pool())
-                .await?;
+        let clients = sqlx::query_as(
+            "SELECT id, name, created_at, last_seen_at, profile FROM clients ORDER BY name",
+        )
+        .fetch_all(self.pool())
+        .await?;
         Ok(clients)
     }
 
@@ -69,7 +74,7 @@ impl Store {
     /// The client whose token hashes to `token_hash`, if any.
     pub async fn client_by_token_hash(&self, token_hash: &str) -> Result<Option<ClientRecord>> {
         let client = sqlx::query_as(
-            "SELECT id, name, created_at, last_seen_at FROM clients WHERE token_hash = ?",
+            "SELECT id, name, created_at, last_seen_at, profile FROM clients WHERE token_hash = ?",
         )
         .bind(token_hash)
         .fetch_optional(self.pool())
@@ -79,13 +84,15 @@ impl Store {
 
     /// Every client with its token hash, for the gateway's in-memory lookup.
     pub async fn client_token_hashes(&self) -> Result<Vec<(String, ClientRecord)>> {
-        let rows: Vec<(String, i64, String, i64, Option<i64>)> =
-            sqlx::query_as("SELECT token_hash, id, name, created_at, last_seen_at FROM clients")
-                .fetch_all(self.pool())
-                .await?;
+        type Row = (String, i64, String, i64, Option<i64>, Option<String>);
+        let rows: Vec<Row> = sqlx::query_as(
+            "SELECT token_hash, id, name, created_at, last_seen_at, profile FROM clients",
+        )
+        .fetch_all(self.pool())
+        .await?;
         Ok(rows
             .into_iter()
-            .map(|(hash, id, name, created_at, last_seen_at)| {
+            .map(|(hash, id, name, created_at, last_seen_at, profile)| {
                 (
                     hash,
                     ClientRecord {
@@ -93,6 +100,7 @@ impl Store {
                         name,
                         created_at,
                         last_seen_at,
+                        profile,
                     },
                 )
             })

@@ -8,6 +8,7 @@
 mod clients;
 mod error;
 mod names;
+mod policy;
 mod servers;
 mod settings;
 mod store;
@@ -15,6 +16,9 @@ mod store;
 pub use clients::ClientRecord;
 pub use error::{Error, Result};
 pub use names::{validate_client_name, validate_server_name};
+pub use policy::{
+    ApprovalRecord, NewApproval, Permission, PermissionEntry, Profile, Scope, ToolPin,
+};
 pub use servers::{ServerRecord, TransportConfig};
 pub use store::Store;
 

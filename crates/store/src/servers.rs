@@ -18,10 +18,13 @@ pub struct ServerRecord {
     pub created_at: i64,
     /// Last modification time, unix milliseconds.
     pub updated_at: i64,
+    /// Hash of the stdio launch the user approved ([`TransportConfig::launch_hash`]).
+    #[serde(default)]
+    pub approved_launch: Option<String>,
 }
 
 impl ServerRecord {
-    /// A new enabled server, created now.
+    /// A new enabled server, created now; a stdio launch is not yet approved.
     pub fn new(name: impl Into<String>, transport: TransportConfig) -> Self {
         let now = now_ms();
         Self {
@@ -30,6 +33,22 @@ impl ServerRecord {
             enabled: true,
             created_at: now,
             updated_at: now,
+            approved_launch: None,
+        }
+    }
+
+    /// Marks the current launch as approved by the user.
+    pub fn approve_launch(mut self) -> Self {
+        self.approved_launch = self.transport.launch_hash();
+        self
+    }
+
+    /// Whether the gateway may start this server: remote servers always, a
+    /// stdio server only when exactly this launch was approved.
+    pub fn launch_approved(&self) -> bool {
+        match self.transport.launch_hash() {
+            None => true,
+            Some(hash) => self.approved_launch.as_deref() == Some(hash.as_str()),
         }
     }
 }
@@ -71,6 +90,23 @@ pub enum TransportConfig {
 }
 
 impl TransportConfig {
+    /// For stdio servers, a SHA-256 over what decides what runs: command,
+    /// arguments, environment and working directory.
+    pub fn launch_hash(&self) -> Option<String> {
+        use sha2::{Digest as _, Sha256};
+        let TransportConfig::Stdio {
+            command,
+            args,
+            env,
+            cwd,
+        } = self
+        else {
+            return None;
+        };
+        let canonical = serde_json::json!([command, args, env, cwd]).to_string();
+        Some(hex::encode(Sha256::digest(canonical.as_bytes())))
+    }
+
     /// The transport's name: `"stdio"`, `"http"` or `"sse"`.
     pub fn kind(&self) -> &'static str {
         match self {
@@ -88,6 +124,7 @@ struct ServerRow {
     enabled: bool,
     created_at: i64,
     updated_at: i64,
+    approved_launch: Option<String>,
 }
 
 impl TryFrom<ServerRow> for ServerRecord {
@@ -100,6 +137,7 @@ impl TryFrom<ServerRow> for ServerRecord {
             enabled: row.enabled,
             created_at: row.created_at,
             updated_at: row.updated_at,
+            approved_launch: row.approved_launch,
         })
     }
 }
@@ -108,7 +146,8 @@ impl Store {
     /// All servers, ordered by name.
     pub async fn list_servers(&self) -> Result<Vec<ServerRecord>> {
         sqlx::query_as::<_, ServerRow>(
-            "SELECT name, transport, enabled, created_at, updated_at FROM servers ORDER BY name",
+            "SELECT name, transport, enabled, created_at, updated_at, approved_launch FROM servers \
+             ORDER BY name",
         )
         .fetch_all(self.pool())
         .await?
@@ -120,7 +159,8 @@ impl Store {
     /// The server called `name`, if any.
     pub async fn get_server(&self, name: &str) -> Result<Option<ServerRecord>> {
         sqlx::query_as::<_, ServerRow>(
-            "SELECT name, transport, enabled, created_at, updated_at FROM servers WHERE name = ?",
+            "SELECT name, transport, enabled, created_at, updated_at, approved_launch FROM servers \
+             WHERE name = ?",
         )
         .bind(name)
         .fetch_optional(self.pool())
@@ -134,14 +174,15 @@ impl Store {
         validate_server_name(&server.name)?;
         let transport = serde_json::to_string(&server.transport)?;
         sqlx::query(
-            "INSERT INTO servers (name, transport, enabled, created_at, updated_at) \
-             VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO servers (name, transport, enabled, created_at, updated_at, approved_launch) \
+             VALUES (?, ?, ?, ?, ?, ?)",
         )
         .bind(&server.name)
         .bind(transport)
         .bind(server.enabled)
         .bind(server.created_at)
         .bind(server.updated_at)
+        .bind(&server.approved_launch)
         .execute(self.pool())
         .await
         .map_err(|err| {
@@ -154,14 +195,17 @@ impl Store {
         Ok(())
     }
 
-    /// Replaces the transport and enabled flag of an existing server and stamps `updated_at` now.
+    /// Replaces the transport, enabled flag and launch approval of an existing
+    /// server and stamps `updated_at` now.
     pub async fn update_server(&self, server: &ServerRecord) -> Result<()> {
         let transport = serde_json::to_string(&server.transport)?;
         let result = sqlx::query(
-            "UPDATE servers SET transport = ?, enabled = ?, updated_at = ? WHERE name = ?",
+            "UPDATE servers SET transport = ?, enabled = ?, approved_launch = ?, updated_at = ? \
+             WHERE name = ?",
         )
         .bind(transport)
         .bind(server.enabled)
+        .bind(&server.approved_launch)
         .bind(now_ms())
         .bind(&server.name)
         .execute(self.pool())
@@ -180,6 +224,25 @@ impl Store {
             .bind(name)
             .execute(self.pool())
             .await?;
+        if result.rows_affected() == 0 {
+            return Err(Error::NoSuchServer(name.to_owned()));
+        }
+        Ok(())
+    }
+
+    /// Approves the server's current stdio launch.
+    pub async fn approve_server_launch(&self, name: &str) -> Result<()> {
+        let server = self
+            .get_server(name)
+            .await?
+            .ok_or_else(|| Error::NoSuchServer(name.to_owned()))?;
+        let result =
+            sqlx::query("UPDATE servers SET approved_launch = ?, updated_at = ? WHERE name = ?")
+                .bind(server.transport.launch_hash())
+                .bind(now_ms())
+                .bind(name)
+                .execute(self.pool())
+                .await?;
         if result.rows_affected() == 0 {
             return Err(Error::NoSuchServer(name.to_owned()));
         }

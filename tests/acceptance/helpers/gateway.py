@@ -85,6 +85,14 @@ class Switchboard:
     def add_http(self, name: str, url: str, *, sse: bool = False) -> CliResult:
         return self.cli("servers", "add", name, "--url", url, *(["--sse"] if sse else []))
 
+    def trust(self, server: str) -> CliResult:
+        """Allow every tool of `server` for every client, as a user who trusts it would.
+
+        Without this, tools that declare `openWorldHint` or `destructiveHint` wait
+        for the user's approval (the gateway's default policy).
+        """
+        return self.cli("tools", "set", server, "*", "allow")
+
     def add_client(self, name: str) -> str:
         result = self.cli("clients", "add", name)
         lines = result.stdout.splitlines()

@@ -16,15 +16,14 @@ type Page<T> = (Vec<T>, Option<String>);
 impl Front {
     /// Every ready server's tools from the cache, names qualified. The cache
     /// holds complete lists, so this is one page.
-    pub(super) async fn list_all_tools(&self) -> ListToolsResult {
+    pub(super) async fn list_all_tools(&self, bound: &Bound) -> ListToolsResult {
         self.core.hub.settled(self.core.settle).await;
         let mut tools = Vec::new();
         for up in self.core.hub.all() {
             if up.connection().is_err() {
                 continue;
             }
-            for tool in up.tools().iter() {
-                let mut tool = tool.clone();
+            for mut tool in self.visible_tools(bound, up.name(), up.tools().iter()) {
                 tool.name = Cow::Owned(names::qualify(up.name(), &tool.name));
                 tools.push(tool);
             }
@@ -130,6 +129,14 @@ impl Front {
             .hub
             .all()
             .into_iter()
+            .filter(|up| {
+                self.bound.get().is_none_or(|b| {
+                    self.core
+                        .policy
+                        .server_visible(&b.caller.client, up.name())
+                        .is_ok()
+                })
+            })
             .filter_map(|up| {
                 let live = up.connection().ok()?;
                 offers(&live.info.capabilities).then_some((up, live))

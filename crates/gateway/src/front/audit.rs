@@ -4,7 +4,7 @@ use std::time::Instant;
 
 use rmcp::{ErrorData as McpError, RoleServer, service::RequestContext};
 use serde::Serialize;
-use switchboard_audit::{AuditRecord, Direction, Status};
+use switchboard_audit::{AuditRecord, Decision, Direction, Status};
 
 use super::Front;
 
@@ -22,6 +22,22 @@ impl Scope {
     /// The upstream that serves the request.
     pub fn server(&mut self, name: &str) {
         self.record.server = Some(name.to_owned());
+    }
+
+    /// The policy decision and the rule behind it.
+    pub fn decide(&mut self, decision: Decision, rule: &str) {
+        if matches!(decision, Decision::Denied | Decision::RateLimited)
+            || matches!(&decision, Decision::Asked(a) if !a.starts_with("allow"))
+        {
+            self.record.status = Status::Denied;
+        }
+        self.record.decision = decision;
+        self.record.rule = Some(rule.to_owned());
+    }
+
+    /// The MCP session id, when known.
+    pub fn session(&self) -> Option<&str> {
+        self.record.session.as_deref()
     }
 
     /// What the request is about, as the upstream names it.
@@ -85,6 +101,15 @@ impl Front {
         match &result {
             Ok(value) => {
                 let value = value.audit_json();
+                // A tool that ran and failed answers with a result marked
+                // isError: for the log that is an error all the same.
+                let failed = value
+                    .as_ref()
+                    .and_then(|v| v.get("isError"))
+                    .and_then(serde_json::Value::as_bool);
+                if failed == Some(true) {
+                    record.status = Status::Error;
+                }
                 record.response = if summarize {
                     value.map(summarize_list)
                 } else {
@@ -92,11 +117,13 @@ impl Front {
                 };
             }
             Err(e) => {
-                record.status = if context.ct.is_cancelled() {
-                    Status::Cancelled
-                } else {
-                    Status::Error
-                };
+                if record.status != Status::Denied {
+                    record.status = if context.ct.is_cancelled() {
+                        Status::Cancelled
+                    } else {
+                        Status::Error
+                    };
+                }
                 record.error_code = Some(i64::from(e.code.0));
                 record.error_message = Some(e.message.to_string());
             }

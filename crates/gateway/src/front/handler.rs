@@ -41,6 +41,12 @@ impl ServerHandler for Front {
                 McpError::invalid_request("request did not pass the gateway's guard", None)
             })?;
             if let Route::Server(name) = &caller.route {
+                if let Err(verdict) = self.core.policy.server_visible(&caller.client, name) {
+                    return Err(super::policy::denied(
+                        &format!("server \"{name}\""),
+                        &verdict,
+                    ));
+                }
                 // Mirror the server's capabilities: give it a moment if it is
                 // still starting.
                 self.upstream(name)?.settled(self.core.settle).await;
@@ -469,6 +475,8 @@ impl ServerHandler for Front {
             let span = tracing::info_span!("call_tool", client = %bound.caller.client, server = up.name(), tool = %request.name, id = %context.id);
             let _entered = span.enter();
             drop(_entered);
+            self.authorize_call(bound, &up, &request, &context, &mut audit)
+                .await?;
             let result = self
                 .pass(
                     bound,
@@ -509,11 +517,14 @@ impl ServerHandler for Front {
                         )
                         .await?
                     {
-                        ServerResult::ListToolsResult(r) => Ok(r),
+                        ServerResult::ListToolsResult(mut r) => {
+                            r.tools = self.visible_tools(bound, up.name(), &r.tools);
+                            Ok(r)
+                        }
                         other => reparse(other),
                     }
                 }
-                None => Ok(self.list_all_tools().await),
+                None => Ok(self.list_all_tools(bound).await),
             }
         }
         .await;

@@ -13,6 +13,7 @@ mod aggregate;
 mod audit;
 mod forward;
 mod handler;
+mod policy;
 
 use std::{
     sync::{Arc, OnceLock},
@@ -46,6 +47,8 @@ pub(crate) struct Core {
     pub page_size: usize,
     /// Where every message is recorded.
     pub audit: Arc<switchboard_audit::AuditLog>,
+    /// Who may call what.
+    pub policy: Arc<crate::policy::Policy>,
 }
 
 /// A session after `initialize`.
@@ -106,9 +109,15 @@ impl Front {
     }
 
     fn upstream(&self, name: &str) -> Result<Arc<Upstream>, McpError> {
-        self.core.hub.get(name).ok_or_else(|| {
+        let up = self.core.hub.get(name).ok_or_else(|| {
             McpError::invalid_params(format!("no enabled server named \"{name}\""), None)
-        })
+        })?;
+        if let Some(bound) = self.bound.get()
+            && let Err(verdict) = self.core.policy.server_visible(&bound.caller.client, name)
+        {
+            return Err(policy::denied(&format!("server \"{name}\""), &verdict));
+        }
+        Ok(up)
     }
 
     /// For `/mcp/{server}`: that upstream, ready to take requests as they are.
@@ -190,6 +199,7 @@ impl Drop for Front {
         let Some(bound) = self.bound.take() else {
             return;
         };
+        self.core.policy.approvals.forget_session(bound.key);
         let released = self.core.dispatch.remove_session(bound.key);
         if released.is_empty() {
             return;

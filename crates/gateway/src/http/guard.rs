@@ -215,6 +215,16 @@ pub(crate) async fn mcp_guard(
         Some("") => Route::All,
         Some(rest) => {
             let name = rest.trim_start_matches('/');
+            if state.hub.is_blocked(name) {
+                return rpc_error(
+                    StatusCode::FORBIDDEN,
+                    -32010,
+                    &format!(
+                        "server \"{name}\" is not running: {}",
+                        crate::hub::blocked_reason(name)
+                    ),
+                );
+            }
             if state.hub.get(name).is_none() {
                 return rpc_error(
                     StatusCode::NOT_FOUND,

@@ -43,6 +43,8 @@ pub enum UpstreamState {
     Failed,
     /// Disabled or shut down.
     Stopped,
+    /// Not started: its command waits for the user's approval.
+    Blocked,
 }
 
 /// What the UI and the CLI show about an upstream.
@@ -61,6 +63,17 @@ pub struct UpstreamStatus {
 }
 
 impl UpstreamStatus {
+    /// The status of a server that may not start yet.
+    pub fn blocked(reason: String) -> Self {
+        Self {
+            state: UpstreamState::Blocked,
+            error: Some(reason),
+            tools: None,
+            restarts: 0,
+            protocol_version: None,
+        }
+    }
+
     fn starting() -> Self {
         Self {
             state: UpstreamState::Starting,
@@ -78,6 +91,8 @@ pub(crate) struct Environment {
     pub dispatch: Arc<Dispatch>,
     /// Where server-to-client messages are recorded (None: not recorded).
     pub audit: Option<Arc<switchboard_audit::AuditLog>>,
+    /// Pins tool definitions as they are seen (None: not pinned).
+    pub policy: Option<Arc<crate::policy::Policy>>,
     /// Where stdio servers' stderr goes: `<dir>/<name>.log`.
     pub log_dir: PathBuf,
     /// Shared HTTP client for remote upstreams.
@@ -98,6 +113,7 @@ pub(crate) struct Shared {
     pub name: String,
     pub dispatch: Arc<Dispatch>,
     pub audit: Option<Arc<switchboard_audit::AuditLog>>,
+    policy: Option<Arc<crate::policy::Policy>>,
     status: watch::Sender<UpstreamStatus>,
     live: RwLock<Option<Arc<Live>>>,
     tools: RwLock<Arc<Vec<Tool>>>,
@@ -112,6 +128,9 @@ impl Shared {
     pub async fn refresh_tools(&self, peer: &Peer<RoleClient>) {
         match peer.list_all_tools().await {
             Ok(tools) => {
+                if let Some(policy) = &self.policy {
+                    policy.observe_tools(&self.name, &tools).await;
+                }
                 let count = tools.len();
                 *self.tools.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(tools);
                 self.set_status(|s| s.tools = Some(count));
@@ -161,6 +180,7 @@ impl Upstream {
             name: record.name.clone(),
             dispatch: env.dispatch.clone(),
             audit: env.audit.clone(),
+            policy: env.policy.clone(),
             status,
             live: RwLock::new(None),
             tools: RwLock::new(Arc::new(Vec::new())),
@@ -211,6 +231,7 @@ impl Upstream {
                     UpstreamState::Ready => "reconnecting",
                     UpstreamState::Failed => "failed",
                     UpstreamState::Stopped => "stopped",
+                    UpstreamState::Blocked => "blocked",
                 },
                 reason: status.error,
             }
@@ -229,7 +250,9 @@ impl Upstream {
         let limit = match self.status().state {
             UpstreamState::Starting => limit,
             UpstreamState::Failed => limit.min(FAILED_GRACE),
-            UpstreamState::Ready | UpstreamState::Stopped => Duration::ZERO,
+            UpstreamState::Ready | UpstreamState::Stopped | UpstreamState::Blocked => {
+                Duration::ZERO
+            }
         };
         let mut rx = self.shared.status.subscribe();
         let _ = tokio::time::timeout(

@@ -1,0 +1,158 @@
+//! Rate limits: a token bucket per client, per server and per tool.
+
+use std::{collections::HashMap, sync::Mutex, time::Instant};
+
+use serde::{Deserialize, Serialize};
+
+/// Calls per minute allowed (None: unlimited). A bucket holds a minute's
+/// worth, so short bursts up to the limit pass.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RateLimits {
+    /// Per client.
+    pub per_client: Option<u32>,
+    /// Per server.
+    pub per_server: Option<u32>,
+    /// Per tool (of a server).
+    pub per_tool: Option<u32>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Bucket {
+    tokens: f64,
+    at: Instant,
+    per_minute: u32,
+}
+
+impl Bucket {
+    fn refill(&mut self, per_minute: u32, now: Instant) {
+        if self.per_minute != per_minute {
+            // The limit changed: start over at the new size.
+            *self = Bucket {
+                tokens: f64::from(per_minute),
+                at: now,
+                per_minute,
+            };
+            return;
+        }
+        let rate = f64::from(per_minute) / 60.0;
+        let elapsed = now.duration_since(self.at).as_secs_f64();
+        self.tokens = (self.tokens + elapsed * rate).min(f64::from(per_minute));
+        self.at = now;
+    }
+
+    /// Seconds until one token is available.
+    fn wait(&self) -> f64 {
+        let rate = f64::from(self.per_minute) / 60.0;
+        ((1.0 - self.tokens) / rate).max(0.0)
+    }
+}
+
+#[derive(Debug, Default)]
+pub(super) struct Limiter {
+    buckets: Mutex<HashMap<String, Bucket>>,
+}
+
+impl Limiter {
+    /// Takes a token from every applicable bucket, or none when one is empty;
+    /// then returns which limit refused and the seconds to wait.
+    pub fn take(
+        &self,
+        limits: &RateLimits,
+        client: &str,
+        server: &str,
+        tool: &str,
+    ) -> Result<(), (String, f64)> {
+        let keys = [
+            (
+                limits.per_client,
+                format!("client:{client}"),
+                format!("client \"{client}\""),
+            ),
+            (
+                limits.per_server,
+                format!("server:{server}"),
+                format!("server \"{server}\""),
+            ),
+            (
+                limits.per_tool,
+                format!("tool:{server}\u{0}{tool}"),
+                format!("tool \"{server}__{tool}\""),
+            ),
+        ];
+        let now = Instant::now();
+        let mut buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
+        let mut refusal: Option<(String, f64)> = None;
+        for (limit, key, label) in &keys {
+            let Some(per_minute) = *limit else { continue };
+            if per_minute == 0 {
+                return Err((format!("{label} may not make calls (limit 0/min)"), 60.0));
+            }
+            let bucket = buckets.entry(key.clone()).or_insert(Bucket {
+                tokens: f64::from(per_minute),
+                at: now,
+                per_minute,
+            });
+            bucket.refill(per_minute, now);
+            if bucket.tokens < 1.0 {
+                let wait = bucket.wait();
+                if refusal.as_ref().is_none_or(|(_, w)| wait > *w) {
+                    refusal = Some((
+                        format!("{label} is limited to {per_minute} calls/min"),
+                        wait,
+                    ));
+                }
+            }
+        }
+        if let Some(refused) = refusal {
+            return Err(refused);
+        }
+        for (limit, key, _) in &keys {
+            if limit.is_some()
+                && let Some(bucket) = buckets.get_mut(key)
+            {
+                bucket.tokens -= 1.0;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_call_past_the_budget_is_refused_with_a_wait() {
+        let limiter = Limiter::default();
+        let limits = RateLimits {
+            per_client: Some(3),
+            ..Default::default()
+        };
+        for _ in 0..3 {
+            assert!(limiter.take(&limits, "c", "s", "t").is_ok());
+        }
+        let (why, wait) = limiter.take(&limits, "c", "s", "t").unwrap_err();
+        assert!(why.contains("client \"c\""), "{why}");
+        assert!(wait > 0.0 && wait <= 20.0, "{wait}");
+        // Another client has its own budget.
+        assert!(limiter.take(&limits, "d", "s", "t").is_ok());
+    }
+
+    #[test]
+    fn a_refused_call_takes_nothing() {
+        let limiter = Limiter::default();
+        let limits = RateLimits {
+            per_client: Some(10),
+            per_tool: Some(1),
+            ..Default::default()
+        };
+        assert!(limiter.take(&limits, "c", "s", "t").is_ok());
+        assert!(limiter.take(&limits, "c", "s", "t").is_err());
+        // The client budget was not spent by the refused call: 9 left.
+        for _ in 0..9 {
+            assert!(limiter.take(&limits, "c", "s", "other").is_ok());
+        }
+        assert!(limiter.take(&limits, "c", "s", "other2").is_err());
+    }
+}
