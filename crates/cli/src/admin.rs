@@ -442,11 +442,34 @@ pub async fn tools(data_dir: &Path, command: ToolsCommand) -> Result<(), CliErro
                 .await?
             }
         };
+    let catalog: BTreeMap<String, Vec<rmcp::model::Tool>> = per_server
+        .iter()
+        .filter_map(|(name, r)| r.as_ref().ok().map(|t| (name.clone(), t.clone())))
+        .collect();
+    let flags = switchboard_gateway::policy::flag_tools(&catalog);
+    let flags_of = |server: &str, tool: &str| {
+        flags
+            .get(server)
+            .and_then(|m| m.get(tool))
+            .cloned()
+            .unwrap_or_default()
+    };
     if json {
         let value: BTreeMap<_, _> = per_server
             .into_iter()
             .map(|(name, r)| match r {
-                Ok(tools) => (name, serde_json::json!({ "tools": tools })),
+                Ok(tools) => {
+                    let tools: Vec<_> = tools
+                        .iter()
+                        .map(|t| {
+                            let mut v = serde_json::to_value(t).unwrap_or_default();
+                            v["flags"] =
+                                serde_json::to_value(flags_of(&name, &t.name)).unwrap_or_default();
+                            v
+                        })
+                        .collect();
+                    (name, serde_json::json!({ "tools": tools }))
+                }
                 Err(e) => (name, serde_json::json!({ "error": e })),
             })
             .collect();
@@ -466,6 +489,13 @@ pub async fn tools(data_dir: &Path, command: ToolsCommand) -> Result<(), CliErro
                         .next()
                         .unwrap_or("");
                     writeln!(out, "  {name}__{:<32} {description}", tool.name)?;
+                    for flag in flags_of(&name, &tool.name) {
+                        let level = serde_json::to_value(flag.severity)
+                            .ok()
+                            .and_then(|v| v.as_str().map(str::to_owned))
+                            .unwrap_or_default();
+                        writeln!(out, "      ! {level}: {} ({})", flag.rule, flag.detail)?;
+                    }
                 }
             }
             Err(e) => writeln!(out, "{name}: unavailable: {e}")?,

@@ -330,25 +330,29 @@ impl Store {
             .collect()
     }
 
-    /// Pins a tool seen for the first time (does nothing if already pinned).
-    pub async fn pin_tool(
+    /// Pins tools seen for the first time, as (name, definition, hash), in one
+    /// transaction (tools already pinned are left as they are).
+    pub async fn pin_tools(
         &self,
         server: &str,
-        tool: &str,
-        definition: &serde_json::Value,
-        hash: &str,
+        tools: &[(String, serde_json::Value, String)],
     ) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO tool_pins (server, tool, definition, hash, approved_at) VALUES (?, ?, ?, ?, ?) \
-             ON CONFLICT (server, tool) DO NOTHING",
-        )
-        .bind(server)
-        .bind(tool)
-        .bind(definition.to_string())
-        .bind(hash)
-        .bind(now_ms())
-        .execute(self.pool())
-        .await?;
+        let mut tx = self.pool().begin().await?;
+        let now = now_ms();
+        for (tool, definition, hash) in tools {
+            sqlx::query(
+                "INSERT INTO tool_pins (server, tool, definition, hash, approved_at) \
+                 VALUES (?, ?, ?, ?, ?) ON CONFLICT (server, tool) DO NOTHING",
+            )
+            .bind(server)
+            .bind(tool)
+            .bind(definition.to_string())
+            .bind(hash)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 

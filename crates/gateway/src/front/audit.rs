@@ -117,6 +117,20 @@ impl Front {
                 };
             }
             Err(e) => {
+                // Refusals raised before a call reaches the policy check
+                // (a profile hiding the server) carry their rule in the error.
+                if e.code == super::policy::POLICY_DENIED && record.decision == Decision::Allowed {
+                    let rule = e
+                        .data
+                        .as_ref()
+                        .and_then(|d| d.get("rule"))
+                        .and_then(|r| r.as_str())
+                        .unwrap_or("denied by policy")
+                        .to_owned();
+                    record.status = Status::Denied;
+                    record.decision = Decision::Denied;
+                    record.rule = Some(rule);
+                }
                 if record.status != Status::Denied {
                     record.status = if context.ct.is_cancelled() {
                         Status::Cancelled

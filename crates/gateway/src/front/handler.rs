@@ -195,6 +195,7 @@ impl ServerHandler for Front {
                 Some(up) => up,
                 None => {
                     let (server, name) = split_name(&request.name, "prompt")?;
+                    audit.server(server);
                     let up = self.upstream(server)?;
                     audit.name(name);
                     request.name = name.to_owned();
@@ -337,6 +338,7 @@ impl ServerHandler for Front {
                 None => {
                     let (server, uri) = split_uri(&request.uri)?;
                     let (server, uri) = (server.to_owned(), uri.to_owned());
+                    audit.server(&server);
                     let up = self.upstream(&server)?;
                     audit.name(uri.clone());
                     audit.server(&server);
@@ -466,6 +468,7 @@ impl ServerHandler for Front {
                 Some(up) => up,
                 None => {
                     let (server, name) = split_name(&request.name, "tool")?;
+                    audit.server(server);
                     let up = self.upstream(server)?;
                     audit.name(name);
                     request.name = Cow::Owned(name.to_owned());
@@ -518,6 +521,9 @@ impl ServerHandler for Front {
                         .await?
                     {
                         ServerResult::ListToolsResult(mut r) => {
+                            // The live answer is checked against the pins too:
+                            // a server may change a tool without telling anyone.
+                            self.core.policy.observe_tools(up.name(), &r.tools).await;
                             r.tools = self.visible_tools(bound, up.name(), &r.tools);
                             Ok(r)
                         }

@@ -114,6 +114,12 @@ impl Front {
                     None => format!("{} (allowed for this session)", verdict.rule),
                 };
                 audit.decide(Decision::Asked(answer.as_str().into()), &rule);
+                if answer == crate::policy::Answer::Always {
+                    // The stored allow must hold for the very next call.
+                    if let Err(e) = policy.reload().await {
+                        tracing::warn!(error = %e, "cannot reload policy");
+                    }
+                }
                 if !answer.allowed() {
                     let verdict = Verdict {
                         permission: Permission::Deny,

@@ -68,6 +68,7 @@ pub(crate) fn router(
         .route("/api/status", get(status))
         .route("/api/tools", get(tools))
         .route("/api/audit/stream", get(audit_stream))
+        .route("/api/flags", get(flags))
         .layer(middleware::from_fn_with_state(
             guard.clone(),
             guard::control_guard,
@@ -115,6 +116,17 @@ async fn audit_stream(State(core): State<Arc<Core>>) -> impl IntoResponse {
         Some((Ok::<_, std::convert::Infallible>(event), rx))
     });
     Sse::new(events).keep_alive(KeepAlive::default())
+}
+
+/// `GET /api/flags`: suspicious-definition flags of every cached tool.
+async fn flags(State(core): State<Arc<Core>>) -> impl IntoResponse {
+    let catalog: BTreeMap<String, Vec<rmcp::model::Tool>> = core
+        .hub
+        .all()
+        .into_iter()
+        .map(|up| (up.name().to_owned(), up.tools().as_ref().clone()))
+        .collect();
+    Json(crate::policy::flag_tools(&catalog))
 }
 
 #[derive(Debug, Deserialize)]

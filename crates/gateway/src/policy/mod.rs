@@ -5,6 +5,7 @@
 //! when the store changes), so a check costs a few hash lookups.
 
 mod approvals;
+mod flags;
 mod limits;
 
 use std::{
@@ -19,6 +20,7 @@ use switchboard_store::{Permission, Scope, Store};
 
 pub(crate) use approvals::Approvals;
 pub use approvals::{Answer, AskRequest};
+pub use flags::flag_tools;
 use limits::Limiter;
 pub use limits::RateLimits;
 
@@ -71,13 +73,21 @@ struct PinState {
     pending: bool,
 }
 
+/// Permissions of one scope: server -> tool -> permission ("*" for every).
+/// Nested so lookups borrow the names instead of building keys.
+type Rules = HashMap<String, HashMap<String, Permission>>;
+
+/// Pinned definitions: server -> tool -> state.
+type Pins = HashMap<String, HashMap<String, PinState>>;
+
 /// The policy tables, as of the last store change.
 #[derive(Debug, Default)]
 struct Snapshot {
-    entries: HashMap<(Scope, String, String), Permission>,
+    everyone: Rules,
+    by_profile: HashMap<String, Rules>,
+    by_client: HashMap<String, Rules>,
     profiles: HashMap<String, Option<HashSet<String>>>,
     client_profiles: HashMap<String, String>,
-    pins: HashMap<(String, String), PinState>,
     settings: PolicySettings,
 }
 
@@ -85,6 +95,9 @@ struct Snapshot {
 pub struct Policy {
     store: Store,
     snapshot: RwLock<Arc<Snapshot>>,
+    /// Kept apart from the snapshot: servers update it tool by tool as they
+    /// connect, which must not cost a reload of everything each time.
+    pins: RwLock<Pins>,
     limiter: Limiter,
     pub(crate) approvals: Approvals,
 }
@@ -104,6 +117,7 @@ impl Policy {
         let policy = Self {
             store: store.clone(),
             snapshot: RwLock::new(Arc::default()),
+            pins: RwLock::new(Pins::new()),
             limiter: Limiter::default(),
             approvals: Approvals::new(store),
         };
@@ -113,13 +127,22 @@ impl Policy {
 
     /// Rebuilds the snapshot from the store and resolves answered approvals.
     pub async fn reload(&self) -> Result<(), switchboard_store::Error> {
-        let entries = self
-            .store
-            .list_permissions()
-            .await?
-            .into_iter()
-            .map(|e| ((e.scope, e.server, e.tool), e.permission))
-            .collect();
+        let (mut everyone, mut by_profile, mut by_client) = (
+            Rules::new(),
+            HashMap::<String, Rules>::new(),
+            HashMap::<String, Rules>::new(),
+        );
+        for e in self.store.list_permissions().await? {
+            let rules = match e.scope {
+                Scope::Everyone => &mut everyone,
+                Scope::Profile(p) => by_profile.entry(p).or_default(),
+                Scope::Client(c) => by_client.entry(c).or_default(),
+            };
+            rules
+                .entry(e.server)
+                .or_default()
+                .insert(e.tool, e.permission);
+        }
         let profiles = self
             .store
             .list_profiles()
@@ -134,29 +157,26 @@ impl Policy {
             .into_iter()
             .filter_map(|c| Some((c.name, c.profile?)))
             .collect();
-        let pins = self
-            .store
-            .list_pins()
-            .await?
-            .into_iter()
-            .map(|p| {
-                let state = PinState {
-                    hash: p.hash,
-                    pending: p.pending_hash.is_some(),
-                };
-                ((p.server, p.tool), state)
-            })
-            .collect();
+        let mut pins = Pins::new();
+        for p in self.store.list_pins().await? {
+            let state = PinState {
+                hash: p.hash,
+                pending: p.pending_hash.is_some(),
+            };
+            pins.entry(p.server).or_default().insert(p.tool, state);
+        }
+        *self.pins.write().unwrap_or_else(|e| e.into_inner()) = pins;
         let settings = self
             .store
             .get_setting::<PolicySettings>(POLICY_SETTINGS_KEY)
             .await?
             .unwrap_or_default();
         *self.snapshot.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(Snapshot {
-            entries,
+            everyone,
+            by_profile,
+            by_client,
             profiles,
             client_profiles,
-            pins,
             settings,
         });
         self.approvals.poll().await;
@@ -196,11 +216,14 @@ impl Policy {
             return v;
         }
         let snap = self.snapshot();
-        if snap
+        let pending = self
             .pins
-            .get(&(server.to_owned(), tool.name.to_string()))
-            .is_some_and(|p| p.pending)
-        {
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(server)
+            .and_then(|tools| tools.get(tool.name.as_ref()))
+            .is_some_and(|p| p.pending);
+        if pending {
             return Verdict {
                 permission: Permission::Deny,
                 rule: format!(
@@ -211,20 +234,28 @@ impl Policy {
             };
         }
         let name = tool.name.as_ref();
-        let mut scopes = vec![Scope::Client(client.to_owned())];
-        if let Some(profile) = snap.client_profiles.get(client) {
-            scopes.push(Scope::Profile(profile.clone()));
-        }
-        scopes.push(Scope::Everyone);
-        for scope in &scopes {
+        let profile = snap.client_profiles.get(client);
+        let scopes = [
+            (snap.by_client.get(client), Scope::Client(String::new())),
+            (
+                profile.and_then(|p| snap.by_profile.get(p)),
+                Scope::Profile(String::new()),
+            ),
+            (Some(&snap.everyone), Scope::Everyone),
+        ];
+        for (rules, kind) in scopes {
+            let Some(rules) = rules else { continue };
             for (s, t) in [(server, name), (server, "*"), ("*", "*")] {
-                if let Some(permission) =
-                    snap.entries
-                        .get(&(scope.clone(), s.to_owned(), t.to_owned()))
-                {
+                if let Some(permission) = rules.get(s).and_then(|tools| tools.get(t)) {
+                    // Names are filled in only here, for the message.
+                    let scope = match kind {
+                        Scope::Client(_) => Scope::Client(client.to_owned()),
+                        Scope::Profile(_) => Scope::Profile(profile.cloned().unwrap_or_default()),
+                        Scope::Everyone => Scope::Everyone,
+                    };
                     return Verdict {
                         permission: *permission,
-                        rule: describe(scope, s, t, *permission),
+                        rule: describe(&scope, s, t, *permission),
                     };
                 }
             }
@@ -255,40 +286,70 @@ impl Policy {
     /// Pins tools seen for the first time and marks changed definitions as
     /// pending review. Returns the names of tools whose definition changed.
     pub async fn observe_tools(&self, server: &str, tools: &[Tool]) -> Vec<String> {
-        let snap = self.snapshot();
-        let mut changed = Vec::new();
-        let mut dirty = false;
-        for tool in tools {
-            let (definition, hash) = definition_hash(tool);
-            let key = (server.to_owned(), tool.name.to_string());
-            let result = match snap.pins.get(&key) {
-                None => {
-                    self.store
-                        .pin_tool(server, &tool.name, &definition, &hash)
-                        .await
+        // Work out what changed under the lock, write to the store after it.
+        let mut first_seen = Vec::new();
+        let mut pending = Vec::new();
+        let mut restored = Vec::new();
+        {
+            let pins = self.pins.read().unwrap_or_else(|e| e.into_inner());
+            let known = pins.get(server);
+            for tool in tools {
+                let (definition, hash) = definition_hash(tool);
+                match known.and_then(|k| k.get(tool.name.as_ref())) {
+                    None => first_seen.push((tool.name.to_string(), definition, hash)),
+                    Some(pin) if pin.hash == hash && pin.pending => {
+                        restored.push(tool.name.to_string())
+                    }
+                    Some(pin) if pin.hash == hash => {}
+                    Some(pin) if pin.pending => {}
+                    Some(_) => pending.push((tool.name.to_string(), definition, hash)),
                 }
-                Some(pin) if pin.hash == hash && pin.pending => {
-                    // The server went back to the approved definition.
-                    self.store.set_pending_tool(server, &tool.name, None).await
-                }
-                Some(pin) if pin.hash == hash => continue,
-                Some(_) => {
-                    tracing::warn!(server, tool = %tool.name, "tool definition changed; blocked until approved");
-                    changed.push(tool.name.to_string());
-                    self.store
-                        .set_pending_tool(server, &tool.name, Some((&definition, &hash)))
-                        .await
-                }
-            };
-            dirty = true;
-            if let Err(e) = result {
-                tracing::error!(server, tool = %tool.name, error = %e, "cannot pin tool definition");
             }
         }
-        if dirty && let Err(e) = self.reload().await {
-            tracing::warn!(error = %e, "cannot reload policy");
+        if !first_seen.is_empty() {
+            if let Err(e) = self.store.pin_tools(server, &first_seen).await {
+                tracing::error!(server, error = %e, "cannot pin tool definitions");
+            }
+            let mut pins = self.pins.write().unwrap_or_else(|e| e.into_inner());
+            let known = pins.entry(server.to_owned()).or_default();
+            for (name, _, hash) in first_seen {
+                known.insert(
+                    name,
+                    PinState {
+                        hash,
+                        pending: false,
+                    },
+                );
+            }
+        }
+        for name in &restored {
+            // The server went back to the approved definition.
+            if let Err(e) = self.store.set_pending_tool(server, name, None).await {
+                tracing::error!(server, tool = %name, error = %e, "cannot clear pending definition");
+            }
+            self.set_pending_flag(server, name, false);
+        }
+        let mut changed = Vec::new();
+        for (name, definition, hash) in pending {
+            tracing::warn!(server, tool = %name, "tool definition changed; blocked until approved");
+            if let Err(e) = self
+                .store
+                .set_pending_tool(server, &name, Some((&definition, &hash)))
+                .await
+            {
+                tracing::error!(server, tool = %name, error = %e, "cannot record changed definition");
+            }
+            self.set_pending_flag(server, &name, true);
+            changed.push(name);
         }
         changed
+    }
+
+    fn set_pending_flag(&self, server: &str, tool: &str, pending: bool) {
+        let mut pins = self.pins.write().unwrap_or_else(|e| e.into_inner());
+        if let Some(pin) = pins.get_mut(server).and_then(|t| t.get_mut(tool)) {
+            pin.pending = pending;
+        }
     }
 }
 

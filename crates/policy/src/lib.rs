@@ -1,0 +1,3 @@
+//! Switchboard's policy: what the gateway flags, allows and refuses.
+
+pub mod flags;
