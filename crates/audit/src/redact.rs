@@ -45,6 +45,9 @@ pub struct Redactor {
     not_secret: Vec<String>,
     patterns: Vec<(String, Regex)>,
     known: RwLock<Vec<String>>,
+    /// Secrets met while running (values read from the keyring), kept across
+    /// `set_known_secrets`.
+    learned: RwLock<Vec<String>>,
 }
 
 /// A rules file that cannot be used.
@@ -113,6 +116,7 @@ impl Redactor {
                 .collect(),
             patterns,
             known: RwLock::new(Vec::new()),
+            learned: RwLock::new(Vec::new()),
         })
     }
 
@@ -126,6 +130,18 @@ impl Redactor {
         list.sort_by_key(|s| std::cmp::Reverse(s.len()));
         list.dedup();
         *self.known.write().unwrap_or_else(|e| e.into_inner()) = list;
+    }
+
+    /// Adds secrets to mask from now on (values the gateway read from the
+    /// keyring to start a server).
+    pub fn learn_secrets(&self, secrets: impl IntoIterator<Item = String>) {
+        let mut learned = self.learned.write().unwrap_or_else(|e| e.into_inner());
+        for secret in secrets {
+            if secret.len() >= MIN_KNOWN_SECRET_LEN && !learned.contains(&secret) {
+                learned.push(secret);
+            }
+        }
+        learned.sort_by_key(|s| std::cmp::Reverse(s.len()));
     }
 
     /// Whether values under `key` are secret.
@@ -147,7 +163,8 @@ impl Redactor {
             }
         }
         let known = self.known.read().unwrap_or_else(|e| e.into_inner());
-        for secret in known.iter() {
+        let learned = self.learned.read().unwrap_or_else(|e| e.into_inner());
+        for secret in known.iter().chain(learned.iter()) {
             if text.contains(secret.as_str()) {
                 *text = text.replace(secret.as_str(), MASK);
                 fired.push("known-secret");

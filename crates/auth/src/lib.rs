@@ -2,6 +2,16 @@
 //!
 //! Local client tokens: every MCP client of the gateway gets its own bearer
 //! token, shown once at creation; only its SHA-256 hash is stored.
+//!
+//! Server secrets (API keys in env vars and headers) live in the OS keyring
+//! through [`SecretStore`]; the database keeps placeholders.
+
+mod secrets;
+
+pub use secrets::{
+    KEYRING_SERVICE, SECRET_STORE_ENV, SECRETS_FILE, SecretError, SecretRef, SecretStore,
+    has_placeholders, looks_secret,
+};
 
 use base64::Engine as _;
 use rand::RngCore as _;

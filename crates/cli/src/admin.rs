@@ -97,6 +97,14 @@ pub enum ClientsCommand {
         /// Name.
         name: String,
     },
+    /// Find the MCP clients on this machine and their config files.
+    Detect(crate::integrations::DetectArgs),
+    /// Import the servers a client already has (KIND, or `all`).
+    Import(crate::integrations::ImportArgs),
+    /// Point a client at Switchboard (keeps a backup of its config).
+    Install(crate::integrations::InstallArgs),
+    /// Undo `install`: put the client's config back.
+    Uninstall(crate::integrations::UninstallArgs),
 }
 
 /// `switchboard tools …`
@@ -214,6 +222,11 @@ pub async fn servers(data_dir: &Path, command: ServersCommand) -> Result<(), Cli
                 }
                 _ => return Err(CliError::Usage("give either --command or --url".into())),
             };
+            // Secret-looking env values and headers go to the keyring; the
+            // database keeps placeholders.
+            let secrets = crate::integrations::secret_store(data_dir)?;
+            let transport = switchboard_clients::import::store_secrets(&secrets, &name, &transport)
+                .map_err(crate::integrations::clients_error)?;
             store
                 // The user typed this command: that is the approval of its launch.
                 .add_server(&ServerRecord::new(&name, transport).approve_launch())
@@ -243,7 +256,11 @@ pub async fn servers(data_dir: &Path, command: ServersCommand) -> Result<(), Cli
             }
         }
         ServersCommand::Remove { name } => {
+            let record = store.get_server(&name).await?;
             store.remove_server(&name).await?;
+            if let Some(record) = record {
+                crate::integrations::forget_secrets(data_dir, &record.transport);
+            }
             eprintln!("removed server \"{name}\"");
         }
         ServersCommand::Enable { name } => {
@@ -401,6 +418,10 @@ pub async fn clients(data_dir: &Path, command: ClientsCommand) -> Result<(), Cli
             store.remove_client(&name).await?;
             eprintln!("removed client \"{name}\"; its token no longer works");
         }
+        ClientsCommand::Detect(args) => crate::integrations::detect(data_dir, args).await?,
+        ClientsCommand::Import(args) => crate::integrations::import(data_dir, args).await?,
+        ClientsCommand::Install(args) => crate::integrations::install(data_dir, args).await?,
+        ClientsCommand::Uninstall(args) => crate::integrations::uninstall(data_dir, args).await?,
     }
     Ok(())
 }

@@ -2,9 +2,12 @@
 //! only launch commands, and the admin commands.
 
 mod admin;
+mod catalog;
 mod connect;
+mod doctor;
 mod error;
 mod import;
+mod integrations;
 mod logs;
 mod policy;
 mod remote;
@@ -57,6 +60,11 @@ enum Command {
     /// Answer calls that wait for approval.
     #[command(subcommand)]
     Approvals(policy::ApprovalsCommand),
+    /// Find servers in the catalog and add them.
+    #[command(subcommand)]
+    Catalog(catalog::CatalogCommand),
+    /// Check the setup and say how to fix what is wrong.
+    Doctor(doctor::DoctorArgs),
 }
 
 #[derive(Debug, Args)]
@@ -119,5 +127,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Settings(cmd) => settings::run(&data_dir, cmd).await,
         Command::Profiles(cmd) => policy::profiles(&data_dir, cmd).await,
         Command::Approvals(cmd) => policy::approvals(&data_dir, cmd).await,
+        Command::Catalog(cmd) => catalog::run(&data_dir, cmd).await,
+        Command::Doctor(args) => doctor::run(&data_dir, args).await,
     }
 }

@@ -11,6 +11,9 @@ pub enum Error {
     /// The audit log could not be opened.
     #[error(transparent)]
     Audit(#[from] switchboard_audit::Error),
+    /// The secret store setting is not usable.
+    #[error("secret store: {0}")]
+    Secrets(String),
     /// The listen address is not a loopback address.
     #[error("refusing to listen on {0}: Switchboard only binds loopback addresses")]
     NotLoopback(std::net::SocketAddr),

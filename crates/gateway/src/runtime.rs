@@ -145,20 +145,23 @@ fn environment(
     audit: Option<Arc<AuditLog>>,
     policy: Option<Arc<Policy>>,
     config: &GatewayConfig,
-) -> Environment {
+) -> Result<Environment> {
+    let secrets = switchboard_auth::SecretStore::from_env(store.data_dir())
+        .map_err(|e| Error::Secrets(e.to_string()))?;
     let http = reqwest::Client::builder()
         .tcp_nodelay(true)
         .pool_idle_timeout(Duration::from_secs(90))
         .build()
         .unwrap_or_default();
-    Environment {
+    Ok(Environment {
         dispatch,
         audit,
         policy,
+        secrets,
         log_dir: store.data_dir().join("logs").join("servers"),
         http,
         init_timeout: config.init_timeout,
-    }
+    })
 }
 
 impl Gateway {
@@ -191,7 +194,7 @@ impl Gateway {
             Some(audit.clone()),
             Some(policy.clone()),
             &config,
-        )));
+        )?));
         let core = Arc::new(Core {
             audit: audit.clone(),
             policy: policy.clone(),
@@ -394,7 +397,7 @@ pub async fn collect_tools(
         None,
         None,
         config,
-    ));
+    )?);
     hub.reconcile(&servers).await;
     hub.settled(config.init_timeout).await;
     let mut out = BTreeMap::new();

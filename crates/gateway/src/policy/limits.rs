@@ -149,10 +149,12 @@ mod tests {
         };
         assert!(limiter.take(&limits, "c", "s", "t").is_ok());
         assert!(limiter.take(&limits, "c", "s", "t").is_err());
-        // The client budget was not spent by the refused call: 9 left.
-        for _ in 0..9 {
-            assert!(limiter.take(&limits, "c", "s", "other").is_ok());
+        // The client budget was not spent by the refused call: 9 left
+        // (each on a fresh tool, whose own budget is 1).
+        for i in 0..9 {
+            assert!(limiter.take(&limits, "c", "s", &format!("t{i}")).is_ok());
         }
-        assert!(limiter.take(&limits, "c", "s", "other2").is_err());
+        let (why, _) = limiter.take(&limits, "c", "s", "t-last").unwrap_err();
+        assert!(why.contains("client"), "{why}");
     }
 }

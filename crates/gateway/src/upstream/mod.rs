@@ -93,6 +93,8 @@ pub(crate) struct Environment {
     pub audit: Option<Arc<switchboard_audit::AuditLog>>,
     /// Pins tool definitions as they are seen (None: not pinned).
     pub policy: Option<Arc<crate::policy::Policy>>,
+    /// Where secret env values and headers live (SQLite holds placeholders).
+    pub secrets: switchboard_auth::SecretStore,
     /// Where stdio servers' stderr goes: `<dir>/<name>.log`.
     pub log_dir: PathBuf,
     /// Shared HTTP client for remote upstreams.
@@ -452,6 +454,7 @@ async fn connect(
             env: vars,
             cwd,
         } => {
+            let vars = &resolve_secrets(env, vars).await?;
             let (process, io) = stdio::spawn(
                 &shared.name,
                 command,
@@ -485,11 +488,12 @@ async fn connect(
             }
         }
         TransportConfig::Http { url, headers } => {
+            let headers = &resolve_secrets(env, headers).await?;
             let transport = http::transport(env.http.clone(), url, headers)?;
             serve_remote(client, transport, env.init_timeout).await
         }
         TransportConfig::Sse { url, headers } => {
-            let headers = http::header_map(headers)?;
+            let headers = http::header_map(&resolve_secrets(env, headers).await?)?;
             let transport = tokio::time::timeout(
                 env.init_timeout,
                 sse::SseClientTransport::connect(env.http.clone(), url, headers),
@@ -505,6 +509,31 @@ async fn connect(
             serve_remote(client, transport, env.init_timeout).await
         }
     }
+}
+
+/// Replaces keyring placeholders with the secrets they stand for. The values
+/// are also handed to the audit log's redactor, which masks them from then on.
+async fn resolve_secrets(
+    env: &Environment,
+    values: &std::collections::BTreeMap<String, String>,
+) -> Result<std::collections::BTreeMap<String, String>, String> {
+    if !switchboard_auth::has_placeholders(values) {
+        return Ok(values.clone());
+    }
+    let (secrets, owned) = (env.secrets.clone(), values.clone());
+    // Keyring calls block (D-Bus round trips).
+    let resolved = tokio::task::spawn_blocking(move || secrets.resolve_map(&owned))
+        .await
+        .map_err(|e| format!("reading secrets failed: {e}"))?
+        .map_err(|e| e.to_string())?;
+    if let Some(audit) = &env.audit {
+        let learned = resolved
+            .iter()
+            .filter(|(k, v)| values.get(*k) != Some(*v))
+            .map(|(_, v)| v.clone());
+        audit.redactor().learn_secrets(learned);
+    }
+    Ok(resolved)
 }
 
 async fn serve_remote<T, E, A>(

@@ -1,0 +1,136 @@
+//! `switchboard doctor`: what is wrong, and how to fix it.
+
+use std::{collections::BTreeMap, io::Write as _, net::SocketAddr, path::Path};
+
+use clap::Args;
+use switchboard_clients::doctor::{self, GatewayProbe, Input, ServerState, Severity};
+use switchboard_gateway::RuntimeInfo;
+use switchboard_store::Store;
+
+use crate::{
+    error::CliError,
+    integrations::{HomeArgs, platform},
+    remote::Remote,
+};
+
+/// `doctor`
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    #[command(flatten)]
+    home: HomeArgs,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+    /// Also list what is fine.
+    #[arg(long, short)]
+    verbose: bool,
+}
+
+async fn probe(data_dir: &Path) -> GatewayProbe {
+    match Remote::find(data_dir).await {
+        Some((remote, report)) => GatewayProbe::Running {
+            mcp_url: remote.mcp_url().to_owned(),
+            servers: report
+                .servers
+                .into_iter()
+                .map(|(name, status)| {
+                    let state = serde_json::to_value(status.state)
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_owned))
+                        .unwrap_or_default();
+                    (
+                        name,
+                        ServerState {
+                            state,
+                            error: status.error,
+                        },
+                    )
+                })
+                .collect::<BTreeMap<_, _>>(),
+        },
+        None => match RuntimeInfo::read(data_dir) {
+            Some(info) => GatewayProbe::Stale {
+                mcp_url: info.mcp_url,
+            },
+            None => GatewayProbe::NotRunning,
+        },
+    }
+}
+
+/// `switchboard doctor`: prints the report; fails when it found problems.
+pub async fn run(data_dir: &Path, args: DoctorArgs) -> Result<(), CliError> {
+    let platform = platform(args.home.home.as_deref())?;
+    let store = Store::open(data_dir).await.map_err(|e| e.to_string());
+    let secrets = switchboard_auth::SecretStore::from_env(data_dir).map_err(|e| e.to_string());
+    let listen: SocketAddr = std::env::var("SWITCHBOARD_LISTEN")
+        .ok()
+        .and_then(|l| l.parse().ok())
+        .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 7331)));
+    let path = tokio::task::spawn_blocking(doctor::login_path)
+        .await
+        .unwrap_or_default();
+    let report = doctor::run(Input {
+        data_dir,
+        platform: &platform,
+        store: store.as_ref().map_err(Clone::clone),
+        secrets: secrets.as_ref().map_err(Clone::clone),
+        gateway: probe(data_dir).await,
+        listen,
+        path,
+    })
+    .await;
+    if args.json {
+        let text =
+            serde_json::to_string_pretty(&report).map_err(|e| CliError::Usage(e.to_string()))?;
+        writeln!(std::io::stdout(), "{text}")?;
+    } else {
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "Switchboard doctor (data: {})", data_dir.display())?;
+        let shown = if args.verbose {
+            Severity::Ok
+        } else {
+            Severity::Info
+        };
+        for check in report.at_least(shown) {
+            let label = match check.severity {
+                Severity::Ok => "ok",
+                Severity::Info => "info",
+                Severity::Warning => "WARNING",
+                Severity::Problem => "PROBLEM",
+            };
+            writeln!(
+                out,
+                "  {label:<8} {:<8} {}: {}",
+                check.area, check.subject, check.detail
+            )?;
+            if let Some(fix) = &check.fix
+                && check.severity >= Severity::Warning
+            {
+                writeln!(out, "  {:<8} {:<8} fix: {fix}", "", "")?;
+            }
+        }
+        let ok = report
+            .checks
+            .iter()
+            .filter(|c| c.severity == Severity::Ok)
+            .count();
+        let warnings = report
+            .checks
+            .iter()
+            .filter(|c| c.severity == Severity::Warning)
+            .count();
+        writeln!(
+            out,
+            "{} problem(s), {warnings} warning(s), {ok} check(s) fine{}.",
+            report.problems(),
+            if args.verbose { "" } else { " (-v lists them)" }
+        )?;
+    }
+    if report.problems() > 0 {
+        return Err(CliError::Usage(format!(
+            "doctor found {} problem(s)",
+            report.problems()
+        )));
+    }
+    Ok(())
+}

@@ -1,0 +1,251 @@
+//! The doctor: findings with fixes, and no alarms for what is fine.
+
+use std::{collections::BTreeMap, ffi::OsString, net::SocketAddr};
+
+use switchboard_auth::SecretRef;
+use switchboard_clients::{
+    ClientKind,
+    doctor::{self, GatewayProbe, Input, Report, ServerState, Severity},
+    install,
+};
+use switchboard_store::{ServerRecord, TransportConfig};
+
+use crate::common::Env;
+
+fn free_addr() -> SocketAddr {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap()
+}
+
+/// A PATH with one folder holding fake `node` and `npx`.
+fn fake_path(env: &Env) -> OsString {
+    let bin = env.home.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    for name in ["node", "npx"] {
+        let path = bin.join(name);
+        std::fs::write(&path, "#!/bin/sh\n").unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+    }
+    bin.into_os_string()
+}
+
+async fn run(env: &Env, gateway: GatewayProbe, listen: SocketAddr) -> Report {
+    doctor::run(Input {
+        data_dir: env.data.path(),
+        platform: &env.platform,
+        store: Ok(&env.store),
+        secrets: Ok(&env.secrets),
+        gateway,
+        listen,
+        path: fake_path(env),
+    })
+    .await
+}
+
+fn find<'a>(report: &'a Report, area: &str, subject: &str) -> Vec<&'a doctor::Check> {
+    report
+        .checks
+        .iter()
+        .filter(|c| c.area == area && c.subject == subject)
+        .collect()
+}
+
+fn every_problem_has_a_fix(report: &Report) {
+    for check in report.at_least(Severity::Warning) {
+        assert!(check.fix.is_some(), "{check:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_healthy_setup_has_no_problems() {
+    let env = Env::new().await;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(env.data.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+    }
+    let record = ServerRecord::new(
+        "everything",
+        TransportConfig::Stdio {
+            command: "npx".into(),
+            args: vec![
+                "-y".into(),
+                "@modelcontextprotocol/server-everything".into(),
+            ],
+            env: BTreeMap::new(),
+            cwd: None,
+        },
+    )
+    .approve_launch();
+    env.store.add_server(&record).await.unwrap();
+    env.write_config(ClientKind::Cursor, "{}");
+    let request = env.request(ClientKind::Cursor);
+    let plan = install::plan_install(
+        &env.store,
+        Some(&env.secrets),
+        &env.platform,
+        env.data.path(),
+        &request,
+        &env.resolver(),
+    )
+    .await
+    .unwrap();
+    install::apply_install(
+        &env.store,
+        Some(&env.secrets),
+        env.data.path(),
+        &request,
+        plan,
+    )
+    .await
+    .unwrap();
+    let gateway = GatewayProbe::Running {
+        mcp_url: "http://127.0.0.1:7331/mcp".into(),
+        servers: BTreeMap::from([(
+            "everything".to_owned(),
+            ServerState {
+                state: "ready".into(),
+                error: None,
+            },
+        )]),
+    };
+    let report = run(&env, gateway, free_addr()).await;
+    assert_eq!(report.problems(), 0, "{:#?}", report.checks);
+    assert_eq!(
+        report.at_least(Severity::Warning).count(),
+        0,
+        "{:#?}",
+        report.checks
+    );
+    assert_eq!(find(&report, "client", "cursor")[0].severity, Severity::Ok);
+    assert_eq!(
+        find(&report, "server", "everything")[0].severity,
+        Severity::Ok
+    );
+    // docker and uvx are missing from the fake PATH but nothing needs them.
+    assert_eq!(
+        find(&report, "runtime", "docker")[0].severity,
+        Severity::Info
+    );
+}
+
+#[tokio::test]
+async fn problems_come_with_fixes() {
+    let env = Env::new().await;
+    let unapproved = ServerRecord::new(
+        "git",
+        TransportConfig::Stdio {
+            command: "uvx".into(),
+            args: vec!["mcp-server-git".into()],
+            env: BTreeMap::new(),
+            cwd: None,
+        },
+    );
+    env.store.add_server(&unapproved).await.unwrap();
+    let secret = SecretRef::header("remote", "Authorization");
+    let remote = ServerRecord::new(
+        "remote",
+        TransportConfig::Http {
+            url: "https://r.test/mcp".into(),
+            headers: BTreeMap::from([("Authorization".into(), secret.placeholder())]),
+        },
+    );
+    env.store.add_server(&remote).await.unwrap();
+    let failing = ServerRecord::new(
+        "flaky",
+        TransportConfig::Http {
+            url: "https://f.test/mcp".into(),
+            headers: BTreeMap::new(),
+        },
+    );
+    env.store.add_server(&failing).await.unwrap();
+    // A client whose token no longer exists.
+    env.write_config(
+        ClientKind::Gemini,
+        r#"{"mcpServers": {"switchboard": {"httpUrl": "http://127.0.0.1:1/mcp", "headers": {"Authorization": "Bearer sbt_gone"}}}}"#,
+    );
+    // Something else holds the port.
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let report = run(&env, GatewayProbe::NotRunning, busy.local_addr().unwrap()).await;
+    every_problem_has_a_fix(&report);
+
+    let problem = |area: &str, subject: &str, needle: &str| {
+        let found = find(&report, area, subject);
+        assert!(
+            found
+                .iter()
+                .any(|c| c.severity == Severity::Problem && c.detail.contains(needle)),
+            "{area}/{subject} {needle}: {found:#?}"
+        );
+    };
+    problem(
+        "gateway",
+        &busy.local_addr().unwrap().to_string(),
+        "taken by another program",
+    );
+    problem("runtime", "uvx", "needed by git");
+    problem("server", "git", "waits for your approval");
+    problem("server", "git", "not on your login shell's PATH");
+    problem("server", "remote", "is missing from the");
+    problem("client", "gemini", "not valid any more");
+    assert!(find(&report, "server", "git").iter().any(|c| {
+        c.fix
+            .as_deref()
+            .unwrap()
+            .contains("switchboard servers approve git")
+    }));
+
+    // With a gateway running, its last start error is reported.
+    let gateway = GatewayProbe::Running {
+        mcp_url: "http://127.0.0.1:7331/mcp".into(),
+        servers: BTreeMap::from([(
+            "flaky".to_owned(),
+            ServerState {
+                state: "failed".into(),
+                error: Some("connection refused".into()),
+            },
+        )]),
+    };
+    let report = run(&env, gateway, free_addr()).await;
+    every_problem_has_a_fix(&report);
+    let flaky = find(&report, "server", "flaky");
+    assert!(
+        flaky
+            .iter()
+            .any(|c| c.detail == "last start failed: connection refused"),
+        "{flaky:#?}"
+    );
+    assert!(flaky[0].fix.as_deref().unwrap().contains("flaky.log"));
+}
+
+#[tokio::test]
+async fn no_keyring_is_no_alarm_until_a_secret_needs_it() {
+    let env = Env::new().await;
+    let unusable =
+        switchboard_auth::SecretStore::file(env.data.path().join("x").join("secrets.json"));
+    std::fs::create_dir_all(env.data.path().join("x")).unwrap();
+    std::fs::write(env.data.path().join("x").join("secrets.json"), "garbage").unwrap();
+    let report = doctor::run(Input {
+        data_dir: env.data.path(),
+        platform: &env.platform,
+        store: Ok(&env.store),
+        secrets: Ok(&unusable),
+        gateway: GatewayProbe::NotRunning,
+        listen: free_addr(),
+        path: fake_path(&env),
+    })
+    .await;
+    let keyring = &find(&report, "keyring", "secrets")[0];
+    assert_eq!(keyring.severity, Severity::Info, "{keyring:?}");
+    assert!(
+        keyring
+            .fix
+            .as_deref()
+            .unwrap()
+            .contains("SWITCHBOARD_SECRET_STORE=file")
+    );
+}
