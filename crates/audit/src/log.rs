@@ -21,12 +21,17 @@ use crate::{AuditDb, AuditEvent, AuditRecord, Redactor, db::append, record::now_
 
 /// Largest stored size of a request or result; larger ones keep a preview.
 pub const MAX_STORED_JSON: usize = 64 * 1024;
-/// Records waiting for the writer before callers are made to wait.
-const QUEUE: usize = 8192;
+/// Records waiting for the writer before callers are made to wait. Records
+/// are redacted and capped before they queue, so this also bounds memory:
+/// at most 2 x 64 KiB of stored JSON per record.
+const QUEUE: usize = 1024;
 /// Records committed together at most.
 const MAX_BATCH: usize = 1024;
 /// Batches a live subscriber may fall behind before it misses some.
-const LIVE_BUFFER: usize = 256;
+const LIVE_BUFFER: usize = 64;
+/// Live records carry at most this much of a request or result; the full
+/// record is one query away.
+const LIVE_PREVIEW: usize = 4096;
 
 /// Settings of the audit log.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -56,7 +61,7 @@ impl Default for AuditSettings {
 pub struct NotRecorded(pub String);
 
 struct Job {
-    record: AuditRecord,
+    event: AuditEvent,
     ack: Option<oneshot::Sender<Result<i64, NotRecorded>>>,
 }
 
@@ -100,7 +105,7 @@ impl AuditLog {
             writer: Mutex::new(None),
             retention: Mutex::new(None),
         });
-        let writer = tokio::spawn(write_loop(conn, rx, redactor, live, log.stop.clone()));
+        let writer = tokio::spawn(write_loop(conn, rx, live, log.stop.clone()));
         let retention = tokio::spawn(retention_loop(Arc::downgrade(&log)));
         *log.writer.lock().unwrap_or_else(|e| e.into_inner()) = Some(writer);
         *log.retention.lock().unwrap_or_else(|e| e.into_inner()) = Some(retention);
@@ -149,8 +154,9 @@ impl AuditLog {
         if self.is_strict() {
             self.record_committed(record).await.map(|_| ())
         } else {
+            let event = prepare(&self.redactor, &record);
             self.queue
-                .send(Job { record, ack: None })
+                .send(Job { event, ack: None })
                 .await
                 .map_err(|_| NotRecorded("the audit writer has stopped".into()))
         }
@@ -159,9 +165,12 @@ impl AuditLog {
     /// Records a message and waits for its commit; returns its id.
     pub async fn record_committed(&self, record: AuditRecord) -> Result<i64, NotRecorded> {
         let (ack, done) = oneshot::channel();
+        // Redacting and serializing here, in the caller's task, spreads that
+        // work over the callers instead of the one writer.
+        let event = prepare(&self.redactor, &record);
         self.queue
             .send(Job {
-                record,
+                event,
                 ack: Some(ack),
             })
             .await
@@ -191,7 +200,6 @@ impl AuditLog {
 async fn write_loop(
     mut conn: sqlx::SqliteConnection,
     mut rx: mpsc::Receiver<Job>,
-    redactor: Arc<Redactor>,
     live: broadcast::Sender<Arc<[AuditEvent]>>,
     stop: tokio_util::sync::CancellationToken,
 ) {
@@ -208,8 +216,10 @@ async fn write_loop(
         if received == 0 {
             break;
         }
-        let mut events: Vec<AuditEvent> =
-            jobs.iter().map(|j| prepare(&redactor, &j.record)).collect();
+        let mut events: Vec<AuditEvent> = jobs
+            .iter_mut()
+            .map(|j| std::mem::take(&mut j.event))
+            .collect();
         let mut outcome = append(&mut conn, &mut events).await;
         let mut attempt = 0;
         // A busy or briefly failing disk must not lose records: retry before giving up.
@@ -229,7 +239,9 @@ async fn write_loop(
                         let _ = ack.send(Ok(event.id));
                     }
                 }
-                let _ = live.send(Arc::from(events));
+                if live.receiver_count() > 0 {
+                    let _ = live.send(events.iter().map(live_view).collect());
+                }
             }
             Err(e) => {
                 tracing::error!(error = %e, records = jobs.len(), "audit records could not be committed");
@@ -240,6 +252,27 @@ async fn write_loop(
                 }
             }
         }
+    }
+}
+
+/// A record as the live stream carries it: large payloads cut to a preview.
+fn live_view(event: &AuditEvent) -> AuditEvent {
+    let cut = |text: &Option<String>| {
+        text.as_ref().map(|t| {
+            if t.len() <= LIVE_PREVIEW {
+                return t.clone();
+            }
+            let mut end = LIVE_PREVIEW;
+            while !t.is_char_boundary(end) {
+                end -= 1;
+            }
+            serde_json::json!({ "truncated": true, "preview": &t[..end] }).to_string()
+        })
+    };
+    AuditEvent {
+        request: cut(&event.request),
+        response: cut(&event.response),
+        ..event.clone()
     }
 }
 

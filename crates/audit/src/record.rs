@@ -133,7 +133,7 @@ impl AuditRecord {
 }
 
 /// A stored record: redacted, size-capped, chained.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, sqlx::FromRow)]
 pub struct AuditEvent {
     /// Sequence number.
     pub id: i64,
