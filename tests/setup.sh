@@ -4,6 +4,7 @@
 #
 #   bash tests/setup.sh          everything `make test` needs
 #   bash tests/setup.sh --run    only what `make run` needs (system packages for the build)
+#   bash tests/setup.sh --bench  what `make bench` needs (system packages, nginx)
 #   bash tests/setup.sh --lock   regenerate tests/package-lock.json (see below)
 #
 # Steps:
@@ -94,6 +95,21 @@ python_packages() {
     log "python packages installed in $VENV ($(since "$start"))"
 }
 
+# npm ci in a folder with package.json + package-lock.json (the web UI, the e2e tests).
+ui_packages() {
+    local dir stamp want start; dir="$(cd "$1" && pwd)"; start=$(now)
+    command -v npm >/dev/null || apt_install nodejs npm
+    stamp="$dir/node_modules/.switchboard-installed"
+    want="$(sha "$dir/package.json" "$dir/package-lock.json")"
+    if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+        log "npm packages in $(basename "$dir") up to date ($(since "$start"))"
+        return 0
+    fi
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+    echo "$want" >"$stamp"
+    log "npm packages in $(basename "$dir") installed ($(since "$start"))"
+}
+
 regenerate_lock() {
     local node22 npm_cli version
     npm_cli="$(dirname "$(readlink -f "$(command -v npm)")")/npm-cli.js"
@@ -115,11 +131,22 @@ case "$MODE" in
         system_packages
         npm_packages
         python_packages
+        apt_install chromium
+        ui_packages "$TESTS/../ui"
+        ui_packages "$TESTS/e2e"
         ;;
-    --run) system_packages ;;
+    --run)
+        system_packages
+        ui_packages "$TESTS/../ui"
+        ;;
+    --bench)
+        system_packages
+        apt_install nginx
+        log "nginx ready: $(command -v nginx || echo /usr/sbin/nginx)"
+        ;;
     --lock) regenerate_lock ;;
     *)
-        echo "usage: $0 [--run | --lock]" >&2
+        echo "usage: $0 [--run | --bench | --lock]" >&2
         exit 2
         ;;
 esac

@@ -74,10 +74,15 @@ impl DataDir {
         self.admin(&all).await.map(drop)
     }
 
-    /// Adds every server of a Claude-Desktop style `{"mcpServers": …}` file.
-    pub async fn import(&self, file: &Path) -> Result<(), BoxError> {
-        let file = file.to_string_lossy();
-        self.admin(&["servers", "import", &file]).await.map(drop)
+    /// `switchboard settings set KEY VALUE`.
+    pub async fn set_setting(&self, key: &str, value: &str) -> Result<(), BoxError> {
+        self.admin(&["settings", "set", key, value]).await.map(drop)
+    }
+
+    /// `switchboard settings show --json`.
+    pub async fn settings_json(&self) -> Result<serde_json::Value, BoxError> {
+        let out = self.admin(&["settings", "show", "--json"]).await?;
+        Ok(serde_json::from_str(&out)?)
     }
 
     /// Creates a client and returns its token.
@@ -212,7 +217,9 @@ impl Gateway {
             if ready >= expected {
                 return Ok(self.spawned.elapsed());
             }
-            if Instant::now() >= until {
+            // Blocked servers wait for the user: no point waiting for them.
+            let blocked = states.values().any(|s| s.state == "blocked");
+            if blocked || Instant::now() >= until {
                 let stuck: Vec<String> = states
                     .iter()
                     .filter(|(_, s)| s.state != "ready")

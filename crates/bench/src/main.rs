@@ -63,10 +63,10 @@ pub struct RunArgs {
     #[arg(long, default_value_t = 3)]
     pub rounds: usize,
     /// Measured seconds per path, cell and round.
-    #[arg(long, default_value_t = 2.5)]
+    #[arg(long, default_value_t = 2.0)]
     pub duration: f64,
     /// Warm-up seconds before each measurement (same sessions, not counted).
-    #[arg(long, default_value_t = 0.5)]
+    #[arg(long, default_value_t = 0.4)]
     pub warmup: f64,
     /// Concurrent sessions to measure at.
     #[arg(long, value_delimiter = ',', default_values_t = [1, 16, 64])]

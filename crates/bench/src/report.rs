@@ -5,9 +5,9 @@ use std::{path::Path, time::Duration};
 use serde::Serialize;
 
 use crate::{
-    RunArgs,
-    run::{AuditPlan, Binaries, CellResult, Matrix, PathKind},
-    scale::ScaleResult,
+    AuditMode, RunArgs,
+    run::{AuditPlan, Binaries, CellResult, Hop, Matrix},
+    scale::{ScaleResult, Startup},
 };
 
 /// Targets of the benchmark issue.
@@ -16,6 +16,8 @@ const THROUGHPUT_SHARE: f64 = 0.8;
 const RSS_LIMIT_MB: f64 = 50.0;
 const CACHED_LIST_LIMIT_MS: f64 = 10.0;
 const SERVE_READY_LIMIT_MS: f64 = 300.0;
+/// nginx's added latency below this share of the direct p50 is noise: no ratio over it.
+const NOISE_SHARE: f64 = 0.1;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Machine {
@@ -96,62 +98,88 @@ fn find(m: &Matrix, payload: bool, concurrency: usize) -> Option<&CellResult> {
         .find(|c| (c.payload_bytes > 0) == payload && c.concurrency == concurrency)
 }
 
+fn mode_suffix(audit: Option<AuditMode>) -> String {
+    audit.map_or_else(String::new, |m| format!(" [audit {}]", m.name()))
+}
+
 fn targets(m: &Matrix, scale: Option<&ScaleResult>) -> Vec<TargetCheck> {
     let mut out = Vec::new();
     let c1 = find(m, false, 1);
-    let added = |kind| c1.and_then(|c| c.path(kind)).and_then(|p| p.added_p50_ms);
-    out.push(
-        match (added(PathKind::B), added(PathKind::C), added(PathKind::D)) {
-            (Some(b), Some(c), d) => {
-                let limit = LATENCY_FACTOR * b.max(0.0);
-                TargetCheck {
-                    target: "added p50 latency at concurrency 1 <= 2x nginx's".into(),
+    let c64 = find(m, false, 64);
+    for g in &m.gateways {
+        let mode = g.audit;
+        let suffix = mode_suffix(mode);
+        let added = |hop| {
+            c1.and_then(|c| c.path(hop, mode))
+                .and_then(|p| p.added_p50_ms)
+        };
+        let target = format!("added p50 latency at concurrency 1 <= 2x nginx's{suffix}");
+        out.push(
+            match (
+                added(Hop::Nginx),
+                added(Hop::GatewayHttp),
+                added(Hop::GatewayStdio),
+            ) {
+                (Some(b), Some(c), d) => {
+                    let limit = LATENCY_FACTOR * b.max(0.0);
+                    TargetCheck {
+                        target,
+                        measured: format!(
+                            "C {c:+.3} ms vs limit {limit:.3} ms (nginx {b:+.3} ms){}",
+                            d.map(|d| format!("; D (stdio) {d:+.3} ms"))
+                                .unwrap_or_default()
+                        ),
+                        status: if c <= limit {
+                            Status::Pass
+                        } else {
+                            Status::Fail
+                        },
+                    }
+                }
+                _ => not_measured(&target),
+            },
+        );
+        let tput = |hop| {
+            c64.and_then(|c| c.path(hop, mode))
+                .map(|p| p.summary.throughput)
+        };
+        let target = format!("throughput at 64 sessions >= 80% of nginx's{suffix}");
+        out.push(
+            match (
+                tput(Hop::Nginx),
+                tput(Hop::GatewayHttp),
+                tput(Hop::GatewayStdio),
+            ) {
+                (Some(b), Some(c), d) if b > 0.0 => TargetCheck {
+                    target,
                     measured: format!(
-                        "C +{c:.3} ms vs limit {limit:.3} ms (nginx +{b:.3} ms){}",
-                        d.map(|d| format!("; D (stdio) +{d:.3} ms"))
+                        "C {c:.0} calls/s = {:.0}% of nginx's {b:.0}{}",
+                        100.0 * c / b,
+                        d.map(|d| format!("; D (stdio) {d:.0} = {:.0}%", 100.0 * d / b))
                             .unwrap_or_default()
                     ),
-                    status: if c <= limit {
+                    status: if c >= THROUGHPUT_SHARE * b {
                         Status::Pass
                     } else {
                         Status::Fail
                     },
-                }
-            }
-            _ => not_measured("added p50 latency at concurrency 1 <= 2x nginx's"),
-        },
-    );
-    let c64 = find(m, false, 64);
-    let tput = |kind| c64.and_then(|c| c.path(kind)).map(|p| p.summary.throughput);
-    out.push(
-        match (tput(PathKind::B), tput(PathKind::C), tput(PathKind::D)) {
-            (Some(b), Some(c), d) if b > 0.0 => TargetCheck {
-                target: "throughput at 64 sessions >= 80% of nginx's".into(),
-                measured: format!(
-                    "C {c:.0} calls/s = {:.0}% of nginx's {b:.0}{}",
-                    100.0 * c / b,
-                    d.map(|d| format!("; D (stdio) {:.0}%", 100.0 * d / b))
-                        .unwrap_or_default()
-                ),
-                status: if c >= THROUGHPUT_SHARE * b {
-                    Status::Pass
-                } else {
-                    Status::Fail
                 },
+                _ => not_measured(&target),
             },
-            _ => not_measured("throughput at 64 sessions >= 80% of nginx's"),
-        },
-    );
-    let peak = m.gateway.peak_rss_mb;
-    out.push(TargetCheck {
-        target: "gateway RSS under load <= 50 MB".into(),
-        measured: format!("peak {peak:.1} MB (idle {:.1} MB)", m.gateway.idle_rss_mb),
-        status: if peak <= RSS_LIMIT_MB {
-            Status::Pass
-        } else {
-            Status::Fail
-        },
-    });
+        );
+        out.push(TargetCheck {
+            target: format!("gateway RSS under load <= 50 MB{suffix}"),
+            measured: format!(
+                "peak {:.1} MB (idle {:.1} MB)",
+                g.peak_rss_mb, g.idle_rss_mb
+            ),
+            status: if g.peak_rss_mb <= RSS_LIMIT_MB {
+                Status::Pass
+            } else {
+                Status::Fail
+            },
+        });
+    }
     match scale {
         Some(s) => {
             let tools = s.cached_raw.tools;
@@ -173,10 +201,12 @@ fn targets(m: &Matrix, scale: Option<&ScaleResult>) -> Vec<TargetCheck> {
                     s.servers
                 ),
                 measured: format!(
-                    "{:.0} ms to the MCP endpoint (median of {}); all servers ready after {:.0} ms",
+                    "{:.0} ms to the MCP endpoint (median of {} starts); all servers ready after {:.0} ms \
+                     (restart) / {:.0} ms (first start)",
                     s.endpoint_ms,
                     s.startups.len(),
-                    s.all_ready_ms
+                    s.all_ready_ms,
+                    s.startups.first().map_or(0.0, |x| x.all_ready_ms)
                 ),
                 status: if s.endpoint_ms <= SERVE_READY_LIMIT_MS {
                     Status::Pass
@@ -240,9 +270,13 @@ fn matrix_rows(m: &Matrix) -> (Vec<&'static str>, Vec<Vec<String>>) {
                     .map_or_else(dash, |v| format!("{v:.3}")),
             ]);
         }
-        if let Some(b) = cell.path(PathKind::B) {
-            for kind in [PathKind::C, PathKind::D] {
-                let Some(x) = cell.path(kind) else { continue };
+        // An added-latency ratio over an nginx figure lost in the noise says nothing.
+        let a_p50 = cell
+            .path(Hop::Direct, None)
+            .map_or(0.0, |a| a.summary.p50_ms);
+        let meaningful = |added: Option<f64>| added.filter(|&b| b > NOISE_SHARE * a_p50);
+        if let Some(b) = cell.path(Hop::Nginx, None) {
+            for x in cell.paths.iter().filter(|p| p.path.is_gateway()) {
                 let ratio = |num: Option<f64>, den: Option<f64>| match (num, den) {
                     (Some(n), Some(d)) if d > 0.0 => format!("{:.1}x", n / d),
                     _ => dash(),
@@ -250,11 +284,11 @@ fn matrix_rows(m: &Matrix) -> (Vec<&'static str>, Vec<Vec<String>>) {
                 rows.push(vec![
                     cell.workload.clone(),
                     cell.concurrency.to_string(),
-                    format!("{:?}/B", kind),
+                    format!("{}/B", x.path.short()),
                     dash(),
                     dash(),
-                    ratio(x.added_p50_ms, b.added_p50_ms),
-                    ratio(x.added_p99_ms, b.added_p99_ms),
+                    ratio(x.added_p50_ms, meaningful(b.added_p50_ms)),
+                    ratio(x.added_p99_ms, meaningful(b.added_p99_ms)),
                     ratio(Some(x.summary.throughput), Some(b.summary.throughput)),
                     dash(),
                     ratio(x.hop_peak_rss_mb, b.hop_peak_rss_mb),
@@ -340,15 +374,17 @@ fn method_lines(r: &Report) -> Vec<String> {
          /mcp/echo-stdio -> echo server over stdio."
             .into(),
         format!(
-            "+p50/+p99: added latency vs A. RSS peak: nginx = all {} of its processes summed, C/D = the \
-             gateway process. CPU s/1k: CPU seconds per 1,000 calls of the hop (D includes the \
-             stdio echo server the gateway runs). Ratios X/B: added latency, throughput, RSS, CPU.",
+            "+p50/+p99: added latency vs A. RSS peak: highest resident memory while the cell ran (nginx: all \
+             {} of its processes summed; C/D: the gateway process, which keeps memory earlier cells \
+             left behind). CPU s/1k: CPU seconds per 1,000 calls of the hop (D includes the stdio \
+             echo server the gateway runs). Ratios X/B: added latency (- when nginx's is within \
+             noise), throughput, RSS, CPU.",
             m.nginx_workers + 1
         ),
         format!(
             "Errors: failed calls in the measured window plus the warm-up (details in the JSON); \
              per-phase RSS peaks {}.",
-            if m.gateway.per_phase_peaks {
+            if m.per_phase_peaks {
                 "via VmHWM reset"
             } else {
                 "unavailable (no clear_refs): RSS at the end of each phase"
@@ -357,59 +393,77 @@ fn method_lines(r: &Report) -> Vec<String> {
     ]
 }
 
-fn memory_line(r: &Report) -> String {
-    let g = &r.matrix.gateway;
-    format!(
-        "Gateway RSS: idle {:.1} MB; with the C+D session pools open {:.1} MB; peak under load {:.1} MB; \
-         2 s after the load {:.1} MB. (stdio echo server: peak {:.1} MB.)",
-        g.idle_rss_mb,
-        g.with_sessions_rss_mb,
-        g.peak_rss_mb,
-        g.after_load_rss_mb,
-        g.stdio_child_peak_rss_mb
-    )
+fn memory_lines(r: &Report) -> Vec<String> {
+    r.matrix
+        .gateways
+        .iter()
+        .map(|g| {
+            format!(
+                "Gateway{} RSS: idle {:.1} MB; with its C+D session pools open {:.1} MB; peak under load \
+                 {:.1} MB; 2 s after the load {:.1} MB. Data dir after the run {:.0} MB; its stdio echo \
+                 server peaked at {:.1} MB.",
+                mode_suffix(g.audit),
+                g.idle_rss_mb,
+                g.with_sessions_rss_mb,
+                g.peak_rss_mb,
+                g.after_load_rss_mb,
+                g.data_dir_mb,
+                g.stdio_child_peak_rss_mb
+            )
+        })
+        .collect()
 }
 
 fn scale_lines(s: &ScaleResult) -> Vec<String> {
-    vec![
+    let mut out = vec![format!(
+        "Scale: {} stdio echo servers x {} tools = {} tools on /mcp; `serve` started {} times.",
+        s.servers,
+        s.tools_per_server,
+        s.servers * s.tools_per_server,
+        s.startups.len()
+    )];
+    out.push(format!(
+        "  serve -> MCP endpoint up: {:.0} ms (median of all starts; servers start in the background).",
+        s.endpoint_ms
+    ));
+    let describe = |x: &Startup| {
         format!(
-            "Scale: {} stdio echo servers x {} tools = {} tools on /mcp.",
-            s.servers,
-            s.tools_per_server,
-            s.servers * s.tools_per_server
-        ),
-        format!(
-            "  serve startup (median of {}): MCP endpoint up {:.0} ms; control API answering {:.0} ms; all {} servers ready {:.0} ms.",
-            s.startups.len(),
-            s.endpoint_ms,
+            "control API answering {:.0} ms; all {} servers ready {:.0} ms; first tools/list on /mcp \
+             (sent the moment the endpoint is up, so it waits for the servers) {:.0} ms, {} tools",
+            x.first_answer_ms, s.servers, x.all_ready_ms, x.cold_list_ms, x.cold_list_tools
+        )
+    };
+    if let Some(first) = s.startups.first() {
+        out.push(format!(
+            "  first start (tool definitions seen for the first time): {}.",
+            describe(first)
+        ));
+    }
+    if s.startups.len() > 1 {
+        out.push(format!(
+            "  restarts (median of {}): control API answering {:.0} ms; all ready {:.0} ms; first tools/list {:.0} ms.",
+            s.startups.len() - 1,
             s.first_answer_ms,
-            s.servers,
-            s.all_ready_ms
-        ),
-        format!(
-            "  tools/list cold (sent the moment serve is up; waits for the servers): {:.0} ms, {} tools.",
-            s.cold_list_ms,
-            s.startups
-                .last()
-                .map(|x| x.cold_list_tools)
-                .unwrap_or_default()
-        ),
-        format!(
-            "  tools/list cached: p50 {:.1} ms (min {:.1}, max {:.1}) to the last byte over raw HTTP, {:.1} MB; \
-             p50 {:.1} ms through rmcp's client incl. parsing. {} tools.",
-            s.cached_raw.p50_ms,
-            s.cached_raw.min_ms,
-            s.cached_raw.max_ms,
-            s.cached_raw.bytes as f64 / (1024.0 * 1024.0),
-            s.cached_rmcp.p50_ms,
-            s.cached_raw.tools
-        ),
-        format!(
-            "  gateway RSS with every server ready: {:.1} MB.",
-            s.gateway_rss_mb
-        ),
-        format!("  policy decision: {}.", s.policy_note),
-    ]
+            s.all_ready_ms,
+            s.cold_list_ms
+        ));
+    }
+    out.push(format!(
+        "  tools/list cached (every server ready): p50 {:.1} ms (min {:.1}, max {:.1}) to the last byte \
+         over raw HTTP, {:.1} MB; p50 {:.1} ms through rmcp's client incl. parsing. {} tools.",
+        s.cached_raw.p50_ms,
+        s.cached_raw.min_ms,
+        s.cached_raw.max_ms,
+        s.cached_raw.bytes as f64 / (1024.0 * 1024.0),
+        s.cached_rmcp.p50_ms,
+        s.cached_raw.tools
+    ));
+    out.push(format!(
+        "  gateway RSS with every server ready: {:.1} MB.",
+        s.gateway_rss_mb
+    ));
+    out.push(format!("  policy decision: {}.", s.policy_note));
+    out
 }
 
 fn header_lines(r: &Report) -> Vec<String> {
@@ -428,7 +482,13 @@ fn header_lines(r: &Report) -> Vec<String> {
 
 fn audit_line(r: &Report) -> String {
     if r.audit.applied {
-        format!("Audit modes: {:?}.", r.audit.requested)
+        let modes: Vec<&str> = r.audit.requested.iter().map(|m| m.name()).collect();
+        format!(
+            "Audit: C and D run with audit {} ({}); strict answers only once the call's record \
+             is committed, relaxed queues it.",
+            modes.join(" and "),
+            r.audit.note
+        )
     } else {
         format!("Audit strict/relaxed: {}.", r.audit.note)
     }
@@ -442,7 +502,7 @@ pub fn text(r: &Report) -> String {
     out.push(String::new());
     out.push(render_text(&headers, &rows));
     out.push(String::new());
-    out.push(memory_line(r));
+    out.extend(memory_lines(r));
     if let Some(s) = &r.scale {
         out.push(String::new());
         out.extend(scale_lines(s));
@@ -457,6 +517,12 @@ pub fn text(r: &Report) -> String {
             t.measured
         ));
     }
+    let drains = drain_lines(&r.matrix);
+    if !drains.is_empty() {
+        out.push(String::new());
+        out.push("Busy after the load (deferred work, counted in CPU s/1k):".into());
+        out.extend(drains);
+    }
     let errors = error_lines(&r.matrix);
     if !errors.is_empty() {
         out.push(String::new());
@@ -465,6 +531,24 @@ pub fn text(r: &Report) -> String {
     }
     out.push(format!("\nWall time of the run: {:.0} s.", r.wall_seconds));
     out.join("\n")
+}
+
+/// Paths whose hop kept working after the load stopped (more than half a second in all).
+fn drain_lines(m: &Matrix) -> Vec<String> {
+    let mut out = Vec::new();
+    for cell in &m.cells {
+        for p in cell.paths.iter().filter(|p| p.drain_s > 0.5) {
+            out.push(format!(
+                "  {} c={} {}: {:.1} s over {} rounds",
+                cell.workload,
+                cell.concurrency,
+                p.label,
+                p.drain_s,
+                p.rounds.len()
+            ));
+        }
+    }
+    out
 }
 
 fn error_lines(m: &Matrix) -> Vec<String> {
@@ -498,7 +582,7 @@ pub fn markdown(r: &Report) -> String {
     out.push(audit_line(r));
     out.push(String::new());
     out.push(render_markdown(&headers, &rows));
-    out.push(memory_line(r));
+    out.extend(memory_lines(r));
     if let Some(s) = &r.scale {
         out.push(String::new());
         out.extend(
@@ -517,6 +601,13 @@ pub fn markdown(r: &Report) -> String {
             t.measured,
             t.status.tag().trim()
         ));
+    }
+    let drains = drain_lines(&r.matrix);
+    if !drains.is_empty() {
+        out.push(String::new());
+        out.push("Busy after the load (deferred work, counted in CPU s/1k):".into());
+        out.push(String::new());
+        out.extend(drains.into_iter().map(|l| format!("- {}", l.trim_start())));
     }
     let errors = error_lines(&r.matrix);
     out.push(String::new());

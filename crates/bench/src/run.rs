@@ -12,7 +12,7 @@ use tokio::process::Command;
 
 use crate::{
     AuditMode, BoxError, RunArgs,
-    gateway::DataDir,
+    gateway::{DataDir, Gateway},
     load::{self, Session, Stop, Target, Workload},
     nginx, procs,
     report::{self, Report},
@@ -20,29 +20,66 @@ use crate::{
     stats::{Samples, Summary},
 };
 
-/// The four ways a client reaches the echo server.
+/// The hop between the client and the echo server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-pub enum PathKind {
-    A,
-    B,
-    C,
-    D,
+pub enum Hop {
+    /// A: no hop.
+    Direct,
+    /// B: nginx `proxy_pass`.
+    Nginx,
+    /// C: the gateway, HTTP upstream.
+    GatewayHttp,
+    /// D: the gateway, stdio upstream.
+    GatewayStdio,
 }
 
-pub const PATHS: [PathKind; 4] = [PathKind::A, PathKind::B, PathKind::C, PathKind::D];
+/// One way a client reaches the echo server: the hop and, for the gateway, its audit mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct PathId {
+    pub hop: Hop,
+    /// None: the gateway as configured (no audit switch was applied), or not a gateway.
+    pub audit: Option<AuditMode>,
+}
 
-impl PathKind {
-    pub fn label(self) -> &'static str {
-        match self {
-            PathKind::A => "A direct",
-            PathKind::B => "B nginx",
-            PathKind::C => "C gateway http",
-            PathKind::D => "D gateway stdio",
+impl PathId {
+    /// "A", "B", "C strict", …
+    pub fn short(self) -> String {
+        let letter = match self.hop {
+            Hop::Direct => "A",
+            Hop::Nginx => "B",
+            Hop::GatewayHttp => "C",
+            Hop::GatewayStdio => "D",
+        };
+        match self.audit {
+            Some(mode) => format!("{letter} {}", mode.name()),
+            None => letter.to_owned(),
         }
     }
 
-    fn index(self) -> usize {
-        self as usize
+    pub fn label(self) -> String {
+        let name = match self.hop {
+            Hop::Direct => "A direct",
+            Hop::Nginx => "B nginx",
+            Hop::GatewayHttp => "C gateway http",
+            Hop::GatewayStdio => "D gateway stdio",
+        };
+        match self.audit {
+            Some(mode) => format!("{name} {}", mode.name()),
+            None => name.to_owned(),
+        }
+    }
+
+    pub fn is_gateway(self) -> bool {
+        matches!(self.hop, Hop::GatewayHttp | Hop::GatewayStdio)
+    }
+}
+
+impl AuditMode {
+    pub fn name(self) -> &'static str {
+        match self {
+            AuditMode::Strict => "strict",
+            AuditMode::Relaxed => "relaxed",
+        }
     }
 }
 
@@ -91,6 +128,31 @@ pub struct Usage {
     pub upstream_cpu_s: f64,
     /// CPU seconds of this load generator.
     pub client_cpu_s: f64,
+    /// Seconds the hop stayed busy after the load stopped (counted in its CPU).
+    pub drain_s: f64,
+}
+
+/// Longest wait for a hop to go idle after a phase.
+const DRAIN_LIMIT: Duration = Duration::from_secs(10);
+/// A hop using less CPU than this share of one core is idle.
+const IDLE_SHARE: f64 = 0.05;
+
+/// Waits until `pids` are idle (at most [`DRAIN_LIMIT`]); returns how long that took.
+async fn settle(pids: &[u32]) -> Duration {
+    let started = Instant::now();
+    if pids.is_empty() {
+        return Duration::ZERO;
+    }
+    let window = Duration::from_millis(200);
+    loop {
+        let before = cpu_sum(pids);
+        tokio::time::sleep(window).await;
+        let used = cpu_sum(pids) - before;
+        if used <= IDLE_SHARE * window.as_secs_f64() || started.elapsed() >= DRAIN_LIMIT {
+            // The idle window itself is not drain time.
+            return started.elapsed().saturating_sub(window);
+        }
+    }
 }
 
 /// The processes to watch for one path.
@@ -100,8 +162,8 @@ struct Watch {
     upstream: Vec<u32>,
 }
 
-struct Meter {
-    watch: Watch,
+struct Meter<'a> {
+    watch: &'a Watch,
     start: [f64; 3],
     peak_reset: bool,
 }
@@ -113,8 +175,8 @@ fn cpu_sum(pids: &[u32]) -> f64 {
         .sum()
 }
 
-impl Meter {
-    fn begin(watch: Watch) -> Self {
+impl<'a> Meter<'a> {
+    fn begin(watch: &'a Watch) -> Self {
         let peak_reset = watch.hop_rss.iter().all(|&p| procs::reset_peak(p));
         let me = std::process::id();
         let start = [
@@ -143,6 +205,7 @@ impl Meter {
             hop_peak_rss,
             upstream_cpu_s: cpu_sum(&self.watch.upstream) - self.start[1],
             client_cpu_s: cpu_sum(&[me]) - self.start[2],
+            drain_s: 0.0,
         }
     }
 }
@@ -168,8 +231,8 @@ pub struct RoundFigures {
 /// One path in one cell, all rounds together.
 #[derive(Debug, Clone, Serialize)]
 pub struct PathResult {
-    pub path: PathKind,
-    pub label: &'static str,
+    pub path: PathId,
+    pub label: String,
     /// All rounds' samples merged.
     pub summary: Summary,
     pub added_p50_ms: Option<f64>,
@@ -178,6 +241,8 @@ pub struct PathResult {
     pub hop_peak_rss_mb: Option<f64>,
     pub upstream_cpu_s_per_1000: f64,
     pub client_cpu_s_per_1000: f64,
+    /// Seconds the hop stayed busy after the load, all rounds together.
+    pub drain_s: f64,
     pub warmup_errors: BTreeMap<String, u64>,
     pub rounds: Vec<RoundFigures>,
 }
@@ -192,33 +257,39 @@ pub struct CellResult {
 }
 
 impl CellResult {
-    pub fn path(&self, kind: PathKind) -> Option<&PathResult> {
-        self.paths.iter().find(|p| p.path == kind)
+    pub fn path(&self, hop: Hop, audit: Option<AuditMode>) -> Option<&PathResult> {
+        self.paths
+            .iter()
+            .find(|p| p.path.hop == hop && (p.path.audit == audit || !p.path.is_gateway()))
     }
 }
 
-/// Gateway memory outside the measured phases.
+/// Memory of one gateway process outside the measured phases.
 #[derive(Debug, Clone, Serialize)]
 pub struct GatewayMemory {
+    pub audit: Option<AuditMode>,
     /// RSS once both servers are ready, before any client session.
     pub idle_rss_mb: f64,
     /// RSS with the C and D session pools open, before load.
     pub with_sessions_rss_mb: f64,
     /// RSS two seconds after the load ended and the sessions closed.
     pub after_load_rss_mb: f64,
-    /// Highest RSS over the whole run (VmHWM since start, no reset).
+    /// Highest RSS over the whole run.
     pub peak_rss_mb: f64,
-    /// Peak RSS of the stdio echo server (D's upstream), for reference.
+    /// Peak RSS of its stdio echo server (D's upstream), for reference.
     pub stdio_child_peak_rss_mb: f64,
-    /// Whether per-phase peaks could be measured (VmHWM reset through clear_refs).
-    pub per_phase_peaks: bool,
+    /// Size of its data directory (store + audit log) after the run.
+    pub data_dir_mb: f64,
 }
 
 /// What the matrix measured.
 #[derive(Debug, Clone, Serialize)]
 pub struct Matrix {
+    pub paths: Vec<PathId>,
     pub cells: Vec<CellResult>,
-    pub gateway: GatewayMemory,
+    pub gateways: Vec<GatewayMemory>,
+    /// Whether per-phase peaks could be measured (VmHWM reset through clear_refs).
+    pub per_phase_peaks: bool,
     pub rounds: usize,
     pub duration_s: f64,
     pub warmup_s: f64,
@@ -234,16 +305,39 @@ pub struct AuditPlan {
     pub note: String,
 }
 
-/// Sets the gateway's audit mode in `data_dir` before `serve`. The gateway has
-/// no strict-audit setting yet, so this does nothing and says so; once it has
-/// one, set it here (e.g. `switchboard settings set audit strict`) and run C
-/// and D once per requested mode.
-async fn apply_audit_mode(_data: &DataDir, _mode: AuditMode) -> Result<bool, BoxError> {
-    Ok(false)
+/// Sets the gateway's audit mode in `data` before `serve` (`switchboard settings
+/// set audit.strict …`) and reads it back. Err when this gateway has no such
+/// setting: then C and D run once, as configured, and the report says so.
+async fn apply_audit_mode(data: &DataDir, mode: AuditMode) -> Result<(), BoxError> {
+    let strict = mode == AuditMode::Strict;
+    data.set_setting("audit.strict", if strict { "true" } else { "false" })
+        .await?;
+    let shown = data.settings_json().await?;
+    match shown
+        .pointer("/audit/strict")
+        .and_then(serde_json::Value::as_bool)
+    {
+        Some(v) if v == strict => Ok(()),
+        _ => Err(format!("audit.strict did not read back as {strict}: {shown}").into()),
+    }
 }
 
 fn mb(bytes: u64) -> f64 {
     bytes as f64 / (1024.0 * 1024.0)
+}
+
+fn dir_size(dir: &Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .filter_map(Result::ok)
+        .map(|e| match e.metadata() {
+            Ok(m) if m.is_dir() => dir_size(&e.path()),
+            Ok(m) => m.len(),
+            Err(_) => 0,
+        })
+        .sum()
 }
 
 fn url_addr(url: &str) -> Result<SocketAddr, BoxError> {
@@ -294,6 +388,105 @@ pub async fn run(args: RunArgs) -> Result<(), BoxError> {
     Ok(())
 }
 
+/// One `switchboard serve` of the matrix, with its audit mode.
+struct GatewayUnderTest {
+    audit: Option<AuditMode>,
+    gateway: Gateway,
+    data_dir: PathBuf,
+    stdio_child: Vec<u32>,
+    token: String,
+    idle: procs::ProcStat,
+}
+
+async fn start_gateways(
+    args: &RunArgs,
+    bins: &Binaries,
+    tmp: &Path,
+    echo_url: &str,
+) -> Result<(Vec<GatewayUnderTest>, AuditPlan), BoxError> {
+    let mut plan = AuditPlan {
+        requested: args.audit.clone(),
+        applied: false,
+        note: String::new(),
+    };
+    // One gateway per audit mode, so both run interleaved like every other path.
+    let mut modes: Vec<Option<AuditMode>> = args.audit.iter().copied().map(Some).collect();
+    modes.dedup();
+    if modes.is_empty() {
+        modes.push(None);
+    }
+    let mut out = Vec::new();
+    let mut index = 0;
+    while index < modes.len() {
+        let mode = modes[index];
+        let name = mode.map_or("gateway", AuditMode::name);
+        let data = DataDir::new(&bins.switchboard, tmp.join(format!("gateway-{name}")))?;
+        data.add_http_server("echo-http", echo_url).await?;
+        data.add_stdio_server("echo-stdio", &bins.echo, &["--stdio"])
+            .await?;
+        let token = data.add_client("bench").await?;
+        if let Some(m) = mode {
+            match apply_audit_mode(&data, m).await {
+                Ok(()) => plan.applied = true,
+                Err(e) => {
+                    let e = e.to_string();
+                    let e = e.lines().next().unwrap_or_default();
+                    plan.note = format!(
+                        "this gateway has no strict-audit setting ({e}); --audit is a no-op: C and D \
+                         ran once with the gateway as configured, and no strict/relaxed figures \
+                         are reported"
+                    );
+                    progress(&format!("audit: {}", plan.note));
+                    modes = vec![None];
+                    index = 0;
+                    out.clear();
+                    continue;
+                }
+            }
+        }
+        let gateway = data
+            .serve(&tmp.join(format!("{name}.log")), Duration::from_secs(30))
+            .await?;
+        gateway.all_ready(2, Duration::from_secs(30)).await?;
+        let stdio_child: Vec<u32> = procs::children(gateway.pid())
+            .into_iter()
+            .filter(|&p| {
+                std::fs::read_to_string(format!("/proc/{p}/comm"))
+                    .is_ok_and(|c| c.trim() == "echo-server")
+            })
+            .collect();
+        if stdio_child.is_empty() {
+            return Err("the gateway's stdio echo server is not running".into());
+        }
+        progress(&format!(
+            "gateway ({}) at {} (pid {})",
+            mode.map_or("audit as configured", AuditMode::name),
+            gateway.mcp_url,
+            gateway.pid()
+        ));
+        out.push(GatewayUnderTest {
+            audit: mode,
+            gateway,
+            data_dir: data.dir.clone(),
+            stdio_child,
+            token,
+            idle: procs::ProcStat::default(),
+        });
+        index += 1;
+    }
+    if plan.applied {
+        plan.note =
+            "set with `switchboard settings set audit.strict true|false`, one gateway per mode"
+                .into();
+    }
+    // Idle memory once all of them run (and have settled).
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    for g in &mut out {
+        g.idle = procs::stat(g.gateway.pid()).unwrap_or_default();
+    }
+    Ok((out, plan))
+}
+
 async fn matrix(
     args: &RunArgs,
     bins: &Binaries,
@@ -325,105 +518,98 @@ async fn matrix(
     .await?;
     progress(&format!("nginx at {} (pid {})", nginx.url, nginx.proc.pid));
 
-    let data = DataDir::new(&bins.switchboard, tmp.join("gateway"))?;
-    data.add_http_server("echo-http", &echo_url).await?;
-    data.add_stdio_server("echo-stdio", &bins.echo, &["--stdio"])
-        .await?;
-    let token = data.add_client("bench").await?;
-    let mut audit = AuditPlan {
-        requested: args.audit.clone(),
-        applied: false,
-        note: String::new(),
-    };
-    for &mode in &args.audit {
-        audit.applied |= apply_audit_mode(&data, mode).await?;
-    }
-    if !audit.applied {
-        audit.note = "the gateway has no strict-audit setting yet: --audit is a no-op, C and D \
-                      ran once with the gateway as it is, and no strict/relaxed figures are \
-                      reported"
-            .into();
-        progress(&format!("audit: {}", audit.note));
-    }
-    let gw = data
-        .serve(&tmp.join("gateway.log"), Duration::from_secs(30))
-        .await?;
-    gw.all_ready(2, Duration::from_secs(30)).await?;
-    progress(&format!("gateway at {} (pid {})", gw.mcp_url, gw.pid()));
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    let idle = procs::stat(gw.pid()).unwrap_or_default();
-    let stdio_child: Vec<u32> = procs::children(gw.pid())
-        .into_iter()
-        .filter(|&p| {
-            std::fs::read_to_string(format!("/proc/{p}/comm"))
-                .is_ok_and(|c| c.trim() == "echo-server")
-        })
-        .collect();
-    if stdio_child.is_empty() {
-        return Err("the gateway's stdio echo server is not running".into());
-    }
+    let (gateways, audit) = start_gateways(args, bins, tmp, &echo_url).await?;
 
-    let targets = [
-        Target {
-            url: echo_url.clone(),
-            token: None,
-            keep_alive: args.keep_alive,
-        },
-        Target {
-            url: nginx.url.clone(),
-            token: None,
-            keep_alive: args.keep_alive,
-        },
-        Target {
-            url: format!("{}/echo-http", gw.mcp_url),
-            token: Some(token.clone()),
-            keep_alive: args.keep_alive,
-        },
-        Target {
-            url: format!("{}/echo-stdio", gw.mcp_url),
-            token: Some(token.clone()),
-            keep_alive: args.keep_alive,
-        },
-    ];
-    let pool_size = args.concurrency.iter().copied().max().unwrap_or(1).max(1);
-    let mut pools: Vec<Vec<Session>> = Vec::new();
-    for (kind, target) in PATHS.iter().zip(&targets) {
-        let pool = Session::connect_many(target, pool_size)
-            .await
-            .map_err(|e| format!("{}: {e}", kind.label()))?;
-        pools.push(pool);
-    }
-    progress(&format!("{pool_size} sessions open on each path"));
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let with_sessions = procs::stat(gw.pid()).unwrap_or_default();
-
+    // The paths, each with its target and the processes to watch.
     let nginx_pids = {
         let mut p = vec![nginx.proc.pid];
         p.extend(procs::children(nginx.proc.pid));
         p
     };
-    let watch = |kind: PathKind| match kind {
-        PathKind::A => Watch {
-            hop_cpu: vec![],
-            hop_rss: vec![],
-            upstream: vec![echo.pid],
-        },
-        PathKind::B => Watch {
-            hop_cpu: nginx_pids.clone(),
-            hop_rss: nginx_pids.clone(),
-            upstream: vec![echo.pid],
-        },
-        PathKind::C => Watch {
-            hop_cpu: vec![gw.pid()],
-            hop_rss: vec![gw.pid()],
-            upstream: vec![echo.pid],
-        },
-        PathKind::D => Watch {
-            hop_cpu: [vec![gw.pid()], stdio_child.clone()].concat(),
-            hop_rss: vec![gw.pid()],
-            upstream: stdio_child.clone(),
-        },
+    let plain = |url: &str| Target {
+        url: url.to_owned(),
+        token: None,
+        keep_alive: args.keep_alive,
     };
+    let mut paths: Vec<(PathId, Target, Watch)> = vec![
+        (
+            PathId {
+                hop: Hop::Direct,
+                audit: None,
+            },
+            plain(&echo_url),
+            Watch {
+                hop_cpu: vec![],
+                hop_rss: vec![],
+                upstream: vec![echo.pid],
+            },
+        ),
+        (
+            PathId {
+                hop: Hop::Nginx,
+                audit: None,
+            },
+            plain(&nginx.url),
+            Watch {
+                hop_cpu: nginx_pids.clone(),
+                hop_rss: nginx_pids.clone(),
+                upstream: vec![echo.pid],
+            },
+        ),
+    ];
+    for hop in [Hop::GatewayHttp, Hop::GatewayStdio] {
+        for g in &gateways {
+            let pid = g.gateway.pid();
+            let (server, watch) = match hop {
+                Hop::GatewayHttp => (
+                    "echo-http",
+                    Watch {
+                        hop_cpu: vec![pid],
+                        hop_rss: vec![pid],
+                        upstream: vec![echo.pid],
+                    },
+                ),
+                _ => (
+                    "echo-stdio",
+                    Watch {
+                        hop_cpu: [vec![pid], g.stdio_child.clone()].concat(),
+                        hop_rss: vec![pid],
+                        upstream: g.stdio_child.clone(),
+                    },
+                ),
+            };
+            paths.push((
+                PathId {
+                    hop,
+                    audit: g.audit,
+                },
+                Target {
+                    url: format!("{}/{server}", g.gateway.mcp_url),
+                    token: Some(g.token.clone()),
+                    keep_alive: args.keep_alive,
+                },
+                watch,
+            ));
+        }
+    }
+
+    let pool_size = args.concurrency.iter().copied().max().unwrap_or(1).max(1);
+    let mut pools: Vec<Vec<Session>> = Vec::new();
+    for (id, target, _) in &paths {
+        let pool = Session::connect_many(target, pool_size)
+            .await
+            .map_err(|e| format!("{}: {e}", id.label()))?;
+        pools.push(pool);
+    }
+    progress(&format!(
+        "{pool_size} sessions open on each of {} paths",
+        paths.len()
+    ));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let with_sessions: Vec<procs::ProcStat> = gateways
+        .iter()
+        .map(|g| procs::stat(g.gateway.pid()).unwrap_or_default())
+        .collect();
 
     let mut workloads = vec![Workload::Echo];
     if args.payload_kb > 0 {
@@ -433,53 +619,58 @@ async fn matrix(
     let duration = Duration::from_secs_f64(args.duration);
     let cells_per_round = workloads.len() * args.concurrency.len();
     // phases[cell][path] = one Phase per round
-    let mut phases: Vec<[Vec<Phase>; 4]> =
-        (0..cells_per_round).map(|_| Default::default()).collect();
+    let mut phases: Vec<Vec<Vec<Phase>>> = (0..cells_per_round)
+        .map(|_| (0..paths.len()).map(|_| Vec::new()).collect())
+        .collect();
     let mut peak_reset = true;
-    for round in 0..args.rounds.max(1) {
-        let mut cell = 0;
-        for &workload in &workloads {
-            for &concurrency in &args.concurrency {
+    let rounds = args.rounds.max(1);
+    // Small results first, and each round from low to high concurrency: memory a
+    // heavier cell leaves behind (the allocator keeps it) shows up in later cells.
+    for (w, &workload) in workloads.iter().enumerate() {
+        for round in 0..rounds {
+            for (c, &concurrency) in args.concurrency.iter().enumerate() {
+                let cell = w * args.concurrency.len() + c;
                 // Rotate the order so no path always runs first (or right after another).
                 let shift = round + cell;
-                let order: Vec<PathKind> = (0..PATHS.len())
-                    .map(|i| PATHS[(i + shift) % PATHS.len()])
-                    .collect();
                 let mut line = format!(
-                    "round {}/{} {} c={concurrency}:",
+                    "round {}/{rounds} {} c={concurrency}:",
                     round + 1,
-                    args.rounds.max(1),
                     workload.label()
                 );
-                for kind in order {
-                    let pool = &pools[kind.index()];
+                for i in 0..paths.len() {
+                    let index = (i + shift) % paths.len();
+                    let (id, _, watch) = &paths[index];
+                    let pool = &pools[index];
                     let warm =
                         load::run_phase(pool, concurrency, workload, Stop::After(warmup)).await;
-                    let meter = Meter::begin(watch(kind));
-                    peak_reset &= meter.peak_reset || kind == PathKind::A;
+                    let meter = Meter::begin(watch);
+                    peak_reset &= meter.peak_reset;
                     let samples =
                         load::run_phase(pool, concurrency, workload, Stop::After(duration)).await;
-                    let usage = meter.end();
+                    // Work the hop deferred (a relaxed audit log's backlog) belongs to
+                    // this phase, and must not run into the next path's.
+                    let drain = settle(&watch.hop_cpu).await;
+                    let mut usage = meter.end();
+                    usage.drain_s = drain.as_secs_f64();
                     let s = samples.summary();
                     line.push_str(&format!(
-                        " {:?} {:.0}/s p50 {:.2}ms{}",
-                        kind,
+                        " [{} {:.0}/s p50 {:.2}ms{}]",
+                        id.short(),
                         s.throughput,
                         s.p50_ms,
                         if s.errors > 0 {
-                            format!(" ({} errors)", s.errors)
+                            format!(" {} errors", s.errors)
                         } else {
                             String::new()
                         }
                     ));
-                    phases[cell][kind.index()].push(Phase {
+                    phases[cell][index].push(Phase {
                         samples,
                         warmup_errors: warm.errors,
                         usage,
                     });
                 }
                 progress(&line);
-                cell += 1;
             }
         }
     }
@@ -488,27 +679,46 @@ async fn matrix(
         load::close_all(pool).await;
     }
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let after = procs::stat(gw.pid()).unwrap_or_default();
-    let child_peak = stdio_child
-        .iter()
-        .filter_map(|&p| procs::stat(p))
-        .map(|s| s.hwm)
-        .sum();
-    // VmHWM was reset per phase, so the run's peak is the highest phase peak.
-    let gateway_peak = phases
-        .iter()
-        .flat_map(|paths| [&paths[2], &paths[3]])
-        .flatten()
-        .map(|p| p.usage.hop_peak_rss)
-        .chain([idle.hwm, with_sessions.rss, after.hwm])
-        .max()
-        .unwrap_or_default();
 
-    let left = gw.stop().await;
-    if left > 0 {
-        progress(&format!(
-            "killed {left} gateway children left after its shutdown"
-        ));
+    let path_ids: Vec<PathId> = paths.iter().map(|(id, _, _)| *id).collect();
+    let mut memory = Vec::new();
+    for (g, with_sessions) in gateways.into_iter().zip(with_sessions) {
+        let pid = g.gateway.pid();
+        let after = procs::stat(pid).unwrap_or_default();
+        let child_peak = g
+            .stdio_child
+            .iter()
+            .filter_map(|&p| procs::stat(p))
+            .map(|s| s.hwm)
+            .sum();
+        // VmHWM was reset per phase, so the run's peak is the highest phase peak.
+        let phase_peak = phases
+            .iter()
+            .flat_map(|per_path| per_path.iter().zip(&path_ids))
+            .filter(|(_, id)| id.is_gateway() && id.audit == g.audit)
+            .flat_map(|(rounds, _)| rounds.iter())
+            .map(|p| p.usage.hop_peak_rss)
+            .max()
+            .unwrap_or_default();
+        let peak = [phase_peak, g.idle.hwm, with_sessions.rss, after.hwm]
+            .into_iter()
+            .max()
+            .unwrap_or_default();
+        let left = g.gateway.stop().await;
+        if left > 0 {
+            progress(&format!(
+                "killed {left} gateway children left after its shutdown"
+            ));
+        }
+        memory.push(GatewayMemory {
+            audit: g.audit,
+            idle_rss_mb: mb(g.idle.rss),
+            with_sessions_rss_mb: mb(with_sessions.rss),
+            after_load_rss_mb: mb(after.rss),
+            peak_rss_mb: mb(peak),
+            stdio_child_peak_rss_mb: mb(child_peak),
+            data_dir_mb: mb(dir_size(&g.data_dir)),
+        });
     }
     nginx.proc.stop(Duration::from_secs(5)).await;
     echo.stop(Duration::from_secs(5)).await;
@@ -519,21 +729,16 @@ async fn matrix(
         for &concurrency in &args.concurrency {
             let per_path = std::mem::take(&mut phases[index]);
             index += 1;
-            cells.push(cell_result(workload, concurrency, per_path));
+            cells.push(cell_result(workload, concurrency, &path_ids, per_path));
         }
     }
     Ok((
         Matrix {
+            paths: path_ids,
             cells,
-            gateway: GatewayMemory {
-                idle_rss_mb: mb(idle.rss),
-                with_sessions_rss_mb: mb(with_sessions.rss),
-                after_load_rss_mb: mb(after.rss),
-                peak_rss_mb: mb(gateway_peak),
-                stdio_child_peak_rss_mb: mb(child_peak),
-                per_phase_peaks: peak_reset,
-            },
-            rounds: args.rounds.max(1),
+            gateways: memory,
+            per_phase_peaks: peak_reset,
+            rounds,
             duration_s: args.duration,
             warmup_s: args.warmup,
             keep_alive: args.keep_alive,
@@ -543,9 +748,14 @@ async fn matrix(
     ))
 }
 
-fn cell_result(workload: Workload, concurrency: usize, per_path: [Vec<Phase>; 4]) -> CellResult {
+fn cell_result(
+    workload: Workload,
+    concurrency: usize,
+    ids: &[PathId],
+    per_path: Vec<Vec<Phase>>,
+) -> CellResult {
     let mut paths: Vec<PathResult> = Vec::new();
-    for (kind, phases) in PATHS.iter().zip(per_path) {
+    for (id, phases) in ids.iter().zip(per_path) {
         let mut merged = Samples::default();
         let mut warmup_errors: BTreeMap<String, u64> = BTreeMap::new();
         let mut usage = Usage::default();
@@ -563,6 +773,7 @@ fn cell_result(workload: Workload, concurrency: usize, per_path: [Vec<Phase>; 4]
             usage.hop_cpu_s += phase.usage.hop_cpu_s;
             usage.upstream_cpu_s += phase.usage.upstream_cpu_s;
             usage.client_cpu_s += phase.usage.client_cpu_s;
+            usage.drain_s += phase.usage.drain_s;
             usage.hop_peak_rss = usage.hop_peak_rss.max(phase.usage.hop_peak_rss);
             for (m, c) in phase.warmup_errors {
                 *warmup_errors.entry(m).or_default() += c;
@@ -577,28 +788,31 @@ fn cell_result(workload: Workload, concurrency: usize, per_path: [Vec<Phase>; 4]
                 0.0
             }
         };
-        let has_hop = *kind != PathKind::A;
+        let has_hop = id.hop != Hop::Direct;
         paths.push(PathResult {
-            path: *kind,
-            label: kind.label(),
+            path: *id,
+            label: id.label(),
             added_p50_ms: None,
             added_p99_ms: None,
             hop_cpu_s_per_1000: has_hop.then(|| per_1000(usage.hop_cpu_s)),
             hop_peak_rss_mb: has_hop.then(|| mb(usage.hop_peak_rss)),
             upstream_cpu_s_per_1000: per_1000(usage.upstream_cpu_s),
             client_cpu_s_per_1000: per_1000(usage.client_cpu_s),
+            drain_s: usage.drain_s,
             warmup_errors,
             rounds,
             summary,
         });
     }
-    let (a50, a99) = paths
-        .first()
-        .map(|a| (a.summary.p50_ms, a.summary.p99_ms))
-        .unwrap_or_default();
-    for p in paths.iter_mut().skip(1) {
-        p.added_p50_ms = Some(p.summary.p50_ms - a50);
-        p.added_p99_ms = Some(p.summary.p99_ms - a99);
+    let direct = paths
+        .iter()
+        .find(|p| p.path.hop == Hop::Direct)
+        .map(|a| (a.summary.p50_ms, a.summary.p99_ms));
+    if let Some((a50, a99)) = direct {
+        for p in paths.iter_mut().filter(|p| p.path.hop != Hop::Direct) {
+            p.added_p50_ms = Some(p.summary.p50_ms - a50);
+            p.added_p99_ms = Some(p.summary.p99_ms - a99);
+        }
     }
     CellResult {
         workload: workload.label(),

@@ -55,9 +55,12 @@ pub struct ListTimes {
 pub struct ScaleResult {
     pub servers: usize,
     pub tools_per_server: usize,
+    /// The first is the first start with these servers (their tool definitions
+    /// are seen, and pinned, for the first time); the others are restarts.
     pub startups: Vec<Startup>,
-    /// Median over the startups.
+    /// Spawn -> MCP endpoint, median over every startup.
     pub endpoint_ms: f64,
+    /// Median over the restarts (the first start when there was only one).
     pub first_answer_ms: f64,
     pub all_ready_ms: f64,
     pub cold_list_ms: f64,
@@ -80,21 +83,20 @@ pub async fn run(
     let data = DataDir::new(&bins.switchboard, dir.join("data"))?;
     // Every echo server has `echo` and `payload`; the rest are generated.
     let extra = tools_per_server.saturating_sub(2).to_string();
-    let echo = bins.echo.to_string_lossy().into_owned();
-    let entries: serde_json::Map<String, Value> = (0..servers)
-        .map(|i| {
-            (
-                format!("s{i:03}"),
-                json!({ "command": echo, "args": ["--stdio", "--tools", extra] }),
-            )
-        })
-        .collect();
-    let file = dir.join("servers.json");
-    std::fs::write(
-        &file,
-        serde_json::to_vec(&json!({ "mcpServers": entries }))?,
-    )?;
-    data.import(&file).await?;
+    let args = ["--stdio", "--tools", extra.as_str()];
+    // `servers add` the way a user does (a few at a time: each is a short SQLite write).
+    let names: Vec<String> = (0..servers).map(|i| format!("s{i:03}")).collect();
+    for chunk in names.chunks(8) {
+        let added = futures::future::join_all(
+            chunk
+                .iter()
+                .map(|name| data.add_stdio_server(name, &bins.echo, &args)),
+        )
+        .await;
+        for outcome in added {
+            outcome?;
+        }
+    }
     let token = data.add_client("bench").await?;
     progress(&format!(
         "scale: {servers} stdio servers x {tools_per_server} tools configured"
@@ -157,11 +159,16 @@ pub async fn run(
         }
     }
     let (cached_rmcp, cached_raw, rss) = cached.ok_or("no scale startup ran")?;
-    let med = |f: fn(&Startup) -> f64| median(&mut runs.iter().map(f).collect::<Vec<_>>());
+    let restarts = if runs.len() > 1 {
+        &runs[1..]
+    } else {
+        &runs[..]
+    };
+    let med = |f: fn(&Startup) -> f64| median(&mut restarts.iter().map(f).collect::<Vec<_>>());
     Ok(ScaleResult {
         servers,
         tools_per_server,
-        endpoint_ms: med(|s| s.endpoint_ms),
+        endpoint_ms: median(&mut runs.iter().map(|s| s.endpoint_ms).collect::<Vec<_>>()),
         first_answer_ms: med(|s| s.first_answer_ms),
         all_ready_ms: med(|s| s.all_ready_ms),
         cold_list_ms: med(|s| s.cold_list_ms),
@@ -169,7 +176,7 @@ pub async fn run(
         cached_rmcp,
         cached_raw,
         gateway_rss_mb: rss as f64 / (1024.0 * 1024.0),
-        policy_note: "not measured: the gateway has no policy engine yet".into(),
+        policy_note: "not measured by this benchmark".into(),
     })
 }
 

@@ -23,8 +23,18 @@ pub async fn run(data_dir: &Path, args: ServeArgs) -> Result<(), CliError> {
         listen: args.listen,
         ..GatewayConfig::default()
     };
-    let gateway = Gateway::start(store, config).await?;
+    let gateway = Gateway::start(store.clone(), config).await?;
     let info = gateway.info();
+    // The control API and the web UI, behind the gateway's own routes.
+    let access = std::sync::Arc::new(switchboard_api::http::WebAccess::new(
+        info.control_token.clone(),
+        info.listen.port(),
+    ));
+    gateway.mount(switchboard_api::http::router(
+        switchboard_api::Api::new(store, &gateway),
+        access.clone(),
+        switchboard_api::http::default_ui_dir(),
+    ));
     println!(
         "Switchboard is ready ({} ms)",
         started.elapsed().as_millis()
@@ -32,6 +42,12 @@ pub async fn run(data_dir: &Path, args: ServeArgs) -> Result<(), CliError> {
     println!("  MCP endpoint:  {}", info.mcp_url);
     println!("  Control:       {}", info.control_url);
     println!("  Data:          {}", data_dir.display());
+    // The fragment never reaches a server or a log; the code works once.
+    println!(
+        "  Control panel: http://{}/#login={}",
+        info.listen,
+        access.login_code()
+    );
     println!("Add a client token with `switchboard clients add NAME`; stop with Ctrl-C.");
     wait_for_signal().await;
     tracing::info!("shutting down");

@@ -119,6 +119,7 @@ pub struct Gateway {
     shutdown: CancellationToken,
     server: tokio::task::JoinHandle<std::io::Result<()>>,
     watcher: tokio::task::JoinHandle<()>,
+    mounted: http::Mounted,
 }
 
 /// Settings key of the audit log's settings.
@@ -214,7 +215,14 @@ impl Gateway {
             max_body_bytes: config.max_body_bytes,
             session_idle: config.session_idle,
         };
-        let app = http::router(core, guard.clone(), &limits, shutdown.child_token());
+        let mounted = http::Mounted::default();
+        let app = http::router(
+            core,
+            guard.clone(),
+            &limits,
+            shutdown.child_token(),
+            mounted.clone(),
+        );
 
         let info = RuntimeInfo {
             pid: std::process::id(),
@@ -261,7 +269,14 @@ impl Gateway {
             shutdown,
             server,
             watcher,
+            mounted,
         })
+    }
+
+    /// Adds routes (the control API, the web UI) behind the gateway's own:
+    /// requests none of the gateway's routes match go to them.
+    pub fn mount(&self, routes: axum::Router) {
+        self.mounted.set(routes);
     }
 
     /// Where the gateway listens and how to reach it.

@@ -150,7 +150,7 @@ fn is_loopback_origin(origin: &str) -> bool {
 
 /// Host and Origin checks (shared by MCP and the control API); the refusal
 /// message when they fail.
-fn check_origin(headers: &HeaderMap) -> Result<(), &'static str> {
+pub fn check_origin(headers: &HeaderMap) -> Result<(), &'static str> {
     let host = headers
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())

@@ -3,6 +3,8 @@
 
 pub(crate) mod guard;
 
+pub use guard::check_origin as check_host_origin;
+
 use std::{collections::BTreeMap, sync::Arc, time::Duration};
 
 use axum::{
@@ -34,11 +36,35 @@ pub struct HttpLimits {
     pub session_idle: Duration,
 }
 
+/// Routes a host adds once the gateway runs (the control API, the web UI):
+/// every request no gateway route matches goes to them.
+#[derive(Clone, Default)]
+pub struct Mounted(Arc<std::sync::RwLock<Option<Router>>>);
+
+impl Mounted {
+    pub(crate) fn set(&self, routes: Router) {
+        *self.0.write().unwrap_or_else(|e| e.into_inner()) = Some(routes);
+    }
+
+    async fn serve(self, request: axum::extract::Request) -> axum::response::Response {
+        use tower::ServiceExt as _;
+        let routes = self.0.read().unwrap_or_else(|e| e.into_inner()).clone();
+        match routes {
+            Some(routes) => match routes.oneshot(request).await {
+                Ok(response) => response,
+                Err(never) => match never {},
+            },
+            None => axum::http::StatusCode::NOT_FOUND.into_response(),
+        }
+    }
+}
+
 pub(crate) fn router(
     core: Arc<Core>,
     guard: Arc<GuardState>,
     limits: &HttpLimits,
     shutdown: CancellationToken,
+    mounted: Mounted,
 ) -> Router {
     let mut sessions = SessionConfig::default();
     sessions.keep_alive = Some(limits.session_idle);
@@ -74,7 +100,9 @@ pub(crate) fn router(
             guard::control_guard,
         ))
         .with_state(core);
-    mcp_routes.merge(control)
+    mcp_routes
+        .merge(control)
+        .fallback(move |request: axum::extract::Request| mounted.clone().serve(request))
 }
 
 /// `GET /api/status`.

@@ -1,0 +1,72 @@
+//! The TypeScript bindings of the schema, as one file: `ui/src/bindings/index.ts`.
+//! A test compares the committed file with this output; run
+//! `UPDATE_BINDINGS=1 cargo test -p switchboard-api` to refresh it.
+
+use ts_rs::{Config, TS};
+
+use crate::schema::*;
+
+fn decl<T: TS>(cfg: &Config, out: &mut String) {
+    if let Some(docs) = T::docs() {
+        out.push_str(&docs);
+    }
+    out.push_str("export ");
+    out.push_str(&T::decl(cfg));
+    out.push_str("\n\n");
+}
+
+/// The whole generated file.
+pub fn typescript() -> String {
+    let cfg = Config::new().with_large_int("number");
+    let mut out = String::from(
+        "// Generated from crates/api (schema.rs, lib.rs) by `UPDATE_BINDINGS=1 cargo test -p switchboard-api`.\n\
+         // Do not edit by hand.\n\n",
+    );
+    macro_rules! all {
+        ($($t:ty),* $(,)?) => { $( decl::<$t>(&cfg, &mut out); )* };
+    }
+    all!(
+        ApiError,
+        ErrorCode,
+        Permission,
+        ServerState,
+        ServerStatus,
+        Transport,
+        ServerInfo,
+        NewServer,
+        NewTransport,
+        ServerName,
+        SetEnabled,
+        ToolFlag,
+        ToolInfo,
+        SetPermission,
+        ApprovalInfo,
+        ApprovalsQuery,
+        ApprovalAnswer,
+        AnswerApproval,
+        AuditRow,
+        AuditDetail,
+        AuditQuery,
+        AuditId,
+        StatsQuery,
+        ToolStat,
+        MinuteBucket,
+        AuditStats,
+        ClientInfo,
+        ClientName,
+        NewClient,
+        PolicyDefaults,
+        AuditConfig,
+        Settings,
+        SettingsUpdate,
+        Overview,
+        Event,
+    );
+    out.push_str(&crate::rpc_map_ts(&cfg));
+    out
+}
+
+/// Where the committed file lives.
+pub fn path() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../ui/src/bindings/index.ts")
+}

@@ -1,0 +1,105 @@
+//! The control API of Switchboard: one schema of commands ([`Api::call`]) and
+//! events ([`Api::events`]) that both hosts serve, the desktop app over Tauri
+//! IPC and `switchboard serve` over HTTP ([`http`]).
+//!
+//! Every change goes through the store; the running gateway follows the
+//! store, so the API and the CLI can never disagree.
+
+mod api;
+pub mod bindings;
+mod events;
+pub mod http;
+pub mod schema;
+
+pub use api::Api;
+pub use schema::{ApiError, ErrorCode, Event};
+
+/// Declares the commands once: the dispatcher, the method list, and the
+/// TypeScript map of method -> params and result.
+macro_rules! commands {
+    ($( $(#[doc = $doc:literal])* $method:ident ( $params:ty ) -> $result:ty ; )*) => {
+        impl Api {
+            /// Runs one command: `method` with its JSON `params`.
+            pub async fn call(
+                &self,
+                method: &str,
+                params: serde_json::Value,
+            ) -> Result<serde_json::Value, ApiError> {
+                match method {
+                    $(
+                        stringify!($method) => {
+                            let params: $params = serde_json::from_value(params).map_err(|e| {
+                                ApiError::invalid(format!("bad params for {method}: {e}"))
+                            })?;
+                            let result: $result = self.$method(params).await?;
+                            serde_json::to_value(result)
+                                .map_err(|e| ApiError::new(ErrorCode::Internal, e.to_string()))
+                        }
+                    )*
+                    other => Err(ApiError::not_found(format!("no command named {other:?}"))),
+                }
+            }
+        }
+
+        /// Every command's name.
+        pub const METHODS: &[&str] = &[$(stringify!($method)),*];
+
+        /// `export type Rpc = { method: { params: P; result: R } ... }`.
+        pub(crate) fn rpc_map_ts(cfg: &ts_rs::Config) -> String {
+            use ts_rs::TS as _;
+            let mut out = String::from("/** Every command: its params and its result. */\nexport type Rpc = {\n");
+            $(
+                out.push_str(&format!(
+                    "  /**{} */\n  {}: {{ params: {}; result: {} }};\n",
+                    concat!($($doc),*),
+                    stringify!($method),
+                    <$params>::name(cfg),
+                    <$result>::name(cfg),
+                ));
+            )*
+            out.push_str("};\n");
+            out
+        }
+    };
+}
+
+use schema::*;
+
+commands! {
+    /// The gateway at a glance.
+    overview(()) -> Overview;
+    /// Every configured server with its live status.
+    servers_list(()) -> Vec<ServerInfo>;
+    /// Adds a server (a command typed by the user counts as approved).
+    server_add(NewServer) -> ServerInfo;
+    /// Removes a server and forgets its secrets.
+    server_remove(ServerName) -> ();
+    /// Turns a server on or off.
+    server_set_enabled(SetEnabled) -> ();
+    /// Approves the current command of a stdio server.
+    server_approve(ServerName) -> ();
+    /// The tools of a server with their permissions and flags.
+    tools_list(ServerName) -> Vec<ToolInfo>;
+    /// Sets or clears a tool's permission for every client.
+    permission_set(SetPermission) -> ();
+    /// Approvals, newest first.
+    approvals_list(ApprovalsQuery) -> Vec<ApprovalInfo>;
+    /// Answers a waiting call.
+    approval_answer(AnswerApproval) -> ();
+    /// Audit records, newest first.
+    audit_query(AuditQuery) -> Vec<AuditRow>;
+    /// One audit record in full.
+    audit_detail(AuditId) -> AuditDetail;
+    /// Figures from the audit log.
+    audit_stats(StatsQuery) -> AuditStats;
+    /// Clients allowed to connect.
+    clients_list(()) -> Vec<ClientInfo>;
+    /// Creates a client and its token (shown only in this answer).
+    client_add(ClientName) -> NewClient;
+    /// Revokes a client's token.
+    client_revoke(ClientName) -> ();
+    /// Settings.
+    settings_get(()) -> Settings;
+    /// Changes settings.
+    settings_set(SettingsUpdate) -> Settings;
+}

@@ -1,0 +1,578 @@
+//! The wire schema: every type that crosses to the UI. TypeScript for these is
+//! generated into `ui/src/bindings/` (see [`crate::bindings`]).
+
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+
+/// An error as the UI sees it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, thiserror::Error)]
+#[error("{message}")]
+pub struct ApiError {
+    /// What kind of failure, for the UI to act on.
+    pub code: ErrorCode,
+    /// What went wrong, in words for the user.
+    pub message: String,
+}
+
+/// Kinds of failure the UI tells apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// The request is malformed or a value is invalid.
+    Invalid,
+    /// The thing named does not exist.
+    NotFound,
+    /// A thing with that name exists already, or the state changed meanwhile.
+    Conflict,
+    /// No valid control credentials.
+    Unauthorized,
+    /// Anything else (database, I/O).
+    Internal,
+}
+
+impl ApiError {
+    /// An error of `code`.
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// [`ErrorCode::Invalid`].
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::Invalid, message)
+    }
+
+    /// [`ErrorCode::NotFound`].
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::NotFound, message)
+    }
+}
+
+impl From<switchboard_store::Error> for ApiError {
+    fn from(e: switchboard_store::Error) -> Self {
+        use switchboard_store::Error as E;
+        let code = match &e {
+            E::ServerExists(_) | E::ClientExists(_) => ErrorCode::Conflict,
+            E::NoSuchServer(_) => ErrorCode::NotFound,
+            E::InvalidName(_) => ErrorCode::Invalid,
+            _ if e.to_string().starts_with("no ") => ErrorCode::NotFound,
+            _ => ErrorCode::Internal,
+        };
+        Self::new(code, e.to_string())
+    }
+}
+
+impl From<switchboard_audit::Error> for ApiError {
+    fn from(e: switchboard_audit::Error) -> Self {
+        Self::new(ErrorCode::Internal, e.to_string())
+    }
+}
+
+/// allow / ask / deny.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "lowercase")]
+pub enum Permission {
+    /// Runs.
+    Allow,
+    /// Waits for the user's answer.
+    Ask,
+    /// Refused.
+    Deny,
+}
+
+impl From<switchboard_store::Permission> for Permission {
+    fn from(p: switchboard_store::Permission) -> Self {
+        match p {
+            switchboard_store::Permission::Allow => Permission::Allow,
+            switchboard_store::Permission::Ask => Permission::Ask,
+            switchboard_store::Permission::Deny => Permission::Deny,
+        }
+    }
+}
+
+impl From<Permission> for switchboard_store::Permission {
+    fn from(p: Permission) -> Self {
+        match p {
+            Permission::Allow => switchboard_store::Permission::Allow,
+            Permission::Ask => switchboard_store::Permission::Ask,
+            Permission::Deny => switchboard_store::Permission::Deny,
+        }
+    }
+}
+
+/// Lifecycle state of a server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "lowercase")]
+pub enum ServerState {
+    /// Connecting and initializing.
+    Starting,
+    /// Serving.
+    Ready,
+    /// The last attempt failed; a retry is scheduled.
+    Failed,
+    /// Disabled or shut down.
+    Stopped,
+    /// Its command waits for the user's approval.
+    Blocked,
+}
+
+/// Live status of an enabled server.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct ServerStatus {
+    /// State.
+    pub state: ServerState,
+    /// Why the last attempt failed.
+    pub error: Option<String>,
+    /// Tools, once known.
+    pub tools: Option<u32>,
+    /// Reconnections so far.
+    pub restarts: u32,
+    /// Protocol version agreed with the server.
+    pub protocol_version: Option<String>,
+}
+
+/// How a server is reached (secret values never cross: only their names).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum Transport {
+    /// A local process over stdin/stdout.
+    Stdio {
+        /// Program.
+        command: String,
+        /// Arguments.
+        args: Vec<String>,
+        /// Names of the extra environment variables.
+        env: Vec<String>,
+    },
+    /// Streamable HTTP.
+    Http {
+        /// Endpoint.
+        url: String,
+    },
+    /// Legacy HTTP + SSE.
+    Sse {
+        /// Endpoint.
+        url: String,
+    },
+}
+
+/// A configured server and its live status.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct ServerInfo {
+    /// Unique name.
+    pub name: String,
+    /// Whether the gateway runs it.
+    pub enabled: bool,
+    /// How it is reached.
+    pub transport: Transport,
+    /// For stdio: whether this exact command was approved.
+    pub launch_approved: bool,
+    /// Live status (None: disabled, or not picked up yet).
+    pub status: Option<ServerStatus>,
+}
+
+/// A new server.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct NewServer {
+    /// Unique name (letters, digits, `-`, `_`).
+    pub name: String,
+    /// How to reach it.
+    pub transport: NewTransport,
+}
+
+/// How a new server is reached; values of env/headers may be secrets and go
+/// to the OS keyring.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum NewTransport {
+    /// A local process.
+    Stdio {
+        /// Program.
+        command: String,
+        /// Arguments.
+        args: Vec<String>,
+        /// Extra environment, as pairs.
+        env: Vec<(String, String)>,
+    },
+    /// Streamable HTTP.
+    Http {
+        /// Endpoint.
+        url: String,
+        /// Extra headers, as pairs.
+        headers: Vec<(String, String)>,
+    },
+    /// Legacy HTTP + SSE.
+    Sse {
+        /// Endpoint.
+        url: String,
+        /// Extra headers, as pairs.
+        headers: Vec<(String, String)>,
+    },
+}
+
+/// Names one server.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct ServerName {
+    /// Server name.
+    pub name: String,
+}
+
+/// Turns a server on or off.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct SetEnabled {
+    /// Server name.
+    pub name: String,
+    /// On or off.
+    pub enabled: bool,
+}
+
+/// A suspicious-definition flag.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct ToolFlag {
+    /// The rule that fired.
+    pub rule: String,
+    /// `warning` or worse.
+    pub severity: String,
+    /// What matched.
+    pub detail: String,
+}
+
+/// One tool of a server with what may happen when it is called.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct ToolInfo {
+    /// Server.
+    pub server: String,
+    /// Tool name as the server names it.
+    pub name: String,
+    /// Title, if any.
+    pub title: Option<String>,
+    /// Description.
+    pub description: Option<String>,
+    /// Input JSON Schema.
+    #[ts(type = "unknown")]
+    pub input_schema: serde_json::Value,
+    /// Annotations (read-only, destructive, open-world hints).
+    #[ts(type = "unknown")]
+    pub annotations: serde_json::Value,
+    /// Permission for every client: the explicit one or the default.
+    pub permission: Permission,
+    /// Whether `permission` was set explicitly for this tool.
+    pub explicit: bool,
+    /// Why that permission.
+    pub rule: String,
+    /// Suspicious-definition flags.
+    pub flags: Vec<ToolFlag>,
+    /// The server now serves a different definition than the approved one.
+    pub changed: bool,
+}
+
+/// Sets (or clears, with `permission` null) a tool's permission for every client.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct SetPermission {
+    /// Server.
+    pub server: String,
+    /// Tool (`*`: every tool of the server).
+    pub tool: String,
+    /// New permission; null falls back to the default.
+    pub permission: Option<Permission>,
+}
+
+/// A call that waits for (or got) the user's answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct ApprovalInfo {
+    /// Id.
+    pub id: i64,
+    /// Client that made the call.
+    pub client: String,
+    /// Server.
+    pub server: String,
+    /// Tool.
+    pub tool: String,
+    /// Arguments (secrets masked), JSON text.
+    pub arguments: Option<String>,
+    /// `pending`, `allowed`, `denied` or `expired`.
+    pub status: String,
+    /// For `allowed`: `once`, `session` or `always`.
+    pub scope: Option<String>,
+    /// When asked, unix ms.
+    pub created_at: i64,
+}
+
+/// Which approvals to list.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct ApprovalsQuery {
+    /// Only those still waiting.
+    pub pending_only: bool,
+}
+
+/// The user's answer to a waiting call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "lowercase")]
+pub enum ApprovalAnswer {
+    /// This call only.
+    Once,
+    /// For the rest of the client's session.
+    Session,
+    /// From now on for this client.
+    Always,
+    /// Refuse.
+    Deny,
+}
+
+/// Answers an approval.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct AnswerApproval {
+    /// Approval id.
+    pub id: i64,
+    /// The answer.
+    pub answer: ApprovalAnswer,
+}
+
+/// One audit record without its bodies (the live log's row).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct AuditRow {
+    /// Sequence number.
+    pub id: i64,
+    /// Start time, unix ms.
+    pub ts: i64,
+    /// Client.
+    pub client: Option<String>,
+    /// Server.
+    pub server: Option<String>,
+    /// `client_to_server` or `server_to_client`.
+    pub direction: String,
+    /// JSON-RPC method.
+    pub method: String,
+    /// Tool, prompt or resource name.
+    pub name: Option<String>,
+    /// `ok`, `error`, `cancelled`, `denied`.
+    pub status: String,
+    /// Error message.
+    pub error: Option<String>,
+    /// Microseconds to the answer.
+    pub latency_us: Option<i64>,
+    /// Policy decision.
+    pub decision: String,
+}
+
+/// One audit record in full.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct AuditDetail {
+    /// The row.
+    pub row: AuditRow,
+    /// MCP session.
+    pub session: Option<String>,
+    /// Request params, JSON text (redacted, capped).
+    pub request: Option<String>,
+    /// Size before capping.
+    pub request_size: i64,
+    /// Result, JSON text (redacted, capped).
+    pub response: Option<String>,
+    /// Size before capping.
+    pub response_size: i64,
+    /// JSON-RPC error code.
+    pub error_code: Option<i64>,
+    /// Rule behind the decision.
+    pub rule: Option<String>,
+    /// This record's chain hash.
+    pub hash: String,
+}
+
+/// Which audit records to return, newest first.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, TS)]
+#[serde(default)]
+pub struct AuditQuery {
+    /// Full-text search over names, arguments and results.
+    pub search: Option<String>,
+    /// Client.
+    pub client: Option<String>,
+    /// Server.
+    pub server: Option<String>,
+    /// JSON-RPC method.
+    pub method: Option<String>,
+    /// `ok`, `error`, `cancelled`, `denied`.
+    pub status: Option<String>,
+    /// Keyset paging: older than this id.
+    pub before_id: Option<i64>,
+    /// Page size (0: 100; at most 10,000).
+    pub limit: u32,
+}
+
+/// Names one audit record.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct AuditId {
+    /// Record id.
+    pub id: i64,
+}
+
+/// Over what time the figures are computed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct StatsQuery {
+    /// Minutes back from now.
+    pub minutes: u32,
+}
+
+/// Usage of one tool.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct ToolStat {
+    /// Server.
+    pub server: String,
+    /// Tool.
+    pub tool: String,
+    /// Calls.
+    pub calls: u32,
+    /// Errors and refusals.
+    pub errors: u32,
+    /// Median latency, µs.
+    pub p50_us: Option<i64>,
+    /// 95th percentile latency, µs.
+    pub p95_us: Option<i64>,
+}
+
+/// Calls in one minute.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct MinuteBucket {
+    /// Start of the minute, unix ms.
+    pub minute: i64,
+    /// Tool calls.
+    pub calls: u32,
+    /// Of which errors or refusals.
+    pub errors: u32,
+}
+
+/// Figures from the audit log.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct AuditStats {
+    /// Tool calls in the period.
+    pub calls: u32,
+    /// Errors and refusals in the period.
+    pub errors: u32,
+    /// Per minute, oldest first (every minute of the period).
+    pub per_minute: Vec<MinuteBucket>,
+    /// Per tool, busiest first.
+    pub tools: Vec<ToolStat>,
+}
+
+/// A client allowed to connect.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct ClientInfo {
+    /// Name.
+    pub name: String,
+    /// Profile it uses (None: every server).
+    pub profile: Option<String>,
+    /// Created, unix ms.
+    pub created_at: i64,
+    /// Last seen, unix ms.
+    pub last_seen_at: Option<i64>,
+}
+
+/// Names one client.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct ClientName {
+    /// Client name.
+    pub name: String,
+}
+
+/// A new client and its token, shown only this once.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct NewClient {
+    /// The client.
+    pub client: ClientInfo,
+    /// Its bearer token.
+    pub token: String,
+    /// The MCP endpoint to point it at.
+    pub mcp_url: String,
+}
+
+/// Defaults by tool annotations, for tools without an explicit permission.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct PolicyDefaults {
+    /// `readOnlyHint`.
+    pub read_only: Permission,
+    /// `destructiveHint`.
+    pub destructive: Permission,
+    /// `openWorldHint`.
+    pub open_world: Permission,
+    /// None of these.
+    pub unannotated: Permission,
+    /// Seconds a call waits for an answer before it is denied.
+    pub approval_timeout_secs: u32,
+}
+
+/// Audit log settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct AuditConfig {
+    /// A call's answer waits until its record is committed.
+    pub strict: bool,
+    /// Delete records older than this many days (None: keep).
+    pub retention_days: Option<u32>,
+}
+
+/// Settings the UI shows; `listen` and `data_dir` are read-only.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct Settings {
+    /// Where the gateway listens.
+    pub listen: String,
+    /// MCP endpoint.
+    pub mcp_url: String,
+    /// Data directory.
+    pub data_dir: String,
+    /// Audit log.
+    pub audit: AuditConfig,
+    /// Permission defaults.
+    pub defaults: PolicyDefaults,
+}
+
+/// The writable part of [`Settings`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct SettingsUpdate {
+    /// Audit log.
+    pub audit: AuditConfig,
+    /// Permission defaults.
+    pub defaults: PolicyDefaults,
+}
+
+/// The gateway at a glance.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct Overview {
+    /// Version.
+    pub version: String,
+    /// MCP endpoint.
+    pub mcp_url: String,
+    /// Configured servers.
+    pub servers: u32,
+    /// Of which ready.
+    pub ready: u32,
+    /// Clients.
+    pub clients: u32,
+    /// Calls waiting for approval.
+    pub pending_approvals: u32,
+}
+
+/// Something that happened, pushed to the UI.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Event {
+    /// Newly committed audit records, oldest first.
+    Audit {
+        /// The records.
+        rows: Vec<AuditRow>,
+    },
+    /// The live log fell behind and missed batches: reload from the log.
+    AuditLagged {
+        /// Batches missed.
+        missed: u32,
+    },
+    /// The set of waiting approvals changed.
+    Approvals {
+        /// Those now waiting.
+        pending: Vec<ApprovalInfo>,
+    },
+    /// A server's status or configuration changed.
+    Servers {
+        /// Every server.
+        servers: Vec<ServerInfo>,
+    },
+}

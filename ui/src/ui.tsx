@@ -1,0 +1,75 @@
+import type { ReactNode } from "react";
+import type { Permission, ServerState } from "./bindings";
+
+export function Page({ title, actions, children }: { title: string; actions?: ReactNode; children: ReactNode }) {
+  return (
+    <section className="page">
+      <header className="page-head">
+        <h1>{title}</h1>
+        <div className="actions">{actions}</div>
+      </header>
+      {children}
+    </section>
+  );
+}
+
+export function Empty({ title, children }: { title: string; children?: ReactNode }) {
+  return (
+    <div className="empty" role="status">
+      <h2>{title}</h2>
+      {children}
+    </div>
+  );
+}
+
+export function StateBadge({ state }: { state: ServerState | "disabled" }) {
+  return <span className={`badge state-${state}`}>{state}</span>;
+}
+
+export function ErrorNote({ error }: { error: unknown }) {
+  if (!error) return null;
+  const text = typeof error === "object" && error && "message" in error ? String(error.message) : String(error);
+  return (
+    <p className="error" role="alert">
+      {text}
+    </p>
+  );
+}
+
+const PERMS: Permission[] = ["allow", "ask", "deny"];
+
+export function PermissionToggle({
+  value,
+  label,
+  onChange,
+}: {
+  value: Permission;
+  label: string;
+  onChange: (p: Permission) => void;
+}) {
+  return (
+    <div className="segmented" role="radiogroup" aria-label={label}>
+      {PERMS.map((p) => (
+        <button
+          key={p}
+          type="button"
+          role="radio"
+          aria-checked={value === p}
+          className={value === p ? `on perm-${p}` : ""}
+          onClick={() => onChange(p)}
+        >
+          {p}
+        </button>
+      ))}
+    </div>
+  );
+}
+
+export function time(ms: number): string {
+  return new Date(ms).toLocaleTimeString([], { hour12: false });
+}
+
+export function latency(us: number | null): string {
+  if (us === null) return "–";
+  return us >= 1000 ? `${(us / 1000).toFixed(1)} ms` : `${us} µs`;
+}
