@@ -131,7 +131,9 @@ case "$MODE" in
         system_packages
         npm_packages
         python_packages
-        apt_install chromium
+        # Browser e2e, and a real Secret Service (run under a private D-Bus
+        # session by the tests that need one).
+        apt_install chromium dbus gnome-keyring
         ui_packages "$TESTS/../ui"
         ui_packages "$TESTS/e2e"
         ;;

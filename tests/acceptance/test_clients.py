@@ -8,7 +8,6 @@ from __future__ import annotations
 import http.server
 import json
 import os
-import shutil
 import stat
 import threading
 from collections.abc import Iterator
@@ -324,10 +323,6 @@ eval "$(printf keyring-test-pass | gnome-keyring-daemon --unlock --components=se
 """
 
 
-@pytest.mark.skipif(
-    not (shutil.which("dbus-run-session") and shutil.which("gnome-keyring-daemon")),
-    reason="needs dbus-run-session and gnome-keyring-daemon (apt: dbus gnome-keyring)",
-)
 def test_secrets_go_to_a_real_secret_service(home: Path, tmp_path: Path, sandbox_env) -> None:
     """Under a private D-Bus session with an unlocked gnome-keyring: import stores the secret
     in the Secret Service (no opt-in file), and the doctor reads it back."""
