@@ -100,7 +100,14 @@ impl Front {
         record.latency_us = Some(i64::try_from(started.elapsed().as_micros()).unwrap_or(i64::MAX));
         match &result {
             Ok(value) => {
-                let value = value.audit_json();
+                // Lists are summarised from the typed result: turning
+                // thousands of definitions into JSON just to count them
+                // would cost more than the call.
+                let value = if summarize {
+                    value.audit_summary()
+                } else {
+                    value.audit_json()
+                };
                 // A tool that ran and failed answers with a result marked
                 // isError: for the log that is an error all the same.
                 let failed = value
@@ -110,11 +117,7 @@ impl Front {
                 if failed == Some(true) {
                     record.status = Status::Error;
                 }
-                record.response = if summarize {
-                    value.map(summarize_list)
-                } else {
-                    value
-                };
+                record.response = value;
             }
             Err(e) => {
                 // Refusals raised before a call reaches the policy check
@@ -169,7 +172,33 @@ impl Front {
 pub(super) trait AuditJson {
     /// The answer as JSON.
     fn audit_json(&self) -> Option<serde_json::Value>;
+
+    /// A short form for list results: `{"items": N, "nextCursor": …}`.
+    fn audit_summary(&self) -> Option<serde_json::Value> {
+        self.audit_json()
+    }
 }
+
+macro_rules! audit_list_summary {
+    ($($t:ty => $items:ident),* $(,)?) => {$(
+        impl AuditJson for $t {
+            fn audit_json(&self) -> Option<serde_json::Value> {
+                serde_json::to_value(self).ok()
+            }
+
+            fn audit_summary(&self) -> Option<serde_json::Value> {
+                Some(serde_json::json!({ "items": self.$items.len(), "nextCursor": self.next_cursor }))
+            }
+        }
+    )*};
+}
+
+audit_list_summary!(
+    rmcp::model::ListPromptsResult => prompts,
+    rmcp::model::ListResourcesResult => resources,
+    rmcp::model::ListResourceTemplatesResult => resource_templates,
+    rmcp::model::ListToolsResult => tools,
+);
 
 macro_rules! audit_json_via_serde {
     ($($t:ty),* $(,)?) => {$(
@@ -185,10 +214,6 @@ audit_json_via_serde!(
     (),
     rmcp::model::InitializeResult,
     rmcp::model::CompleteResult,
-    rmcp::model::ListPromptsResult,
-    rmcp::model::ListResourcesResult,
-    rmcp::model::ListResourceTemplatesResult,
-    rmcp::model::ListToolsResult,
     rmcp::model::CustomResult,
 );
 
@@ -221,15 +246,4 @@ impl AuditJson for rmcp::model::ReadResourceResponse {
             _ => None,
         }
     }
-}
-
-/// `{"items": N, "nextCursor": …}` for a list result.
-fn summarize_list(value: serde_json::Value) -> serde_json::Value {
-    let serde_json::Value::Object(map) = value else {
-        return value;
-    };
-    let items = ["tools", "prompts", "resources", "resourceTemplates"]
-        .iter()
-        .find_map(|key| map.get(*key).and_then(|v| v.as_array()).map(Vec::len));
-    serde_json::json!({ "items": items, "nextCursor": map.get("nextCursor") })
 }
