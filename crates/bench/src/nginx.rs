@@ -116,6 +116,6 @@ pub fn version(nginx: &Path) -> String {
         .output()
         .ok()
         .map(|o| String::from_utf8_lossy(&o.stderr).trim().to_owned())
-        .and_then(|s| s.strip_prefix("nginx version: ").map(str::to_owned))
+        .and_then(|s| s.strip_prefix("nginx version: nginx/").map(str::to_owned))
         .unwrap_or_else(|| "unknown".into())
 }

@@ -374,9 +374,9 @@ fn method_lines(r: &Report) -> Vec<String> {
          /mcp/echo-stdio -> echo server over stdio."
             .into(),
         format!(
-            "+p50/+p99: added latency vs A. RSS peak: highest resident memory while the cell ran (nginx: all \
-             {} of its processes summed; C/D: the gateway process, which keeps memory earlier cells \
-             left behind). CPU s/1k: CPU seconds per 1,000 calls of the hop (D includes the stdio \
+            "+p50/+p99: added latency vs A. RSS peak: highest resident memory while the cell ran in round 1 \
+             (cells run from light to heavy; later rounds, in the JSON, also carry memory heavier cells \
+             left behind); nginx: all {} of its processes summed, C/D: the gateway process. CPU s/1k: CPU seconds per 1,000 calls of the hop (D includes the stdio \
              echo server the gateway runs). Ratios X/B: added latency (- when nginx's is within \
              noise), throughput, RSS, CPU.",
             m.nginx_workers + 1
@@ -582,14 +582,13 @@ pub fn markdown(r: &Report) -> String {
     out.push(audit_line(r));
     out.push(String::new());
     out.push(render_markdown(&headers, &rows));
-    out.extend(memory_lines(r));
+    out.extend(memory_lines(r).into_iter().map(|l| format!("- {l}")));
     if let Some(s) = &r.scale {
         out.push(String::new());
-        out.extend(
-            scale_lines(s)
-                .into_iter()
-                .map(|l| format!("- {}", l.trim_start())),
-        );
+        let mut lines = scale_lines(s).into_iter();
+        out.extend(lines.next());
+        out.push(String::new());
+        out.extend(lines.map(|l| format!("- {}", l.trim_start())));
     }
     out.push(String::new());
     out.push("| target | measured | status |".into());

@@ -238,7 +238,11 @@ pub struct PathResult {
     pub added_p50_ms: Option<f64>,
     pub added_p99_ms: Option<f64>,
     pub hop_cpu_s_per_1000: Option<f64>,
+    /// Peak RSS of the hop in the first round: cells run from light to heavy, so
+    /// this is not inflated by memory a heavier cell left behind.
     pub hop_peak_rss_mb: Option<f64>,
+    /// Peak RSS of the hop over every round.
+    pub hop_peak_rss_mb_all_rounds: Option<f64>,
     pub upstream_cpu_s_per_1000: f64,
     pub client_cpu_s_per_1000: f64,
     /// Seconds the hop stayed busy after the load, all rounds together.
@@ -760,6 +764,7 @@ fn cell_result(
         let mut warmup_errors: BTreeMap<String, u64> = BTreeMap::new();
         let mut usage = Usage::default();
         let mut rounds = Vec::new();
+        let first_peak = phases.first().map_or(0, |p| p.usage.hop_peak_rss);
         for (round, phase) in phases.into_iter().enumerate() {
             let s = phase.samples.summary();
             rounds.push(RoundFigures {
@@ -795,7 +800,8 @@ fn cell_result(
             added_p50_ms: None,
             added_p99_ms: None,
             hop_cpu_s_per_1000: has_hop.then(|| per_1000(usage.hop_cpu_s)),
-            hop_peak_rss_mb: has_hop.then(|| mb(usage.hop_peak_rss)),
+            hop_peak_rss_mb: has_hop.then(|| mb(first_peak)),
+            hop_peak_rss_mb_all_rounds: has_hop.then(|| mb(usage.hop_peak_rss)),
             upstream_cpu_s_per_1000: per_1000(usage.upstream_cpu_s),
             client_cpu_s_per_1000: per_1000(usage.client_cpu_s),
             drain_s: usage.drain_s,
