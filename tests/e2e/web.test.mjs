@@ -173,8 +173,18 @@ test("the control panel end to end", { timeout: 180_000 }, async () => {
   await page.getByRole("button", { name: "Close" }).click();
 
   await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Overview" }).click();
-  await page.getByText("calls in the last hour").waitFor();
+  // "No tool calls in the last hour." can match too while the figures are empty.
+  await page.getByText("calls in the last hour").first().waitFor();
   await shot("overview");
+
+  // The doctor lists its checks, the configured server among them.
+  await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Doctor" }).click();
+  await page.getByRole("heading", { name: "Doctor" }).waitFor();
+  const check = page.locator("tr[data-check]").first();
+  await check.waitFor({ timeout: 30_000 });
+  assert.ok((await page.locator("tr[data-check]").count()) > 0);
+  await page.locator("tr[data-check]", { hasText: "everything" }).first().waitFor();
+  await shot("doctor");
   await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Settings" }).click();
   await page.getByRole("radio", { name: "dark" }).click();
   await page.getByRole("heading", { name: "Default permissions" }).waitFor();

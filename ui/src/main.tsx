@@ -14,6 +14,7 @@ import { Activity } from "./screens/Activity";
 import { Approvals } from "./screens/Approvals";
 import { Clients } from "./screens/Clients";
 import { Settings } from "./screens/Settings";
+import { Doctor } from "./screens/Doctor";
 import "./styles.css";
 
 const NAV = [
@@ -22,7 +23,8 @@ const NAV = [
   ["/activity", "Activity", "3"],
   ["/approvals", "Approvals", "4"],
   ["/clients", "Clients", "5"],
-  ["/settings", "Settings", "6"],
+  ["/doctor", "Doctor", "6"],
+  ["/settings", "Settings", "7"],
 ] as const;
 
 function Shell() {
@@ -36,7 +38,7 @@ function Shell() {
     <div
       className="shell"
       onKeyDown={(e) => {
-        // Alt+1..6 switch screens.
+        // Alt+1..7 switch screens.
         const hit = NAV.find(([, , k]) => e.altKey && e.key === k);
         if (hit) {
           e.preventDefault();
@@ -70,6 +72,7 @@ const routes = [
   createRoute({ getParentRoute: () => root, path: "/activity", component: Activity }),
   createRoute({ getParentRoute: () => root, path: "/approvals", component: Approvals }),
   createRoute({ getParentRoute: () => root, path: "/clients", component: Clients }),
+  createRoute({ getParentRoute: () => root, path: "/doctor", component: Doctor }),
   createRoute({ getParentRoute: () => root, path: "/settings", component: Settings }),
 ];
 const router = createRouter({ routeTree: root.addChildren(routes) });

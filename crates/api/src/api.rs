@@ -555,6 +555,69 @@ impl Api {
         self.store.set_setting(POLICY_SETTINGS_KEY, &policy).await?;
         self.settings_get(()).await
     }
+
+    pub(crate) async fn doctor(&self, (): ()) -> Result<DoctorReport, ApiError> {
+        use switchboard_clients::doctor;
+        let platform = switchboard_clients::Platform::current().map_err(internal)?;
+        let secrets =
+            switchboard_auth::SecretStore::from_env(&self.data_dir).map_err(|e| e.to_string());
+        let listen: std::net::SocketAddr = std::env::var("SWITCHBOARD_LISTEN")
+            .ok()
+            .and_then(|l| l.parse().ok())
+            .unwrap_or_else(|| std::net::SocketAddr::from(([127, 0, 0, 1], 7331)));
+        let path = tokio::task::spawn_blocking(doctor::login_path)
+            .await
+            .unwrap_or_default();
+        let servers = self
+            .hub
+            .statuses()
+            .into_iter()
+            .map(|(name, status)| {
+                let state = serde_json::to_value(status.state)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default();
+                (
+                    name,
+                    doctor::ServerState {
+                        state,
+                        error: status.error,
+                    },
+                )
+            })
+            .collect();
+        let report = doctor::run(doctor::Input {
+            data_dir: &self.data_dir,
+            platform: &platform,
+            store: Ok(&self.store),
+            secrets: secrets.as_ref().map_err(Clone::clone),
+            gateway: doctor::GatewayProbe::Running {
+                mcp_url: self.mcp_url.clone(),
+                servers,
+            },
+            listen,
+            path,
+        })
+        .await;
+        Ok(DoctorReport {
+            checks: report
+                .checks
+                .into_iter()
+                .map(|c| DoctorCheck {
+                    area: c.area.to_owned(),
+                    subject: c.subject,
+                    severity: match c.severity {
+                        doctor::Severity::Ok => Severity::Ok,
+                        doctor::Severity::Info => Severity::Info,
+                        doctor::Severity::Warning => Severity::Warning,
+                        doctor::Severity::Problem => Severity::Problem,
+                    },
+                    detail: c.detail,
+                    fix: c.fix,
+                })
+                .collect(),
+        })
+    }
 }
 
 fn count(n: usize) -> u32 {

@@ -60,6 +60,9 @@ pub fn typescript() -> String {
         Settings,
         SettingsUpdate,
         Overview,
+        Severity,
+        DoctorCheck,
+        DoctorReport,
         Event,
     );
     out.push_str(&crate::rpc_map_ts(&cfg));

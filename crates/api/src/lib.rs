@@ -102,4 +102,6 @@ commands! {
     settings_get(()) -> Settings;
     /// Changes settings.
     settings_set(SettingsUpdate) -> Settings;
+    /// What is wrong, each problem with its fix.
+    doctor(()) -> DoctorReport;
 }

@@ -551,6 +551,42 @@ pub struct Overview {
     pub pending_approvals: u32,
 }
 
+/// How bad a doctor finding is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, TS)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// Fine.
+    Ok,
+    /// Worth knowing; nothing is broken.
+    Info,
+    /// Something may not work as expected.
+    Warning,
+    /// Something does not work.
+    Problem,
+}
+
+/// One doctor finding.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct DoctorCheck {
+    /// Group: `data`, `gateway`, `runtime`, `keyring`, `server`, `client`.
+    pub area: String,
+    /// What was checked (`node`, a server's name, a client's id).
+    pub subject: String,
+    /// How bad.
+    pub severity: Severity,
+    /// What was found.
+    pub detail: String,
+    /// How to fix it (always present for warnings and problems).
+    pub fix: Option<String>,
+}
+
+/// Everything the doctor found.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct DoctorReport {
+    /// The findings, in the order checked.
+    pub checks: Vec<DoctorCheck>,
+}
+
 /// Something that happened, pushed to the UI.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[serde(tag = "type", rename_all = "snake_case")]

@@ -681,6 +681,45 @@ clients: number,
 pending_approvals: number, };
 
 /**
+ * How bad a doctor finding is.
+ */
+export type Severity = "ok" | "info" | "warning" | "problem";
+
+/**
+ * One doctor finding.
+ */
+export type DoctorCheck = { 
+/**
+ * Group: `data`, `gateway`, `runtime`, `keyring`, `server`, `client`.
+ */
+area: string, 
+/**
+ * What was checked (`node`, a server's name, a client's id).
+ */
+subject: string, 
+/**
+ * How bad.
+ */
+severity: Severity, 
+/**
+ * What was found.
+ */
+detail: string, 
+/**
+ * How to fix it (always present for warnings and problems).
+ */
+fix: string | null, };
+
+/**
+ * Everything the doctor found.
+ */
+export type DoctorReport = { 
+/**
+ * The findings, in the order checked.
+ */
+checks: Array<DoctorCheck>, };
+
+/**
  * Something that happened, pushed to the UI.
  */
 export type Event = { "type": "audit", 
@@ -739,4 +778,6 @@ export type Rpc = {
   settings_get: { params: null; result: Settings };
   /** Changes settings. */
   settings_set: { params: SettingsUpdate; result: Settings };
+  /** What is wrong, each problem with its fix. */
+  doctor: { params: null; result: DoctorReport };
 };

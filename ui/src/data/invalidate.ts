@@ -10,6 +10,7 @@ export const keys = {
   stats: ["stats"] as const,
   clients: ["clients"] as const,
   settings: ["settings"] as const,
+  doctor: ["doctor"] as const,
 };
 
 /** Which cached queries an event makes stale. */
