@@ -25,7 +25,7 @@ pub struct Api {
     data_dir: PathBuf,
 }
 
-fn internal(e: impl std::fmt::Display) -> ApiError {
+pub(crate) fn internal(e: impl std::fmt::Display) -> ApiError {
     ApiError::new(ErrorCode::Internal, e.to_string())
 }
 
@@ -45,7 +45,7 @@ pub(crate) fn status_of(s: &UpstreamStatus) -> ServerStatus {
     }
 }
 
-fn transport_of(t: &TransportConfig) -> Transport {
+pub(crate) fn transport_of(t: &TransportConfig) -> Transport {
     match t {
         TransportConfig::Stdio {
             command, args, env, ..
@@ -57,6 +57,54 @@ fn transport_of(t: &TransportConfig) -> Transport {
         TransportConfig::Http { url, .. } => Transport::Http { url: url.clone() },
         TransportConfig::Sse { url, .. } => Transport::Sse { url: url.clone() },
     }
+}
+
+/// A server as the UI sees it.
+pub(crate) fn info_of(record: ServerRecord, status: Option<ServerStatus>) -> ServerInfo {
+    ServerInfo {
+        launch_approved: record.launch_approved(),
+        transport: transport_of(&record.transport),
+        enabled: record.enabled,
+        name: record.name,
+        status,
+    }
+}
+
+/// The stored form of a transport typed by the user (secrets still in clear).
+pub(crate) fn transport_from(t: NewTransport) -> Result<TransportConfig, ApiError> {
+    let pairs = |v: Vec<(String, String)>| v.into_iter().collect::<BTreeMap<_, _>>();
+    let check_url = |url: &str| {
+        url::Url::parse(url)
+            .map(|_| ())
+            .map_err(|e| ApiError::invalid(format!("invalid URL {url}: {e}")))
+    };
+    Ok(match t {
+        NewTransport::Stdio { command, args, env } => {
+            if command.trim().is_empty() {
+                return Err(ApiError::invalid("a command is required"));
+            }
+            TransportConfig::Stdio {
+                command,
+                args,
+                env: pairs(env),
+                cwd: None,
+            }
+        }
+        NewTransport::Http { url, headers } => {
+            check_url(&url)?;
+            TransportConfig::Http {
+                url,
+                headers: pairs(headers),
+            }
+        }
+        NewTransport::Sse { url, headers } => {
+            check_url(&url)?;
+            TransportConfig::Sse {
+                url,
+                headers: pairs(headers),
+            }
+        }
+    })
 }
 
 pub(crate) fn row_of(e: &switchboard_audit::AuditEvent) -> AuditRow {
@@ -88,7 +136,7 @@ fn approval_of(a: switchboard_store::ApprovalRecord) -> ApprovalInfo {
     }
 }
 
-fn client_of(c: switchboard_store::ClientRecord) -> ClientInfo {
+pub(crate) fn client_of(c: switchboard_store::ClientRecord) -> ClientInfo {
     ClientInfo {
         name: c.name,
         profile: c.profile,
@@ -142,65 +190,30 @@ impl Api {
             .list_servers()
             .await?
             .into_iter()
-            .map(|s| ServerInfo {
-                status: if s.enabled {
+            .map(|s| {
+                let status = if s.enabled {
                     statuses.get(&s.name).map(status_of)
                 } else {
                     None
-                },
-                launch_approved: s.launch_approved(),
-                transport: transport_of(&s.transport),
-                enabled: s.enabled,
-                name: s.name,
+                };
+                info_of(s, status)
             })
             .collect())
     }
 
     pub(crate) async fn server_add(&self, new: NewServer) -> Result<ServerInfo, ApiError> {
         switchboard_store::validate_server_name(&new.name)?;
-        let pairs = |v: Vec<(String, String)>| v.into_iter().collect::<BTreeMap<_, _>>();
-        let check_url = |url: &str| {
-            url::Url::parse(url).map_err(|e| ApiError::invalid(format!("invalid URL {url}: {e}")))
-        };
-        let transport = match new.transport {
-            NewTransport::Stdio { command, args, env } => {
-                if command.trim().is_empty() {
-                    return Err(ApiError::invalid("a command is required"));
-                }
-                TransportConfig::Stdio {
-                    command,
-                    args,
-                    env: pairs(env),
-                    cwd: None,
-                }
-            }
-            NewTransport::Http { url, headers } => {
-                check_url(&url)?;
-                TransportConfig::Http {
-                    url,
-                    headers: pairs(headers),
-                }
-            }
-            NewTransport::Sse { url, headers } => {
-                check_url(&url)?;
-                TransportConfig::Sse {
-                    url,
-                    headers: pairs(headers),
-                }
-            }
-        };
-        let secrets = switchboard_auth::SecretStore::from_env(&self.data_dir).map_err(internal)?;
+        let transport = transport_from(new.transport)?;
+        let secrets = self.secrets()?;
         let transport = switchboard_clients::import::store_secrets(&secrets, &new.name, &transport)
             .map_err(internal)?;
         let record = ServerRecord::new(&new.name, transport).approve_launch();
         self.store.add_server(&record).await?;
-        Ok(ServerInfo {
-            name: record.name.clone(),
-            enabled: record.enabled,
-            transport: transport_of(&record.transport),
-            launch_approved: true,
-            status: None,
-        })
+        Ok(info_of(record, None))
+    }
+
+    pub(crate) fn secrets(&self) -> Result<switchboard_auth::SecretStore, ApiError> {
+        switchboard_auth::SecretStore::from_env(&self.data_dir).map_err(internal)
     }
 
     pub(crate) async fn server_remove(&self, p: ServerName) -> Result<(), ApiError> {

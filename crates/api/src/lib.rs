@@ -9,6 +9,7 @@ mod api;
 pub mod bindings;
 mod events;
 pub mod http;
+mod manage;
 pub mod schema;
 
 pub use api::Api;
@@ -78,6 +79,31 @@ commands! {
     server_set_enabled(SetEnabled) -> ();
     /// Approves the current command of a stdio server.
     server_approve(ServerName) -> ();
+    /// Changes how a server is reached (an empty env or header value keeps
+    /// the stored one).
+    server_update(NewServer) -> ServerInfo;
+    /// Stops and starts a running server again.
+    server_restart(ServerName) -> ();
+    /// The end of a stdio server's stderr log.
+    server_log(ServerName) -> ServerLog;
+    /// The resources, templates and prompts of a running server.
+    server_offer(ServerName) -> ServerOffer;
+    /// How a tool's definition changed since it was approved.
+    tool_change(ToolRef) -> ToolChange;
+    /// Approves a tool's changed definition.
+    tool_change_approve(ToolRef) -> ();
+    /// Every explicit permission, for every scope.
+    rules_list(()) -> Vec<PermissionRule>;
+    /// Sets or removes a permission for everyone, a profile or a client.
+    rule_set(SetRule) -> ();
+    /// Profiles.
+    profiles_list(()) -> Vec<ProfileInfo>;
+    /// Binds a client to a profile (or to none).
+    client_set_profile(SetProfile) -> ();
+    /// Servers in the catalog, with their add forms.
+    catalog_search(CatalogQuery) -> Vec<CatalogEntry>;
+    /// Adds a server from the catalog (approved: the user chose it).
+    catalog_add(CatalogAdd) -> ServerInfo;
     /// The tools of a server with their permissions and flags.
     tools_list(ServerName) -> Vec<ToolInfo>;
     /// Sets or clears a tool's permission for every client.

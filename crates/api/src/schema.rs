@@ -587,6 +587,215 @@ pub struct DoctorReport {
     pub checks: Vec<DoctorCheck>,
 }
 
+/// The end of a stdio server's stderr log.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct ServerLog {
+    /// The server.
+    pub name: String,
+    /// The last lines it wrote (at most 64 KiB), oldest first.
+    pub text: String,
+}
+
+/// A resource a server offers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct ResourceInfo {
+    /// Its URI.
+    pub uri: String,
+    /// Its name.
+    pub name: String,
+    /// A display title.
+    pub title: Option<String>,
+    /// What it is.
+    pub description: Option<String>,
+    /// Its MIME type.
+    pub mime_type: Option<String>,
+    /// `true` for a template (`uri` is then an RFC 6570 URI template).
+    pub template: bool,
+}
+
+/// An argument of a prompt.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct PromptArgumentInfo {
+    /// Name.
+    pub name: String,
+    /// What it is for.
+    pub description: Option<String>,
+    /// Whether it must be given.
+    pub required: bool,
+}
+
+/// A prompt a server offers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct PromptInfo {
+    /// Name.
+    pub name: String,
+    /// A display title.
+    pub title: Option<String>,
+    /// What it does.
+    pub description: Option<String>,
+    /// Its arguments.
+    pub arguments: Vec<PromptArgumentInfo>,
+}
+
+/// What a running server offers besides tools.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct ServerOffer {
+    /// Resources and resource templates.
+    pub resources: Vec<ResourceInfo>,
+    /// Prompts.
+    pub prompts: Vec<PromptInfo>,
+}
+
+/// Names one tool of one server.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct ToolRef {
+    /// Server.
+    pub server: String,
+    /// Tool, as the server names it.
+    pub tool: String,
+}
+
+/// How a tool's definition changed since it was approved.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct ToolChange {
+    /// Server.
+    pub server: String,
+    /// Tool.
+    pub tool: String,
+    /// A line diff of the approved and the served definition (`- `, `+ `
+    /// or two spaces before each line); empty when nothing changed.
+    pub lines: Vec<String>,
+    /// Since when the changed definition is served, unix ms.
+    pub pending_since: Option<i64>,
+}
+
+/// Who a permission rule applies to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(tag = "kind", content = "name", rename_all = "lowercase")]
+pub enum RuleScope {
+    /// Every client.
+    Everyone,
+    /// Clients using this profile.
+    Profile(String),
+    /// One client.
+    Client(String),
+}
+
+/// An explicit permission.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct PermissionRule {
+    /// Who it applies to.
+    pub scope: RuleScope,
+    /// Server (`*`: every server).
+    pub server: String,
+    /// Tool (`*`: every tool of the server).
+    pub tool: String,
+    /// The permission.
+    pub permission: Permission,
+}
+
+/// Sets (or, with no permission, removes) a rule.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct SetRule {
+    /// Who it applies to.
+    pub scope: RuleScope,
+    /// Server (`*`: every server).
+    pub server: String,
+    /// Tool (`*`: every tool of the server).
+    pub tool: String,
+    /// The permission; None removes the rule.
+    pub permission: Option<Permission>,
+}
+
+/// A named set of servers clients can be limited to.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct ProfileInfo {
+    /// Name.
+    pub name: String,
+    /// Its servers (None: every server).
+    pub servers: Option<Vec<String>>,
+}
+
+/// Binds a client to a profile.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct SetProfile {
+    /// The client.
+    pub client: String,
+    /// The profile (None: every server).
+    pub profile: Option<String>,
+}
+
+/// Searches the server catalog.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct CatalogQuery {
+    /// Words to look for (empty: everything).
+    pub text: String,
+}
+
+/// One field of a catalog entry's form.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct CatalogField {
+    /// `env`, `header` or `var` (an argument or a `{variable}`).
+    pub kind: String,
+    /// The key it is given by.
+    pub key: String,
+    /// What it is for.
+    pub description: Option<String>,
+    /// It must be given.
+    pub required: bool,
+    /// It is a secret (goes to the OS keyring).
+    pub secret: bool,
+    /// The value used if none is given.
+    pub default: Option<String>,
+    /// Allowed values.
+    pub choices: Vec<String>,
+}
+
+/// One way to run a catalog entry.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct CatalogOption {
+    /// `package` (local, over stdio) or `remote` (over HTTP).
+    pub kind: String,
+    /// Which package or remote.
+    pub index: u32,
+    /// One line: what runs and how.
+    pub summary: String,
+    /// What the user fills in.
+    pub fields: Vec<CatalogField>,
+    /// Why it cannot be used, if it cannot.
+    pub unsupported: Option<String>,
+}
+
+/// A server from the catalog and its add form.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct CatalogEntry {
+    /// Registry name (the id to add it by).
+    pub id: String,
+    /// What it does.
+    pub description: String,
+    /// The server name it gets unless the user picks one.
+    pub suggested_name: String,
+    /// Ways to run it.
+    pub options: Vec<CatalogOption>,
+    /// The index into `options` used unless the user picks one.
+    pub default_option: Option<u32>,
+}
+
+/// Adds a server from the catalog.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct CatalogAdd {
+    /// Registry name.
+    pub id: String,
+    /// Name of the new server.
+    pub name: String,
+    /// `package` or `remote`.
+    pub kind: String,
+    /// Which package or remote.
+    pub index: u32,
+    /// Answers, as (field kind, key, value).
+    pub values: Vec<(String, String, String)>,
+}
+
 /// Something that happened, pushed to the UI.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[serde(tag = "type", rename_all = "snake_case")]

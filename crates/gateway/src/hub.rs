@@ -134,6 +134,35 @@ impl Hub {
         changed
     }
 
+    /// Stops and starts the server called `name` again (a fresh process for
+    /// stdio servers). Returns false when no such server is running.
+    pub async fn restart(&self, name: &str) -> bool {
+        let Some(old) = self.get(name) else {
+            return false;
+        };
+        tracing::info!(server = name, "restarting upstream");
+        old.shutdown().await;
+        let fresh = Upstream::start(old.record().clone(), self.env.clone());
+        let mut map = self.upstreams.write().unwrap_or_else(|e| e.into_inner());
+        // Replace only the instance we stopped: a reconcile meanwhile wins.
+        match map.get(name) {
+            Some(current) if Arc::ptr_eq(current, &old) => {
+                map.insert(name.to_owned(), fresh);
+                true
+            }
+            _ => {
+                drop(map);
+                fresh.stop_now();
+                self.get(name).is_some()
+            }
+        }
+    }
+
+    /// The last `max_bytes` of what the stdio server `name` wrote to stderr.
+    pub async fn stderr_log(&self, name: &str, max_bytes: u64) -> std::io::Result<String> {
+        crate::upstream::stderr_tail(&self.env.log_dir, name, max_bytes).await
+    }
+
     /// Waits (at most `limit`) until no upstream is still starting.
     pub async fn settled(&self, limit: Duration) {
         let all = self.all();

@@ -720,6 +720,324 @@ export type DoctorReport = {
 checks: Array<DoctorCheck>, };
 
 /**
+ * The end of a stdio server's stderr log.
+ */
+export type ServerLog = { 
+/**
+ * The server.
+ */
+name: string, 
+/**
+ * The last lines it wrote (at most 64 KiB), oldest first.
+ */
+text: string, };
+
+/**
+ * A resource a server offers.
+ */
+export type ResourceInfo = { 
+/**
+ * Its URI.
+ */
+uri: string, 
+/**
+ * Its name.
+ */
+name: string, 
+/**
+ * A display title.
+ */
+title: string | null, 
+/**
+ * What it is.
+ */
+description: string | null, 
+/**
+ * Its MIME type.
+ */
+mime_type: string | null, 
+/**
+ * `true` for a template (`uri` is then an RFC 6570 URI template).
+ */
+template: boolean, };
+
+/**
+ * An argument of a prompt.
+ */
+export type PromptArgumentInfo = { 
+/**
+ * Name.
+ */
+name: string, 
+/**
+ * What it is for.
+ */
+description: string | null, 
+/**
+ * Whether it must be given.
+ */
+required: boolean, };
+
+/**
+ * A prompt a server offers.
+ */
+export type PromptInfo = { 
+/**
+ * Name.
+ */
+name: string, 
+/**
+ * A display title.
+ */
+title: string | null, 
+/**
+ * What it does.
+ */
+description: string | null, 
+/**
+ * Its arguments.
+ */
+arguments: Array<PromptArgumentInfo>, };
+
+/**
+ * What a running server offers besides tools.
+ */
+export type ServerOffer = { 
+/**
+ * Resources and resource templates.
+ */
+resources: Array<ResourceInfo>, 
+/**
+ * Prompts.
+ */
+prompts: Array<PromptInfo>, };
+
+/**
+ * Names one tool of one server.
+ */
+export type ToolRef = { 
+/**
+ * Server.
+ */
+server: string, 
+/**
+ * Tool, as the server names it.
+ */
+tool: string, };
+
+/**
+ * How a tool's definition changed since it was approved.
+ */
+export type ToolChange = { 
+/**
+ * Server.
+ */
+server: string, 
+/**
+ * Tool.
+ */
+tool: string, 
+/**
+ * A line diff of the approved and the served definition (`- `, `+ `
+ * or two spaces before each line); empty when nothing changed.
+ */
+lines: Array<string>, 
+/**
+ * Since when the changed definition is served, unix ms.
+ */
+pending_since: number | null, };
+
+/**
+ * Who a permission rule applies to.
+ */
+export type RuleScope = { "kind": "everyone" } | { "kind": "profile", "name": string } | { "kind": "client", "name": string };
+
+/**
+ * An explicit permission.
+ */
+export type PermissionRule = { 
+/**
+ * Who it applies to.
+ */
+scope: RuleScope, 
+/**
+ * Server (`*`: every server).
+ */
+server: string, 
+/**
+ * Tool (`*`: every tool of the server).
+ */
+tool: string, 
+/**
+ * The permission.
+ */
+permission: Permission, };
+
+/**
+ * Sets (or, with no permission, removes) a rule.
+ */
+export type SetRule = { 
+/**
+ * Who it applies to.
+ */
+scope: RuleScope, 
+/**
+ * Server (`*`: every server).
+ */
+server: string, 
+/**
+ * Tool (`*`: every tool of the server).
+ */
+tool: string, 
+/**
+ * The permission; None removes the rule.
+ */
+permission: Permission | null, };
+
+/**
+ * A named set of servers clients can be limited to.
+ */
+export type ProfileInfo = { 
+/**
+ * Name.
+ */
+name: string, 
+/**
+ * Its servers (None: every server).
+ */
+servers: Array<string> | null, };
+
+/**
+ * Binds a client to a profile.
+ */
+export type SetProfile = { 
+/**
+ * The client.
+ */
+client: string, 
+/**
+ * The profile (None: every server).
+ */
+profile: string | null, };
+
+/**
+ * Searches the server catalog.
+ */
+export type CatalogQuery = { 
+/**
+ * Words to look for (empty: everything).
+ */
+text: string, };
+
+/**
+ * One field of a catalog entry's form.
+ */
+export type CatalogField = { 
+/**
+ * `env`, `header` or `var` (an argument or a `{variable}`).
+ */
+kind: string, 
+/**
+ * The key it is given by.
+ */
+key: string, 
+/**
+ * What it is for.
+ */
+description: string | null, 
+/**
+ * It must be given.
+ */
+required: boolean, 
+/**
+ * It is a secret (goes to the OS keyring).
+ */
+secret: boolean, 
+/**
+ * The value used if none is given.
+ */
+default: string | null, 
+/**
+ * Allowed values.
+ */
+choices: Array<string>, };
+
+/**
+ * One way to run a catalog entry.
+ */
+export type CatalogOption = { 
+/**
+ * `package` (local, over stdio) or `remote` (over HTTP).
+ */
+kind: string, 
+/**
+ * Which package or remote.
+ */
+index: number, 
+/**
+ * One line: what runs and how.
+ */
+summary: string, 
+/**
+ * What the user fills in.
+ */
+fields: Array<CatalogField>, 
+/**
+ * Why it cannot be used, if it cannot.
+ */
+unsupported: string | null, };
+
+/**
+ * A server from the catalog and its add form.
+ */
+export type CatalogEntry = { 
+/**
+ * Registry name (the id to add it by).
+ */
+id: string, 
+/**
+ * What it does.
+ */
+description: string, 
+/**
+ * The server name it gets unless the user picks one.
+ */
+suggested_name: string, 
+/**
+ * Ways to run it.
+ */
+options: Array<CatalogOption>, 
+/**
+ * The index into `options` used unless the user picks one.
+ */
+default_option: number | null, };
+
+/**
+ * Adds a server from the catalog.
+ */
+export type CatalogAdd = { 
+/**
+ * Registry name.
+ */
+id: string, 
+/**
+ * Name of the new server.
+ */
+name: string, 
+/**
+ * `package` or `remote`.
+ */
+kind: string, 
+/**
+ * Which package or remote.
+ */
+index: number, 
+/**
+ * Answers, as (field kind, key, value).
+ */
+values: Array<[string, string, string]>, };
+
+/**
  * Something that happened, pushed to the UI.
  */
 export type Event = { "type": "audit", 
@@ -754,6 +1072,30 @@ export type Rpc = {
   server_set_enabled: { params: SetEnabled; result: null };
   /** Approves the current command of a stdio server. */
   server_approve: { params: ServerName; result: null };
+  /** Changes how a server is reached (an empty env or header value keeps the stored one). */
+  server_update: { params: NewServer; result: ServerInfo };
+  /** Stops and starts a running server again. */
+  server_restart: { params: ServerName; result: null };
+  /** The end of a stdio server's stderr log. */
+  server_log: { params: ServerName; result: ServerLog };
+  /** The resources, templates and prompts of a running server. */
+  server_offer: { params: ServerName; result: ServerOffer };
+  /** How a tool's definition changed since it was approved. */
+  tool_change: { params: ToolRef; result: ToolChange };
+  /** Approves a tool's changed definition. */
+  tool_change_approve: { params: ToolRef; result: null };
+  /** Every explicit permission, for every scope. */
+  rules_list: { params: null; result: Array<PermissionRule> };
+  /** Sets or removes a permission for everyone, a profile or a client. */
+  rule_set: { params: SetRule; result: null };
+  /** Profiles. */
+  profiles_list: { params: null; result: Array<ProfileInfo> };
+  /** Binds a client to a profile (or to none). */
+  client_set_profile: { params: SetProfile; result: null };
+  /** Servers in the catalog, with their add forms. */
+  catalog_search: { params: CatalogQuery; result: Array<CatalogEntry> };
+  /** Adds a server from the catalog (approved: the user chose it). */
+  catalog_add: { params: CatalogAdd; result: ServerInfo };
   /** The tools of a server with their permissions and flags. */
   tools_list: { params: ServerName; result: Array<ToolInfo> };
   /** Sets or clears a tool's permission for every client. */

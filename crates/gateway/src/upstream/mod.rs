@@ -4,6 +4,7 @@
 //! the process for stdio servers), publishes the server's status, caches its
 //! tool list, and reconnects with backoff when the connection dies.
 
+mod browse;
 mod client;
 mod http;
 mod sse;
@@ -26,6 +27,7 @@ use switchboard_store::{ServerRecord, TransportConfig};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
+pub use browse::{BrowseError, Offer, stderr_tail};
 pub use client::UPSTREAM_PROTOCOL_VERSION;
 pub(crate) use client::UpstreamClient;
 
@@ -270,6 +272,11 @@ impl Upstream {
         let mut rx = self.shared.status.subscribe();
         let _ =
             tokio::time::timeout(limit, rx.wait_for(|s| s.state != UpstreamState::Starting)).await;
+    }
+
+    /// Asks the supervisor to stop without waiting for it.
+    pub(crate) fn stop_now(&self) {
+        self.stop.cancel();
     }
 
     /// Stops the supervisor and the server (drains: waits for the task).
