@@ -172,6 +172,24 @@ test("the control panel end to end", { timeout: 180_000 }, async () => {
   await shot("activity-detail");
   await page.getByRole("button", { name: "Close" }).click();
 
+  // Server detail: resources, prompts and the stderr log; the catalog in "Add server".
+  await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Servers" }).click();
+  await row.getByRole("link", { name: "everything" }).click();
+  await page.getByRole("tab", { name: "Resources" }).click();
+  await page.getByRole("table", { name: "Resources" }).waitFor();
+  await shot("server-resources");
+  await page.getByRole("tab", { name: "Prompts" }).click();
+  await page.locator("ul.tools li").first().waitFor();
+  await page.getByRole("tab", { name: "Log" }).click();
+  await page.getByLabel("stderr of everything").getByText(/started, pid/).waitFor();
+  await page.getByRole("link", { name: "All servers" }).click();
+  await page.getByRole("button", { name: "Add server" }).first().click();
+  await page.getByRole("tab", { name: "Catalog" }).click();
+  await page.getByLabel("Search the catalog").fill("playwright");
+  await page.locator("[data-catalog]").first().waitFor();
+  await shot("servers-catalog");
+  await page.getByRole("button", { name: "Cancel" }).click();
+
   await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Overview" }).click();
   // "No tool calls in the last hour." can match too while the figures are empty.
   await page.getByText("calls in the last hour").first().waitFor();
@@ -185,6 +203,23 @@ test("the control panel end to end", { timeout: 180_000 }, async () => {
   assert.ok((await page.locator("tr[data-check]").count()) > 0);
   await page.locator("tr[data-check]", { hasText: "everything" }).first().waitFor();
   await shot("doctor");
+  // A rule for the e2e client only: its calls to echo are refused from now on.
+  await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Clients" }).click();
+  await page.locator('tr[data-client="e2e"]').getByRole("button", { name: "Permissions" }).click();
+  await page.getByRole("combobox", { name: "Server", exact: true }).selectOption("everything");
+  await page.getByRole("combobox", { name: "Tool", exact: true }).locator('option[value="echo"]').waitFor({ state: "attached" });
+  await page.getByRole("combobox", { name: "Tool", exact: true }).selectOption("echo");
+  await page.getByRole("button", { name: "Add rule" }).click();
+  await page.locator(".rules li", { hasText: "echo" }).waitFor();
+  await shot("clients-permissions");
+  let ruled;
+  for (let i = 0; i < 20; i++) {
+    ruled = await call("tools/call", { name: "everything__echo", arguments: { message: "after the rule" } });
+    if (ruled.error || ruled.result?.isError) break;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  assert.ok(ruled.error || ruled.result?.isError, `refused by the client rule: ${JSON.stringify(ruled)}`);
+
   await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Settings" }).click();
   await page.getByRole("radio", { name: "dark" }).click();
   await page.getByRole("heading", { name: "Default permissions" }).waitFor();

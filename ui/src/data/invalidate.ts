@@ -5,6 +5,12 @@ export const keys = {
   overview: ["overview"] as const,
   servers: ["servers"] as const,
   tools: (server: string) => ["tools", server] as const,
+  offer: (server: string) => ["offer", server] as const,
+  log: (server: string) => ["log", server] as const,
+  change: (server: string, tool: string) => ["change", server, tool] as const,
+  rules: ["rules"] as const,
+  profiles: ["profiles"] as const,
+  catalog: (text: string) => ["catalog", text] as const,
   approvals: ["approvals"] as const,
   audit: ["audit"] as const,
   stats: ["stats"] as const,
@@ -23,6 +29,6 @@ export function staleKeys(e: Event): (readonly string[])[] {
     case "approvals":
       return [keys.approvals, keys.overview];
     case "servers":
-      return [keys.overview, ["tools"]];
+      return [keys.overview, ["tools"], ["offer"]];
   }
 }

@@ -1,9 +1,9 @@
-import { useState, type FormEvent } from "react";
+import { Fragment, useState, type FormEvent } from "react";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import type { NewClient } from "../bindings";
+import type { ClientInfo, NewClient, Permission, PermissionRule } from "../bindings";
 import { rpc } from "../api";
 import { keys } from "../data/invalidate";
-import { Empty, ErrorNote, Page, time } from "../ui";
+import { Empty, ErrorNote, Page, PermissionToggle, time } from "../ui";
 
 function snippets(c: NewClient): [string, string][] {
   const header = `Authorization: Bearer ${c.token}`;
@@ -14,10 +14,101 @@ function snippets(c: NewClient): [string, string][] {
   ];
 }
 
+/** The profile a client uses: which servers it sees. */
+function ProfileSelect({ c }: { c: ClientInfo }) {
+  const client = useQueryClient();
+  const profiles = useQuery({ queryKey: keys.profiles, queryFn: () => rpc("profiles_list", null) });
+  const set = useMutation({
+    mutationFn: (profile: string | null) => rpc("client_set_profile", { client: c.name, profile }),
+    onSettled: () => client.invalidateQueries({ queryKey: keys.clients }),
+  });
+  return (
+    <select value={c.profile ?? ""} onChange={(e) => set.mutate(e.target.value || null)} aria-label={`Profile of ${c.name}`} title={set.error ? String(set.error) : undefined}>
+      <option value="">all servers</option>
+      {(profiles.data ?? []).map((p) => (
+        <option key={p.name} value={p.name}>
+          {p.name} ({p.servers ? p.servers.join(", ") : "all servers"})
+        </option>
+      ))}
+    </select>
+  );
+}
+
+/** Rules that apply to one client only, on top of everyone's. */
+function ClientRules({ name }: { name: string }) {
+  const client = useQueryClient();
+  const rules = useQuery({ queryKey: keys.rules, queryFn: () => rpc("rules_list", null) });
+  const servers = useQuery({ queryKey: keys.servers, queryFn: () => rpc("servers_list", null) });
+  const [server, setServer] = useState("*");
+  const [tool, setTool] = useState("*");
+  const [permission, setPermission] = useState<Permission>("deny");
+  const tools = useQuery({
+    queryKey: keys.tools(server),
+    queryFn: () => rpc("tools_list", { name: server }),
+    enabled: server !== "*",
+  });
+  const set = useMutation({
+    mutationFn: (r: { server: string; tool: string; permission: Permission | null }) => rpc("rule_set", { scope: { kind: "client", name }, ...r }),
+    onSettled: () => client.invalidateQueries({ queryKey: keys.rules }),
+  });
+  const mine = (rules.data ?? []).filter((r: PermissionRule) => r.scope.kind === "client" && r.scope.name === name);
+  return (
+    <div className="rules" aria-label={`Permissions of ${name}`}>
+      {mine.length === 0 && <p className="muted small">No rules of its own: {name} follows the permissions set on each server's page.</p>}
+      {mine.length > 0 && (
+        <ul className="plain">
+          {mine.map((r) => (
+            <li key={`${r.server}/${r.tool}`} className="row between">
+              <span className="mono">
+                {r.server === "*" ? "every server" : r.server} · {r.tool === "*" ? "every tool" : r.tool}
+              </span>
+              <span className="row">
+                <PermissionToggle label={`${name} ${r.server} ${r.tool}`} value={r.permission} onChange={(p) => set.mutate({ server: r.server, tool: r.tool, permission: p })} />
+                <button className="link muted" onClick={() => set.mutate({ server: r.server, tool: r.tool, permission: null })}>
+                  remove
+                </button>
+              </span>
+            </li>
+          ))}
+        </ul>
+      )}
+      <form
+        className="row"
+        aria-label={`New rule for ${name}`}
+        onSubmit={(e) => {
+          e.preventDefault();
+          set.mutate({ server, tool: server === "*" ? "*" : tool || "*", permission });
+        }}
+      >
+        <select value={server} onChange={(e) => setServer(e.target.value)} aria-label="Server">
+          <option value="*">every server</option>
+          {(servers.data ?? []).map((s) => (
+            <option key={s.name} value={s.name}>
+              {s.name}
+            </option>
+          ))}
+        </select>
+        <select value={tool} onChange={(e) => setTool(e.target.value)} aria-label="Tool" disabled={server === "*"}>
+          <option value="*">every tool</option>
+          {(tools.data ?? []).map((t) => (
+            <option key={t.name} value={t.name}>
+              {t.name}
+            </option>
+          ))}
+        </select>
+        <PermissionToggle label="Permission" value={permission} onChange={setPermission} />
+        <button type="submit">Add rule</button>
+      </form>
+      <ErrorNote error={rules.error ?? set.error} />
+    </div>
+  );
+}
+
 export function Clients() {
   const client = useQueryClient();
   const [name, setName] = useState("");
   const [created, setCreated] = useState<NewClient | null>(null);
+  const [open, setOpen] = useState<string | null>(null);
   const list = useQuery({ queryKey: keys.clients, queryFn: () => rpc("clients_list", null) });
   const add = useMutation({
     mutationFn: (n: string) => rpc("client_add", { name: n }),
@@ -80,17 +171,36 @@ export function Clients() {
           </thead>
           <tbody>
             {rows.map((c) => (
-              <tr key={c.name}>
-                <td className="strong">{c.name}</td>
-                <td>{c.profile ?? "all servers"}</td>
-                <td>{new Date(c.created_at).toLocaleDateString()}</td>
-                <td>{c.last_seen_at ? time(c.last_seen_at) : "never"}</td>
-                <td className="end">
-                  <button className="danger" onClick={() => revoke.mutate(c.name)}>
-                    Revoke
-                  </button>
-                </td>
-              </tr>
+              <Fragment key={c.name}>
+                <tr data-client={c.name}>
+                  <td className="strong">{c.name}</td>
+                  <td>
+                    <ProfileSelect c={c} />
+                  </td>
+                  <td>{new Date(c.created_at).toLocaleDateString()}</td>
+                  <td>{c.last_seen_at ? time(c.last_seen_at) : "never"}</td>
+                  <td className="row end">
+                    <button onClick={() => setOpen(open === c.name ? null : c.name)} aria-expanded={open === c.name}>
+                      Permissions
+                    </button>
+                    <button
+                      className="danger"
+                      onClick={() => {
+                        if (confirm(`Revoke the token of ${c.name}? It stops working at once.`)) revoke.mutate(c.name);
+                      }}
+                    >
+                      Revoke
+                    </button>
+                  </td>
+                </tr>
+                {open === c.name && (
+                  <tr>
+                    <td colSpan={5}>
+                      <ClientRules name={c.name} />
+                    </td>
+                  </tr>
+                )}
+              </Fragment>
             ))}
           </tbody>
         </table>
