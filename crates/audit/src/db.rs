@@ -419,75 +419,79 @@ pub(crate) fn chain_hash(prev: &str, e: &AuditEvent) -> String {
 
 /// Appends `events` (ids and hashes not yet set) in one transaction, chaining
 /// each to the newest stored record. Fills in ids and hashes.
-pub(crate) async fn append(conn: &mut SqliteConnection, events: &mut [AuditEvent]) -> Result<()> {
-    let mut tx = sqlx::Connection::begin(conn).await?;
+/// The last committed row's id and hash: where the next row chains on.
+pub(crate) type ChainHead = (i64, String);
+
+/// Reads the chain head from the database (the last row, else the anchor left
+/// by pruning, else the genesis).
+pub(crate) async fn chain_head(conn: &mut SqliteConnection) -> Result<ChainHead> {
     let last = sqlx::query("SELECT id, hash FROM audit_events ORDER BY id DESC LIMIT 1")
-        .fetch_optional(&mut *tx)
+        .fetch_optional(&mut *conn)
         .await?;
-    let (mut id, mut prev) = match last {
+    if let Some(row) = last {
+        return Ok((row.get::<i64, _>(0), row.get::<String, _>(1)));
+    }
+    let anchor = sqlx::query("SELECT last_id, last_hash FROM audit_anchor")
+        .fetch_optional(&mut *conn)
+        .await?;
+    Ok(match anchor {
         Some(row) => (row.get::<i64, _>(0), row.get::<String, _>(1)),
-        None => {
-            let anchor = sqlx::query("SELECT last_id, last_hash FROM audit_anchor")
-                .fetch_optional(&mut *tx)
-                .await?;
-            match anchor {
-                Some(row) => (row.get::<i64, _>(0), row.get::<String, _>(1)),
-                None => (0, GENESIS.to_owned()),
-            }
-        }
-    };
+        None => (0, GENESIS.to_owned()),
+    })
+}
+
+/// Rows per INSERT statement: 20 bound values each stays under SQLite's
+/// limit of 32,766 variables.
+const ROWS_PER_INSERT: usize = 1000;
+
+/// Chains `events` on `head` and commits them in one transaction (the
+/// full-text index follows by trigger). `head` moves only when the commit
+/// succeeds, so a failed batch can be retried as it is.
+pub(crate) async fn append(
+    conn: &mut SqliteConnection,
+    head: &mut ChainHead,
+    events: &mut [AuditEvent],
+) -> Result<()> {
+    let (mut id, mut prev) = head.clone();
     for e in events.iter_mut() {
         id += 1;
         e.id = id;
         e.prev_hash = prev;
         e.hash = chain_hash(&e.prev_hash, e);
         prev = e.hash.clone();
-        sqlx::query(
+    }
+    let mut tx = sqlx::Connection::begin(conn).await?;
+    for chunk in events.chunks(ROWS_PER_INSERT) {
+        let mut insert = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
             "INSERT INTO audit_events (id, ts, client, session, server, direction, method, name, \
              request, request_size, response, response_size, status, error_code, error_message, \
-             latency_us, decision, rule, prev_hash, hash) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(e.id)
-        .bind(e.ts)
-        .bind(&e.client)
-        .bind(&e.session)
-        .bind(&e.server)
-        .bind(&e.direction)
-        .bind(&e.method)
-        .bind(&e.name)
-        .bind(&e.request)
-        .bind(e.request_size)
-        .bind(&e.response)
-        .bind(e.response_size)
-        .bind(&e.status)
-        .bind(e.error_code)
-        .bind(&e.error_message)
-        .bind(e.latency_us)
-        .bind(&e.decision)
-        .bind(&e.rule)
-        .bind(&e.prev_hash)
-        .bind(&e.hash)
-        .execute(&mut *tx)
-        .await?;
-        let body = [
-            e.name.as_deref(),
-            Some(e.method.as_str()),
-            e.server.as_deref(),
-            e.request.as_deref(),
-            e.response.as_deref(),
-            e.error_message.as_deref(),
-        ]
-        .into_iter()
-        .flatten()
-        .collect::<Vec<_>>()
-        .join("\n");
-        sqlx::query("INSERT INTO audit_fts (rowid, body) VALUES (?, ?)")
-            .bind(e.id)
-            .bind(body)
-            .execute(&mut *tx)
-            .await?;
+             latency_us, decision, rule, prev_hash, hash) ",
+        );
+        insert.push_values(chunk, |mut row, e| {
+            row.push_bind(e.id)
+                .push_bind(e.ts)
+                .push_bind(&e.client)
+                .push_bind(&e.session)
+                .push_bind(&e.server)
+                .push_bind(&e.direction)
+                .push_bind(&e.method)
+                .push_bind(&e.name)
+                .push_bind(&e.request)
+                .push_bind(e.request_size)
+                .push_bind(&e.response)
+                .push_bind(e.response_size)
+                .push_bind(&e.status)
+                .push_bind(e.error_code)
+                .push_bind(&e.error_message)
+                .push_bind(e.latency_us)
+                .push_bind(&e.decision)
+                .push_bind(&e.rule)
+                .push_bind(&e.prev_hash)
+                .push_bind(&e.hash);
+        });
+        insert.build().persistent(false).execute(&mut *tx).await?;
     }
     tx.commit().await?;
+    *head = (id, prev);
     Ok(())
 }

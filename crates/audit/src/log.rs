@@ -3,8 +3,8 @@
 //! One writer task owns the database writes. It takes whatever records are
 //! waiting (up to a batch), commits them in one transaction (group commit),
 //! then acknowledges each and broadcasts the batch to live subscribers. The
-//! queue is bounded: when the disk cannot keep up, callers wait (back-pressure)
-//! instead of memory growing.
+//! queue is bounded in records and in bytes: when the disk cannot keep up,
+//! callers wait (back-pressure) instead of memory growing.
 
 use std::{
     sync::{
@@ -15,16 +15,23 @@ use std::{
 };
 
 use serde_json::Value;
-use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, broadcast, mpsc, oneshot};
 
-use crate::{AuditDb, AuditEvent, AuditRecord, Redactor, db::append, record::now_ms};
+use crate::{
+    AuditDb, AuditEvent, AuditRecord, Redactor,
+    db::{append, chain_head},
+    record::now_ms,
+};
 
 /// Largest stored size of a request or result; larger ones keep a preview.
 pub const MAX_STORED_JSON: usize = 64 * 1024;
-/// Records waiting for the writer before callers are made to wait. Records
-/// are redacted and capped before they queue, so this also bounds memory:
-/// at most 2 x 64 KiB of stored JSON per record.
+/// Records waiting for the writer before callers are made to wait.
 const QUEUE: usize = 1024;
+/// Bytes of stored JSON waiting for the writer before callers are made to
+/// wait, counted in [`BUDGET_UNIT`]s: with large results the record count
+/// alone would let the queue hold 1024 x 2 x 64 KiB.
+const QUEUE_BYTES: usize = 8 * 1024 * 1024;
+const BUDGET_UNIT: usize = 1024;
 /// Records committed together at most.
 const MAX_BATCH: usize = 1024;
 /// Batches a live subscriber may fall behind before it misses some.
@@ -63,12 +70,15 @@ pub struct NotRecorded(pub String);
 struct Job {
     event: AuditEvent,
     ack: Option<oneshot::Sender<Result<i64, NotRecorded>>>,
+    /// Its share of the byte budget, given back once it is written.
+    _budget: OwnedSemaphorePermit,
 }
 
 /// Handle to the running audit log.
 pub struct AuditLog {
     db: AuditDb,
     queue: mpsc::Sender<Job>,
+    budget: Arc<Semaphore>,
     live: broadcast::Sender<Arc<[AuditEvent]>>,
     redactor: Arc<Redactor>,
     strict: AtomicBool,
@@ -91,12 +101,14 @@ impl AuditLog {
         redactor: Arc<Redactor>,
         settings: AuditSettings,
     ) -> crate::Result<Arc<Self>> {
-        let conn = db.pool().acquire().await?.detach();
+        let mut conn = db.pool().acquire().await?.detach();
+        let head = chain_head(&mut conn).await?;
         let (queue, rx) = mpsc::channel(QUEUE);
         let (live, _) = broadcast::channel(LIVE_BUFFER);
         let log = Arc::new(Self {
             db: db.clone(),
             queue,
+            budget: Arc::new(Semaphore::new(QUEUE_BYTES / BUDGET_UNIT)),
             live: live.clone(),
             redactor: redactor.clone(),
             strict: AtomicBool::new(settings.strict),
@@ -105,7 +117,7 @@ impl AuditLog {
             writer: Mutex::new(None),
             retention: Mutex::new(None),
         });
-        let writer = tokio::spawn(write_loop(conn, rx, live, log.stop.clone()));
+        let writer = tokio::spawn(write_loop(conn, head, rx, live, log.stop.clone()));
         let retention = tokio::spawn(retention_loop(Arc::downgrade(&log)));
         *log.writer.lock().unwrap_or_else(|e| e.into_inner()) = Some(writer);
         *log.retention.lock().unwrap_or_else(|e| e.into_inner()) = Some(retention);
@@ -155,10 +167,7 @@ impl AuditLog {
             self.record_committed(record).await.map(|_| ())
         } else {
             let event = prepare(&self.redactor, &record);
-            self.queue
-                .send(Job { event, ack: None })
-                .await
-                .map_err(|_| NotRecorded("the audit writer has stopped".into()))
+            self.enqueue(event, None).await
         }
     }
 
@@ -168,15 +177,36 @@ impl AuditLog {
         // Redacting and serializing here, in the caller's task, spreads that
         // work over the callers instead of the one writer.
         let event = prepare(&self.redactor, &record);
+        self.enqueue(event, Some(ack)).await?;
+        done.await
+            .map_err(|_| NotRecorded("the audit writer has stopped".into()))?
+    }
+
+    /// Queues a prepared row, waiting while the queue is full (in records or
+    /// in bytes).
+    async fn enqueue(
+        &self,
+        event: AuditEvent,
+        ack: Option<oneshot::Sender<Result<i64, NotRecorded>>>,
+    ) -> Result<(), NotRecorded> {
+        let stopped = || NotRecorded("the audit writer has stopped".into());
+        let bytes = event.request.as_ref().map_or(0, String::len)
+            + event.response.as_ref().map_or(0, String::len);
+        let units = (bytes / BUDGET_UNIT).clamp(1, QUEUE_BYTES / BUDGET_UNIT);
+        let budget = self
+            .budget
+            .clone()
+            .acquire_many_owned(u32::try_from(units).unwrap_or(u32::MAX))
+            .await
+            .map_err(|_| stopped())?;
         self.queue
             .send(Job {
                 event,
-                ack: Some(ack),
+                ack,
+                _budget: budget,
             })
             .await
-            .map_err(|_| NotRecorded("the audit writer has stopped".into()))?;
-        done.await
-            .map_err(|_| NotRecorded("the audit writer has stopped".into()))?
+            .map_err(|_| stopped())
     }
 
     /// Stops taking records, commits what is queued, and stops the tasks.
@@ -199,6 +229,7 @@ impl AuditLog {
 
 async fn write_loop(
     mut conn: sqlx::SqliteConnection,
+    mut head: crate::db::ChainHead,
     mut rx: mpsc::Receiver<Job>,
     live: broadcast::Sender<Arc<[AuditEvent]>>,
     stop: tokio_util::sync::CancellationToken,
@@ -220,7 +251,7 @@ async fn write_loop(
             .iter_mut()
             .map(|j| std::mem::take(&mut j.event))
             .collect();
-        let mut outcome = append(&mut conn, &mut events).await;
+        let mut outcome = append(&mut conn, &mut head, &mut events).await;
         let mut attempt = 0;
         // A busy or briefly failing disk must not lose records: retry before giving up.
         while let Err(e) = &outcome {
@@ -230,7 +261,7 @@ async fn write_loop(
             }
             tracing::warn!(error = %e, attempt, "audit commit failed; retrying");
             tokio::time::sleep(Duration::from_millis(50 << attempt)).await;
-            outcome = append(&mut conn, &mut events).await;
+            outcome = append(&mut conn, &mut head, &mut events).await;
         }
         match outcome {
             Ok(()) => {

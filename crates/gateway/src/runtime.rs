@@ -203,6 +203,7 @@ impl Gateway {
             dispatch,
             settle: config.settle,
             page_size: config.page_size.max(1),
+            tools_cache: Default::default(),
         });
         let guard = Arc::new(GuardState {
             tokens: ClientTokens::load(store.clone()).await?,

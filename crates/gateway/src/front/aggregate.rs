@@ -4,7 +4,7 @@ use std::{borrow::Cow, sync::Arc};
 
 use rmcp::{ErrorData as McpError, RoleClient, ServiceError, model::*, service::Peer};
 
-use super::{Bound, Front, Route, split_name, split_uri};
+use super::{Bound, Front, Route, split_name, split_uri, tools_cache::Sources};
 use crate::{
     names::{self, SpanningCursor},
     upstream::{Live, Upstream},
@@ -15,20 +15,35 @@ type Page<T> = (Vec<T>, Option<String>);
 
 impl Front {
     /// Every ready server's tools from the cache, names qualified. The cache
-    /// holds complete lists, so this is one page.
+    /// holds complete lists, so this is one page. The merged list is kept per
+    /// client until the policy or a server's tools change.
     pub(super) async fn list_all_tools(&self, bound: &Bound) -> ListToolsResult {
         self.core.hub.settled(self.core.settle).await;
+        let client = bound.caller.client.as_str();
+        let generation = self.core.policy.generation();
+        let sources: Sources = self
+            .core
+            .hub
+            .all()
+            .into_iter()
+            .filter(|up| up.connection().is_ok())
+            .map(|up| (up.name().to_owned(), up.tools()))
+            .collect();
+        if let Some(tools) = self.core.tools_cache.get(client, generation, &sources) {
+            return ListToolsResult::with_all_items(tools.as_ref().clone());
+        }
         let mut tools = Vec::new();
-        for up in self.core.hub.all() {
-            if up.connection().is_err() {
-                continue;
-            }
-            for mut tool in self.visible_tools(bound, up.name(), up.tools().iter()) {
-                tool.name = Cow::Owned(names::qualify(up.name(), &tool.name));
+        for (server, list) in &sources {
+            for mut tool in self.visible_tools(bound, server, list.iter()) {
+                tool.name = Cow::Owned(names::qualify(server, &tool.name));
                 tools.push(tool);
             }
         }
-        ListToolsResult::with_all_items(tools)
+        let tools = Arc::new(tools);
+        self.core
+            .tools_cache
+            .put(client, generation, sources, tools.clone());
+        ListToolsResult::with_all_items(tools.as_ref().clone())
     }
 
     pub(super) async fn list_all_prompts(

@@ -14,6 +14,7 @@ mod audit;
 mod forward;
 mod handler;
 mod policy;
+mod tools_cache;
 
 use std::{
     sync::{Arc, OnceLock},
@@ -49,6 +50,8 @@ pub(crate) struct Core {
     pub audit: Arc<switchboard_audit::AuditLog>,
     /// Who may call what.
     pub policy: Arc<crate::policy::Policy>,
+    /// Merged tool lists of `/mcp`, per client.
+    pub tools_cache: tools_cache::ToolsCache,
 }
 
 /// A session after `initialize`.

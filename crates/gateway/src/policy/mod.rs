@@ -10,7 +10,10 @@ mod limits;
 
 use std::{
     collections::{HashMap, HashSet},
-    sync::{Arc, RwLock},
+    sync::{
+        Arc, RwLock,
+        atomic::{AtomicU64, Ordering},
+    },
 };
 
 use rmcp::model::Tool;
@@ -100,6 +103,9 @@ pub struct Policy {
     pins: RwLock<Pins>,
     limiter: Limiter,
     pub(crate) approvals: Approvals,
+    /// Bumped whenever a verdict may change (rules, profiles, pins), so
+    /// results derived from verdicts can be cached.
+    generation: AtomicU64,
 }
 
 /// The hash that pins a tool definition: SHA-256 of its canonical JSON
@@ -120,6 +126,7 @@ impl Policy {
             pins: RwLock::new(Pins::new()),
             limiter: Limiter::default(),
             approvals: Approvals::new(store),
+            generation: AtomicU64::new(0),
         };
         policy.reload().await?;
         Ok(policy)
@@ -179,8 +186,18 @@ impl Policy {
             client_profiles,
             settings,
         });
+        self.bump();
         self.approvals.poll().await;
         Ok(())
+    }
+
+    /// Changes whenever a verdict may have changed.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    fn bump(&self) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
     }
 
     fn snapshot(&self) -> Arc<Snapshot> {
@@ -321,6 +338,8 @@ impl Policy {
                     },
                 );
             }
+            drop(pins);
+            self.bump();
         }
         for name in &restored {
             // The server went back to the approved definition.
@@ -350,6 +369,8 @@ impl Policy {
         if let Some(pin) = pins.get_mut(server).and_then(|t| t.get_mut(tool)) {
             pin.pending = pending;
         }
+        drop(pins);
+        self.bump();
     }
 }
 
