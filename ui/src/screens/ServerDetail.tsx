@@ -66,6 +66,11 @@ export function ServerDetail() {
         </>
       }
     >
+      {server?.status?.protocol_version && (
+        <p className="muted">
+          Speaks MCP <span className="mono">{server.status.protocol_version}</span>
+        </p>
+      )}
       {server?.status?.error && <p className="error">{server.status.error}</p>}
       {servers.isSuccess && !server && <Empty title="No such server" />}
       {server && !ready && (
