@@ -325,6 +325,11 @@ impl Dispatch {
         }
     }
 
+    /// The minimum log level a session asked for, if it did.
+    pub fn log_level(&self, key: SessionKey) -> Option<LoggingLevel> {
+        lock(&self.sessions).get(&key).and_then(|s| s.log_level)
+    }
+
     pub fn set_log_level(&self, key: SessionKey, level: LoggingLevel) {
         if let Some(s) = lock(&self.sessions).get_mut(&key) {
             s.log_level = Some(level);

@@ -56,10 +56,21 @@ pub(crate) async fn forward(
         // A 2026-07-28 server decides per request what it may ask for: it
         // sees what this client declared (the gateway relays all of it).
         meta.set_client_capabilities(bound.capabilities.clone());
+        // Such a server logs only for requests that ask; a session client
+        // hears logs as its version promises (all, or from its chosen level).
+        if !bound.stateless && meta.log_level().is_none() {
+            #[expect(deprecated, reason = "logging is part of 2025-11-25")]
+            let level = dispatch
+                .log_level(bound.key)
+                .unwrap_or(rmcp::model::LoggingLevel::Debug);
+            meta.set_log_level(level);
+        }
     }
-    // A stateless client cannot take the server's requests for input: they
-    // are turned into an InputRequiredResult for the calls that allow one.
+    // A stateless client cannot take a session server's requests for input:
+    // they are turned into an InputRequiredResult for the calls that allow
+    // one. (A 2026-07-28 server asks that way itself.)
     let bridged = bound.stateless
+        && !live.stateless()
         && matches!(
             request,
             ClientRequest::CallToolRequest(_)

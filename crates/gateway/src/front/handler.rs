@@ -168,6 +168,8 @@ impl ServerHandler for Front {
         let result: Result<(), McpError> = async {
             let bound = self.session(&context)?;
             match self.single(bound)? {
+                // 2026-07-28 has no ping: the gateway answers for such a server.
+                Some(up) if up.connection().is_ok_and(|live| live.stateless()) => Ok(()),
                 Some(up) => self
                     .pass(
                         bound,
@@ -230,6 +232,8 @@ impl ServerHandler for Front {
             let bound = self.session(&context)?;
             self.core.dispatch.set_log_level(bound.key, request.level);
             match self.single(bound)? {
+                // A 2026-07-28 server takes the level with each request.
+                Some(up) if up.connection().is_ok_and(|live| live.stateless()) => Ok(()),
                 Some(up) => self
                     .pass(
                         bound,
@@ -246,6 +250,7 @@ impl ServerHandler for Front {
                     for up in self.core.hub.all() {
                         if let Ok(live) = up.connection()
                             && live.info.capabilities.logging.is_some()
+                            && !live.stateless()
                         {
                             let _ = live.peer.set_level(request.clone()).await;
                         }
