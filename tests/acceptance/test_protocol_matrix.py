@@ -132,3 +132,29 @@ def test_rmcp_client(protocol: str, upstream: str, matrix_gateway: Gateway, sand
     assert done.returncode == 0, f"{done.stdout}\n{done.stderr[-3000:]}"
     steps = [line.split()[1] for line in done.stdout.splitlines() if line.startswith("ok ")]
     assert steps == ["connect", "list_tools", "call_tool", "elicitation", "subscribe", "updated"], steps
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("mode", ["auto", "legacy"])
+async def test_list_changes_reach_both_eras(mode: str, matrix_gateway: Gateway) -> None:
+    """A 2026-07-28 server's list change (sent on the gateway's listen stream) reaches a
+    2026-07-28 client's listen stream and a session client's notifications alike."""
+    changes: list[str] = []
+
+    async def on_message(message) -> None:
+        if isinstance(message, types.ToolListChangedNotification):
+            changes.append("tools")
+
+    async with connect(matrix_gateway.url(), matrix_gateway.token, mode=mode, message_handler=on_message) as client:
+        if mode == "auto":
+            async with client.listen(tools_list_changed=True) as subscription:
+                await client.call_tool("up-2026__test_trigger_tool_change", {})
+                with anyio.fail_after(30):
+                    event = await subscription.__anext__()
+                assert type(event).__name__ == "ToolsListChanged", event
+        else:
+            await client.call_tool("up-2026__test_trigger_tool_change", {})
+            with anyio.fail_after(30):
+                while not changes:
+                    await anyio.sleep(0.02)
+            assert changes[0] == "tools", changes
