@@ -158,3 +158,25 @@ async def test_list_changes_reach_both_eras(mode: str, matrix_gateway: Gateway) 
                 while not changes:
                     await anyio.sleep(0.02)
             assert changes[0] == "tools", changes
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("upstream", list(UPSTREAMS))
+@pytest.mark.parametrize("mode", ["auto", "legacy"])
+async def test_log_messages_reach_both_eras(mode: str, upstream: str, matrix_gateway: Gateway) -> None:
+    """A 2026-07-28 client hears the log messages of its call when it opts in with a log level
+    (on the call's own stream); a session client hears them as its version promises."""
+    logs: list[str] = []
+
+    async def on_log(params: types.LoggingMessageNotificationParams) -> None:
+        logs.append(str(params.data))
+
+    options = {"log_level": "info"} if mode == "auto" else {}
+    async with connect(
+        matrix_gateway.url(upstream), matrix_gateway.token, mode=mode, logging_callback=on_log, **options
+    ) as client:
+        await client.call_tool("test_tool_with_logging", {})
+        with anyio.fail_after(30):
+            while len(logs) < 3:
+                await anyio.sleep(0.02)
+    assert len(logs) >= 3, logs

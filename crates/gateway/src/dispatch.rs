@@ -65,6 +65,9 @@ pub(crate) struct SessionEntry {
     pub subscriptions: HashSet<(String, String)>,
     pub log_level: Option<LoggingLevel>,
     pub last_call: Instant,
+    /// Log messages on their way to a stateless request, which waits for
+    /// them before it answers (its stream ends with the answer).
+    pub relays: Arc<ProgressRelays>,
 }
 
 /// One downstream call that is being served by an upstream request.
@@ -139,6 +142,8 @@ pub(crate) struct Listener {
     pub route: Route,
     /// Set for `subscriptions/listen` streams: notifications go through it.
     pub sink: Option<SubscriptionSink>,
+    /// Set for stateless requests: counts messages being relayed to them.
+    pub relays: Option<Arc<ProgressRelays>>,
 }
 
 /// Which list changed.
@@ -160,6 +165,7 @@ impl Listener {
             peer: entry.peer.clone(),
             route: entry.route.clone(),
             sink,
+            relays: None,
         })
     }
 
@@ -247,6 +253,7 @@ impl Dispatch {
                 subscriptions: HashSet::new(),
                 log_level: None,
                 last_call: Instant::now(),
+                relays: Arc::default(),
             },
         );
         key
@@ -325,6 +332,15 @@ impl Dispatch {
         }
     }
 
+    /// Lets log messages already on their way to a stateless request arrive
+    /// before its answer (at most `limit`).
+    pub async fn settle_relays(&self, key: SessionKey, limit: std::time::Duration) {
+        let relays = lock(&self.sessions).get(&key).map(|s| s.relays.clone());
+        if let Some(relays) = relays {
+            relays.settle(limit).await;
+        }
+    }
+
     /// The minimum log level a session asked for, if it did.
     pub fn log_level(&self, key: SessionKey) -> Option<LoggingLevel> {
         lock(&self.sessions).get(&key).and_then(|s| s.log_level)
@@ -378,12 +394,26 @@ impl Dispatch {
     }
 
     /// Sessions of `server` whose minimum log level (if they set one) lets `level` through.
+    ///
+    /// A stateless 2026-07-28 request hears log messages only when it set
+    /// `_meta` `logLevel`, on its own response stream, while it runs.
     pub fn log_listeners(&self, server: &str, level: LoggingLevel) -> Vec<Listener> {
         lock(&self.sessions)
             .values()
             .filter(|s| s.route.includes(server))
-            .filter(|s| s.log_level.is_none_or(|min| rank(level) >= rank(min)))
-            .filter_map(Listener::of)
+            .filter(|s| match (&s.channel, s.log_level) {
+                (Channel::Request, None) => false,
+                (_, min) => min.is_none_or(|min| rank(level) >= rank(min)),
+            })
+            .filter_map(|s| match s.channel {
+                Channel::Request => Some(Listener {
+                    peer: s.peer.clone(),
+                    route: s.route.clone(),
+                    sink: None,
+                    relays: Some(s.relays.clone()),
+                }),
+                _ => Listener::of(s),
+            })
             .collect()
     }
 

@@ -24,7 +24,7 @@ const LIFECYCLE_KEYS: &[&str] = &[
 ];
 
 /// Longest a result waits for progress notifications still being relayed.
-const PROGRESS_SETTLE: Duration = Duration::from_millis(100);
+pub(crate) const PROGRESS_SETTLE: Duration = Duration::from_millis(100);
 
 /// Forwards `request` to `upstream` on behalf of the session `bound`.
 ///

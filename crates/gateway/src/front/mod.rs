@@ -156,6 +156,9 @@ impl Front {
             caller.route.clone(),
             capabilities.clone(),
         );
+        if let Some(level) = context.meta.log_level() {
+            self.core.dispatch.set_log_level(key, level);
+        }
         let bound = Bound {
             key,
             caller,
@@ -231,6 +234,12 @@ impl Front {
             self.core.settle,
         )
         .await?;
+        if bound.stateless && context.meta.log_level().is_some() {
+            self.core
+                .dispatch
+                .settle_relays(bound.key, forward::PROGRESS_SETTLE)
+                .await;
+        }
         // A 2026-07-28 server asking a client with a session for input: ask
         // it the classic way and retry with the answers.
         match result {

@@ -444,19 +444,26 @@ impl ClientHandler for UpstreamClient {
         params: LoggingMessageNotificationParam,
         _context: NotificationContext<RoleClient>,
     ) {
+        // Relayed before it is recorded: a stateless request waits for the
+        // relays that started before its answer, not for the audit log.
+        let listeners = self
+            .shared
+            .dispatch
+            .log_listeners(self.server(), params.level);
+        let _relaying: Vec<_> = listeners
+            .iter()
+            .filter_map(|l| l.relays.as_ref().map(|r| r.start()))
+            .collect();
+        for listener in &listeners {
+            listener.log(params.clone()).await;
+        }
+        drop(_relaying);
         self.commit(self.record(
             "notifications/message",
             None,
             serde_json::to_value(&params).ok(),
         ))
         .await;
-        for listener in self
-            .shared
-            .dispatch
-            .log_listeners(self.server(), params.level)
-        {
-            listener.log(params.clone()).await;
-        }
     }
 
     async fn on_resource_updated(
