@@ -143,8 +143,8 @@ async def test_every_call_is_one_row_with_its_request_and_response(make_gateway)
     started_ms = time.time() * 1000
     with anyio.fail_after(60):
         async with (
-            connect(gateway.url(), tokens["audit-calls"]) as aggregated,
-            connect(gateway.url(EV_STDIO), tokens["audit-calls"]) as direct,
+            connect(gateway.url(), tokens["audit-calls"], mode="legacy") as aggregated,
+            connect(gateway.url(EV_STDIO), tokens["audit-calls"], mode="legacy") as direct,
         ):
             for i, message in enumerate(messages):
                 client, tool = (aggregated, f"{EV_STDIO}__echo") if i % 2 == 0 else (direct, "echo")

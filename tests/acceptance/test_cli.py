@@ -264,11 +264,13 @@ def bridge_processes() -> list[int]:
 
 @pytest.mark.anyio
 @pytest.mark.parametrize(
-    "server,token_via",
-    [(EV_STDIO, "env"), (None, "env"), (EV_STDIO, "flag")],
-    ids=["server-env", "all-env", "server-flag"],
+    "server,token_via,mode",
+    [(EV_STDIO, "env", "auto"), (None, "env", "auto"), (EV_STDIO, "flag", "auto"), (None, "env", "legacy")],
+    ids=["server-env", "all-env", "server-flag", "all-env-legacy"],
 )
-async def test_connect_bridge(gateway: Gateway, sandbox_env, log_dir, server, token_via) -> None:
+async def test_connect_bridge(gateway: Gateway, sandbox_env, log_dir, server, token_via, mode) -> None:
+    """Over stdio too, the SDK's default mode speaks 2026-07-28 (the bridge adds the HTTP
+    headers such requests carry) and its legacy mode 2025-11-25."""
     args = ["--data-dir", str(gateway.data_dir), "connect"]
     if server:
         args += ["--server", server]
@@ -280,7 +282,9 @@ async def test_connect_bridge(gateway: Gateway, sandbox_env, log_dir, server, to
     params = StdioServerParameters(command=str(paths.SWITCHBOARD), args=args, env=env)
     echo = "echo" if server else f"{EV_STDIO}__echo"
     with (log_dir / "connect-bridge.stderr.log").open("a") as errlog:
-        async with Client(stdio_client(params, errlog=errlog)) as client:
+        async with Client(stdio_client(params, errlog=errlog), mode=mode) as client:
+            version = client.session.protocol_version
+            assert version == ("2026-07-28" if mode == "auto" else "2025-11-25"), version
             names = {tool.name for tool in (await client.list_tools()).tools}
             assert echo in names, sorted(names)
             result = await client.call_tool(echo, {"message": "bridged ✓"})

@@ -3,7 +3,9 @@
 The suite's server mode cannot send custom headers, so it reaches `/mcp/SERVER` through the
 test-only token hop (helpers/token_hop.py), which adds the client token and passes Host and
 Origin through unchanged (so the DNS-rebinding scenario tests the gateway's own guard).
-The gateway must pass every check the upstream passes when tested directly.
+The gateway must pass every check the upstream passes when tested directly, for spec
+2025-11-25 (fixture serving 2025-11-25 only) and for spec 2026-07-28 (fixture serving
+2026-07-28: stateless requests, `server/discover`, input-required results).
 """
 
 from __future__ import annotations
@@ -16,26 +18,47 @@ import pytest
 
 from conftest import EV_HTTP, EV_STDIO, HttpPeer, add_everything_stdio, start_token_hop
 from helpers import paths
-from helpers.conformance import ConformanceRun, regressions, run_conformance, table
+from helpers.conformance import (
+    SPEC_2026,
+    SPEC_VERSION,
+    ConformanceRun,
+    regressions,
+    run_conformance,
+    table,
+)
 from helpers.gateway import Gateway
 from helpers.procs import Proc
 
 FIXTURE = "fixture"
+FIXTURE_LEGACY = "fixture-2025"
 
 pytestmark = pytest.mark.timeout(900)
 
 _runs = itertools.count()
 
 
+def start_fixture(name: str, args: list[str], sandbox_env, log_dir) -> HttpPeer:
+    proc = Proc(name, [paths.CONFORMANCE_SERVER, "--port", "0", *args], env=sandbox_env, log_dir=log_dir)
+    url = proc.wait_for(r"listening on (http://\S+)", 30).group(1)
+    return HttpPeer(proc, url)
+
+
 @pytest.fixture(scope="module")
 def fixture_server(sandbox_env, log_dir) -> HttpPeer:
-    """The rmcp fixture implementing the suite's scenario tools (tests/fixtures)."""
-    proc = Proc(
-        "conformance-server", [paths.CONFORMANCE_SERVER, "--port", "0"], env=sandbox_env, log_dir=log_dir
+    """The rmcp fixture implementing the suite's scenario tools (tests/fixtures), on 2026-07-28."""
+    peer = start_fixture("conformance-server", [], sandbox_env, log_dir)
+    yield peer
+    peer.proc.stop()
+
+
+@pytest.fixture(scope="module")
+def legacy_fixture_server(sandbox_env, log_dir) -> HttpPeer:
+    """The same fixture, forced to 2025-11-25 (it refuses `server/discover`)."""
+    peer = start_fixture(
+        "conformance-server-2025", ["--protocol-version", SPEC_VERSION], sandbox_env, log_dir
     )
-    url = proc.wait_for(r"listening on (http://\S+)", 30).group(1)
-    yield HttpPeer(proc, url)
-    proc.stop()
+    yield peer
+    peer.proc.stop()
 
 
 @dataclass
@@ -49,21 +72,34 @@ class Setup:
 
 
 @pytest.fixture(scope="module")
-def setup(make_gateway, fixture_server: HttpPeer, everything_http: HttpPeer, sandbox_env, log_dir) -> Setup:
+def setup(
+    make_gateway,
+    fixture_server: HttpPeer,
+    legacy_fixture_server: HttpPeer,
+    everything_http: HttpPeer,
+    sandbox_env,
+    log_dir,
+) -> Setup:
     def configure(switchboard) -> None:
         switchboard.add_http(FIXTURE, fixture_server.url)
+        switchboard.add_http(FIXTURE_LEGACY, legacy_fixture_server.url)
         switchboard.add_http(EV_HTTP, everything_http.url)
         add_everything_stdio(switchboard)
 
-    gateway = make_gateway("gateway-conformance", configure, ready=[FIXTURE, EV_HTTP, EV_STDIO])
+    gateway = make_gateway(
+        "gateway-conformance", configure, ready=[FIXTURE, FIXTURE_LEGACY, EV_HTTP, EV_STDIO]
+    )
     hop = start_token_hop("token-hop", gateway.origin, sandbox_env, log_dir, token=gateway.token)
     yield Setup(gateway, hop)
     hop.proc.stop()
 
 
-def conformance(label: str, url: str, session_dir: Path, env) -> ConformanceRun:
+def conformance(
+    label: str, url: str, session_dir: Path, env, spec: str = SPEC_VERSION
+) -> ConformanceRun:
     slug = label.replace(" ", "-").replace("/", "_")
-    return run_conformance(label, url, session_dir / "conformance" / f"{next(_runs):02d}-{slug}", env)
+    out = session_dir / "conformance" / f"{next(_runs):02d}-{slug}"
+    return run_conformance(label, url, out, env, spec)
 
 
 def compare(direct: ConformanceRun, through: ConformanceRun) -> None:
@@ -83,11 +119,37 @@ def everything_direct(everything_http: HttpPeer, session_dir, sandbox_env) -> Co
     return conformance("server-everything directly", everything_http.url, session_dir, sandbox_env)
 
 
-def test_fixture_through_the_gateway(
+@pytest.fixture(scope="module")
+def legacy_direct(legacy_fixture_server: HttpPeer, session_dir, sandbox_env) -> ConformanceRun:
+    return conformance("fixture 2025-11-25 directly", legacy_fixture_server.url, session_dir, sandbox_env)
+
+
+def test_fixture_through_the_gateway(setup: Setup, legacy_direct: ConformanceRun, session_dir, sandbox_env) -> None:
+    """Spec 2025-11-25, with the upstream on 2025-11-25."""
+    through = conformance(
+        f"fixture 2025-11-25 via /mcp/{FIXTURE_LEGACY}", setup.url(FIXTURE_LEGACY), session_dir, sandbox_env
+    )
+    compare(legacy_direct, through)
+
+
+def test_2025_clients_of_a_2026_upstream(setup: Setup, legacy_direct: ConformanceRun, session_dir, sandbox_env) -> None:
+    """Spec 2025-11-25 clients, upstream on 2026-07-28: the gateway bridges the eras (the
+    server's input requests become elicitation/sampling requests to the session, logging,
+    ping and resource subscriptions map onto per-request levels and a listen stream)."""
+    through = conformance(
+        f"fixture 2026-07-28 via /mcp/{FIXTURE} for 2025-11-25 clients", setup.url(FIXTURE), session_dir, sandbox_env
+    )
+    compare(legacy_direct, through)
+
+
+def test_fixture_2026_through_the_gateway(
     setup: Setup, fixture_server: HttpPeer, session_dir, sandbox_env
 ) -> None:
-    direct = conformance("fixture directly", fixture_server.url, session_dir, sandbox_env)
-    through = conformance(f"fixture via /mcp/{FIXTURE}", setup.url(FIXTURE), session_dir, sandbox_env)
+    """Spec 2026-07-28, with the upstream on 2026-07-28: stateless requests both ways."""
+    direct = conformance("fixture 2026-07-28 directly", fixture_server.url, session_dir, sandbox_env, SPEC_2026)
+    through = conformance(
+        f"fixture 2026-07-28 via /mcp/{FIXTURE}", setup.url(FIXTURE), session_dir, sandbox_env, SPEC_2026
+    )
     compare(direct, through)
 
 

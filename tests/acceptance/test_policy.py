@@ -341,7 +341,7 @@ async def test_ask_waits_and_runs_once_approved(ask_gateway) -> None:
     tag = nonce()
     arguments = {"message": f"approve me {tag}"}
     with anyio.fail_after(90):
-        async with connect(gateway.url(), tokens["alice"]) as client:
+        async with connect(gateway.url(), tokens["alice"], mode="legacy") as client:
             session = await session_of(gateway, "alice", client, tag)
             async with anyio.create_task_group() as group:
                 call = start_call(group, client, f"{EV_STDIO}__echo", arguments)
@@ -445,7 +445,7 @@ async def test_ask_session_scope_covers_the_rest_of_that_session(ask_gateway) ->
     tag = nonce()
     later = 3
     with anyio.fail_after(90):
-        async with connect(gateway.url(), tokens["alice"]) as first:
+        async with connect(gateway.url(), tokens["alice"], mode="legacy") as first:
             async with anyio.create_task_group() as group:
                 call = start_call(group, first, f"{EV_STDIO}__echo", {"message": f"session 0 {tag}"})
                 row = await pending_approval(gateway, tag)
@@ -466,7 +466,7 @@ async def test_ask_session_scope_covers_the_rest_of_that_session(ask_gateway) ->
                 await no_approval_for(gateway, f"{tag}-{i}")
 
             # Another session of the same client is asked again.
-            async with connect(gateway.url(), tokens["alice"]) as second:
+            async with connect(gateway.url(), tokens["alice"], mode="legacy") as second:
                 other = f"{tag}-other"
                 async with anyio.create_task_group() as group:
                     call = start_call(group, second, f"{EV_STDIO}__echo", {"message": f"other session {other}"})
@@ -954,7 +954,7 @@ async def test_every_decision_is_in_the_audit_log_with_its_rule(make_gateway) ->
         return call
 
     with anyio.fail_after(150):
-        async with connect(gateway.url(), tokens["alice"]) as alice:
+        async with connect(gateway.url(), tokens["alice"], mode="legacy") as alice:
             await alice.call_tool(f"{EV_STDIO}__get-sum", {"a": 1, "b": 1})
             expected["get-sum#1"] = ("allowed", "ok", "read-only")
 
@@ -1014,7 +1014,7 @@ async def test_every_decision_is_in_the_audit_log_with_its_rule(make_gateway) ->
             errors["get-sum#3"] = await refused(alice.call_tool(f"{EV_STDIO}__get-sum", {"a": 3, "b": 3}), RATE_LIMITED)
             expected["get-sum#3"] = ("rate_limited", "denied", "get-sum")
 
-        async with connect(gateway.url(), tokens["bob"]) as bob:
+        async with connect(gateway.url(), tokens["bob"], mode="legacy") as bob:
             errors["profile"] = await refused(bob.call_tool(f"{FX}__test_simple_text", {}))
             expected["profile"] = ("denied", "denied", rule_of(errors["profile"]))
 

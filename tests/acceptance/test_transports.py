@@ -321,7 +321,7 @@ async def test_server_added_while_running_reaches_open_session(own_gateway) -> N
             changes.append(time.monotonic())
 
     with anyio.fail_after(CALL_TIMEOUT * 3):
-        async with connect(gateway.url(), gateway.token, message_handler=on_message) as client:
+        async with connect(gateway.url(), gateway.token, message_handler=on_message, mode="legacy") as client:
             before = {tool.name for tool in (await client.list_tools()).tools}
             assert f"{EV_STDIO}__echo" in before and not any(n.startswith(f"{EV_LATE}__") for n in before)
 

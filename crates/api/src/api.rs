@@ -20,6 +20,7 @@ pub struct Api {
     pub(crate) store: Store,
     pub(crate) hub: Arc<Hub>,
     pub(crate) audit: Arc<AuditLog>,
+    sessions: switchboard_gateway::Sessions,
     listen: String,
     mcp_url: String,
     data_dir: PathBuf,
@@ -120,6 +121,7 @@ pub(crate) fn row_of(e: &switchboard_audit::AuditEvent) -> AuditRow {
         error: e.error_message.clone(),
         latency_us: e.latency_us,
         decision: e.decision.clone(),
+        protocol_version: e.protocol_version.clone(),
     }
 }
 
@@ -161,6 +163,7 @@ impl Api {
             store,
             hub: gateway.hub().clone(),
             audit: gateway.audit().clone(),
+            sessions: gateway.sessions(),
             listen: info.listen.to_string(),
             mcp_url: info.mcp_url.clone(),
         }
@@ -180,6 +183,12 @@ impl Api {
             ready: count(ready),
             clients: count(self.store.list_clients().await?.len()),
             pending_approvals: count(self.store.list_approvals(true, 1000).await?.len()),
+            sessions: self
+                .sessions
+                .by_version()
+                .into_iter()
+                .map(|(version, n)| (version, count(n)))
+                .collect(),
         })
     }
 

@@ -355,6 +355,8 @@ pub struct AuditRow {
     pub latency_us: Option<i64>,
     /// Policy decision.
     pub decision: String,
+    /// MCP protocol version of the client's session or request.
+    pub protocol_version: Option<String>,
 }
 
 /// One audit record in full.
@@ -549,6 +551,9 @@ pub struct Overview {
     pub clients: u32,
     /// Calls waiting for approval.
     pub pending_approvals: u32,
+    /// Live client sessions by MCP protocol version (a 2026-07-28 client,
+    /// which has no session, counts per open request or listen stream).
+    pub sessions: std::collections::BTreeMap<String, u32>,
 }
 
 /// How bad a doctor finding is.

@@ -32,7 +32,7 @@ macro_rules! columns {
     () => {
         "id, ts, client, session, server, direction, method, name, request, request_size, \
          response, response_size, status, error_code, error_message, latency_us, decision, \
-         rule, prev_hash, hash"
+         rule, protocol_version, prev_hash, hash"
     };
 }
 
@@ -390,7 +390,7 @@ fn fts_query(text: &str) -> String {
 /// The hash of `event` chained to `prev`: SHA-256 over the previous hash and a
 /// fixed-order JSON array of every stored field but the hashes themselves.
 pub(crate) fn chain_hash(prev: &str, e: &AuditEvent) -> String {
-    let canonical = serde_json::json!([
+    let mut canonical = serde_json::json!([
         e.id,
         e.ts,
         e.client,
@@ -410,6 +410,11 @@ pub(crate) fn chain_hash(prev: &str, e: &AuditEvent) -> String {
         e.decision,
         e.rule
     ]);
+    // Fields added later join the array only when set, so records written
+    // before them keep their hashes.
+    if let (Some(version), Some(fields)) = (&e.protocol_version, canonical.as_array_mut()) {
+        fields.push(serde_json::json!({ "protocol_version": version }));
+    }
     let mut hasher = Sha256::new();
     hasher.update(prev.as_bytes());
     hasher.update(b"\n");
@@ -440,7 +445,7 @@ pub(crate) async fn chain_head(conn: &mut SqliteConnection) -> Result<ChainHead>
     })
 }
 
-/// Rows per INSERT statement: 20 bound values each stays under SQLite's
+/// Rows per INSERT statement: 21 bound values each stays under SQLite's
 /// limit of 32,766 variables.
 const ROWS_PER_INSERT: usize = 1000;
 
@@ -465,7 +470,7 @@ pub(crate) async fn append(
         let mut insert = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
             "INSERT INTO audit_events (id, ts, client, session, server, direction, method, name, \
              request, request_size, response, response_size, status, error_code, error_message, \
-             latency_us, decision, rule, prev_hash, hash) ",
+             latency_us, decision, rule, protocol_version, prev_hash, hash) ",
         );
         insert.push_values(chunk, |mut row, e| {
             row.push_bind(e.id)
@@ -486,6 +491,7 @@ pub(crate) async fn append(
                 .push_bind(e.latency_us)
                 .push_bind(&e.decision)
                 .push_bind(&e.rule)
+                .push_bind(&e.protocol_version)
                 .push_bind(&e.prev_hash)
                 .push_bind(&e.hash);
         });

@@ -339,6 +339,7 @@ pub(crate) fn prepare(redactor: &Redactor, record: &AuditRecord) -> AuditEvent {
         latency_us: record.latency_us,
         decision: record.decision.to_text(),
         rule: record.rule.clone(),
+        protocol_version: record.protocol_version.clone(),
         prev_hash: String::new(),
         hash: String::new(),
     }

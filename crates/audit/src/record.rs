@@ -107,6 +107,8 @@ pub struct AuditRecord {
     pub decision: Decision,
     /// The rule that made the decision.
     pub rule: Option<String>,
+    /// MCP protocol version of the session or request (e.g. `2026-07-28`).
+    pub protocol_version: Option<String>,
 }
 
 impl AuditRecord {
@@ -127,6 +129,7 @@ impl AuditRecord {
             error_message: None,
             latency_us: None,
             decision: Decision::Allowed,
+            protocol_version: None,
             rule: None,
         }
     }
@@ -171,6 +174,8 @@ pub struct AuditEvent {
     pub decision: String,
     /// Rule behind the decision.
     pub rule: Option<String>,
+    /// MCP protocol version of the session or request.
+    pub protocol_version: Option<String>,
     /// Hash of the previous record.
     pub prev_hash: String,
     /// This record's hash.

@@ -105,6 +105,57 @@ pub async fn run(data_dir: &Path, server: Option<&str>, token: &str) -> Result<(
     Ok(())
 }
 
+/// The HTTP headers a 2026-07-28 request carries besides its body (SEP-2243):
+/// its version (from `_meta`), its method, and the name it is about. Older
+/// requests need none of them.
+fn standard_headers(message: &Value, headers: &mut HeaderMap) {
+    let Some(version) = message
+        .pointer("/params/_meta/io.modelcontextprotocol~1protocolVersion")
+        .and_then(Value::as_str)
+    else {
+        return;
+    };
+    if let Ok(v) = HeaderValue::from_str(version) {
+        headers.insert(VERSION_HEADER, v);
+    }
+    let Some(method) = message.get("method").and_then(Value::as_str) else {
+        return;
+    };
+    if let Ok(v) = HeaderValue::from_str(method) {
+        headers.insert("mcp-method", v);
+    }
+    let key = match method {
+        "tools/call" | "prompts/get" => "name",
+        "resources/read" | "resources/subscribe" | "resources/unsubscribe" => "uri",
+        "tasks/get" | "tasks/update" | "tasks/cancel" => "taskId",
+        _ => return,
+    };
+    if let Some(name) = message
+        .get("params")
+        .and_then(|p| p.get(key))
+        .and_then(Value::as_str)
+        && let Ok(v) = HeaderValue::from_str(&header_text(name))
+    {
+        headers.insert("mcp-name", v);
+    }
+}
+
+/// A header value: printable ASCII as it is, anything else Base64-wrapped
+/// (`=?base64?…?=`), as SEP-2243 asks.
+fn header_text(value: &str) -> String {
+    let plain = !value.is_empty()
+        && value.bytes().all(|b| (0x20..0x7f).contains(&b))
+        && value.trim() == value
+        && !value.starts_with("=?");
+    if plain {
+        value.to_owned()
+    } else {
+        use base64::Engine as _;
+        let encoded = base64::engine::general_purpose::STANDARD.encode(value);
+        format!("=?base64?{encoded}?=")
+    }
+}
+
 impl Bridge {
     fn lock(&self) -> std::sync::MutexGuard<'_, Session> {
         self.session.lock().unwrap_or_else(|e| e.into_inner())
@@ -166,10 +217,14 @@ impl Bridge {
         if method.as_deref() == Some("initialize") {
             self.lock().initialize_id = id.clone();
         }
+        let mut headers = self.headers();
+        if let Some(message) = &parsed {
+            standard_headers(message, &mut headers);
+        }
         let response = self
             .http
             .post(&self.url)
-            .headers(self.headers())
+            .headers(headers)
             .header(CONTENT_TYPE, "application/json")
             .header(ACCEPT, "application/json, text/event-stream")
             .body(line)
@@ -295,5 +350,38 @@ impl Bridge {
             .headers(self.headers())
             .send()
             .await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stateless_requests_get_their_standard_headers() {
+        let message = serde_json::json!({
+            "jsonrpc": "2.0", "id": 1, "method": "tools/call",
+            "params": {
+                "name": "échō",
+                "_meta": { "io.modelcontextprotocol/protocolVersion": "2026-07-28" },
+            },
+        });
+        let mut headers = HeaderMap::new();
+        standard_headers(&message, &mut headers);
+        assert_eq!(headers[VERSION_HEADER], "2026-07-28");
+        assert_eq!(headers["mcp-method"], "tools/call");
+        assert_eq!(headers["mcp-name"], "=?base64?w6ljaMWN?=");
+    }
+
+    #[test]
+    fn session_requests_get_none() {
+        let message = serde_json::json!({
+            "jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": { "name": "echo" },
+        });
+        let mut headers = HeaderMap::new();
+        standard_headers(&message, &mut headers);
+        assert!(headers.is_empty());
+        assert_eq!(header_text("echo"), "echo");
+        assert_eq!(header_text(" padded"), "=?base64?IHBhZGRlZA==?=");
     }
 }

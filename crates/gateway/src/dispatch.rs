@@ -18,23 +18,56 @@ use std::{
 
 use rmcp::{
     RoleServer,
-    model::{ClientCapabilities, LoggingLevel, ProgressToken, RequestId},
-    service::Peer,
+    model::{
+        ClientCapabilities, LoggingLevel, LoggingMessageNotificationParam, ProgressToken,
+        RequestId, ResourceUpdatedNotificationParam,
+    },
+    service::{Peer, SubscriptionSink},
 };
 
 use crate::route::Route;
 
+/// A read-only view of the live client sessions, for status displays.
+#[derive(Clone)]
+pub struct Sessions(pub(crate) Arc<Dispatch>);
+
+impl Sessions {
+    /// How many live sessions speak each protocol version (a 2026-07-28
+    /// client counts per open request or listen stream).
+    pub fn by_version(&self) -> std::collections::BTreeMap<String, usize> {
+        self.0.session_versions()
+    }
+}
+
 /// Identifies one downstream session inside the gateway.
 pub type SessionKey = u64;
+
+/// How a downstream session hears about things nobody asked for in a call.
+#[derive(Clone)]
+pub(crate) enum Channel {
+    /// A session of 2025-11-25 or older: notifications go to its peer.
+    Session,
+    /// One stateless 2026-07-28 request: it hears only about itself (progress,
+    /// its own log messages), never about list changes.
+    Request,
+    /// A 2026-07-28 `subscriptions/listen` stream: what its filter accepted.
+    Listen(SubscriptionSink),
+}
 
 /// What the gateway keeps about a live downstream session.
 pub(crate) struct SessionEntry {
     pub peer: Peer<RoleServer>,
+    pub channel: Channel,
+    /// Protocol version the client speaks.
+    pub protocol_version: String,
     pub route: Route,
     pub capabilities: ClientCapabilities,
     pub subscriptions: HashSet<(String, String)>,
     pub log_level: Option<LoggingLevel>,
     pub last_call: Instant,
+    /// Log messages on their way to a stateless request, which waits for
+    /// them before it answers (its stream ends with the answer).
+    pub relays: Arc<ProgressRelays>,
 }
 
 /// One downstream call that is being served by an upstream request.
@@ -50,6 +83,9 @@ pub(crate) struct CallLink {
     pub capabilities: ClientCapabilities,
     /// Progress notifications being relayed right now.
     pub relaying: ProgressRelays,
+    /// For calls of 2026-07-28 clients: where the server's requests for input
+    /// go (they become an `InputRequiredResult`, see [`crate::bridge`]).
+    pub inputs: Option<crate::bridge::Inputs>,
 }
 
 /// Counts progress notifications of one call that are on their way to the
@@ -104,6 +140,83 @@ impl Drop for RelayGuard<'_> {
 pub(crate) struct Listener {
     pub peer: Peer<RoleServer>,
     pub route: Route,
+    /// Set for `subscriptions/listen` streams: notifications go through it.
+    pub sink: Option<SubscriptionSink>,
+    /// Set for stateless requests: counts messages being relayed to them.
+    pub relays: Option<Arc<ProgressRelays>>,
+}
+
+/// Which list changed.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum ListKind {
+    Tools,
+    Prompts,
+    Resources,
+}
+
+impl Listener {
+    fn of(entry: &SessionEntry) -> Option<Self> {
+        let sink = match &entry.channel {
+            Channel::Session => None,
+            Channel::Request => return None,
+            Channel::Listen(sink) => Some(sink.clone()),
+        };
+        Some(Self {
+            peer: entry.peer.clone(),
+            route: entry.route.clone(),
+            sink,
+            relays: None,
+        })
+    }
+
+    /// Tells this session that a list changed (if it asked to hear it).
+    pub async fn list_changed(&self, kind: ListKind) {
+        match (&self.sink, kind) {
+            (Some(sink), ListKind::Tools) => {
+                if sink.accepted().tools_list_changed == Some(true) {
+                    let _ = sink.notify_tool_list_changed().await;
+                }
+            }
+            (Some(sink), ListKind::Prompts) => {
+                if sink.accepted().prompts_list_changed == Some(true) {
+                    let _ = sink.notify_prompt_list_changed().await;
+                }
+            }
+            (Some(sink), ListKind::Resources) => {
+                if sink.accepted().resources_list_changed == Some(true) {
+                    let _ = sink.notify_resource_list_changed().await;
+                }
+            }
+            (None, ListKind::Tools) => {
+                let _ = self.peer.notify_tool_list_changed().await;
+            }
+            (None, ListKind::Prompts) => {
+                let _ = self.peer.notify_prompt_list_changed().await;
+            }
+            (None, ListKind::Resources) => {
+                let _ = self.peer.notify_resource_list_changed().await;
+            }
+        }
+    }
+
+    /// Tells this session that a resource it subscribed to changed.
+    pub async fn resource_updated(&self, params: ResourceUpdatedNotificationParam) {
+        match &self.sink {
+            Some(sink) => {
+                let _ = sink.notify_resource_updated(params.uri).await;
+            }
+            None => {
+                let _ = self.peer.notify_resource_updated(params).await;
+            }
+        }
+    }
+
+    /// Passes a log message on (listen streams carry none).
+    pub async fn log(&self, params: LoggingMessageNotificationParam) {
+        if self.sink.is_none() {
+            let _ = self.peer.notify_logging_message(params).await;
+        }
+    }
 }
 
 #[derive(Default)]
@@ -123,6 +236,8 @@ impl Dispatch {
     pub fn register_session(
         &self,
         peer: Peer<RoleServer>,
+        channel: Channel,
+        protocol_version: String,
         route: Route,
         capabilities: ClientCapabilities,
     ) -> SessionKey {
@@ -131,11 +246,14 @@ impl Dispatch {
             key,
             SessionEntry {
                 peer,
+                channel,
+                protocol_version,
                 route,
                 capabilities,
                 subscriptions: HashSet::new(),
                 log_level: None,
                 last_call: Instant::now(),
+                relays: Arc::default(),
             },
         );
         key
@@ -161,14 +279,71 @@ impl Dispatch {
             .any(|s| s.subscriptions.contains(sub))
     }
 
+    /// Live client sessions (a stateless request or listen stream counts
+    /// while it is open).
     pub fn session_count(&self) -> usize {
         lock(&self.sessions).len()
+    }
+
+    /// How many sessions speak each protocol version.
+    pub fn session_versions(&self) -> std::collections::BTreeMap<String, usize> {
+        let mut out = std::collections::BTreeMap::new();
+        for s in lock(&self.sessions).values() {
+            *out.entry(s.protocol_version.clone()).or_insert(0) += 1;
+        }
+        out
+    }
+
+    /// Records the resources a listen stream wants; returns the (server, uri)
+    /// pairs nobody held before.
+    pub fn subscribe_all(
+        &self,
+        key: SessionKey,
+        subs: &[(String, String)],
+    ) -> Vec<(String, String)> {
+        let mut sessions = lock(&self.sessions);
+        let fresh: Vec<_> = subs
+            .iter()
+            .filter(|sub| !sessions.values().any(|s| s.subscriptions.contains(*sub)))
+            .cloned()
+            .collect();
+        if let Some(s) = sessions.get_mut(&key) {
+            s.subscriptions.extend(subs.iter().cloned());
+        }
+        fresh
+    }
+
+    /// Every (server, uri) some session is subscribed to on `server`.
+    pub fn wanted_resources(&self, server: &str) -> Vec<String> {
+        let mut out: Vec<String> = lock(&self.sessions)
+            .values()
+            .flat_map(|s| s.subscriptions.iter())
+            .filter(|(srv, _)| srv == server)
+            .map(|(_, uri)| uri.clone())
+            .collect();
+        out.sort();
+        out.dedup();
+        out
     }
 
     pub fn touch_session(&self, key: SessionKey) {
         if let Some(s) = lock(&self.sessions).get_mut(&key) {
             s.last_call = Instant::now();
         }
+    }
+
+    /// Lets log messages already on their way to a stateless request arrive
+    /// before its answer (at most `limit`).
+    pub async fn settle_relays(&self, key: SessionKey, limit: std::time::Duration) {
+        let relays = lock(&self.sessions).get(&key).map(|s| s.relays.clone());
+        if let Some(relays) = relays {
+            relays.settle(limit).await;
+        }
+    }
+
+    /// The minimum log level a session asked for, if it did.
+    pub fn log_level(&self, key: SessionKey) -> Option<LoggingLevel> {
+        lock(&self.sessions).get(&key).and_then(|s| s.log_level)
     }
 
     pub fn set_log_level(&self, key: SessionKey, level: LoggingLevel) {
@@ -205,10 +380,7 @@ impl Dispatch {
         lock(&self.sessions)
             .values()
             .filter(|s| s.subscriptions.contains(&sub))
-            .map(|s| Listener {
-                peer: s.peer.clone(),
-                route: s.route.clone(),
-            })
+            .filter_map(Listener::of)
             .collect()
     }
 
@@ -217,22 +389,30 @@ impl Dispatch {
         lock(&self.sessions)
             .values()
             .filter(|s| s.route.includes(server))
-            .map(|s| Listener {
-                peer: s.peer.clone(),
-                route: s.route.clone(),
-            })
+            .filter_map(Listener::of)
             .collect()
     }
 
     /// Sessions of `server` whose minimum log level (if they set one) lets `level` through.
+    ///
+    /// A stateless 2026-07-28 request hears log messages only when it set
+    /// `_meta` `logLevel`, on its own response stream, while it runs.
     pub fn log_listeners(&self, server: &str, level: LoggingLevel) -> Vec<Listener> {
         lock(&self.sessions)
             .values()
             .filter(|s| s.route.includes(server))
-            .filter(|s| s.log_level.is_none_or(|min| rank(level) >= rank(min)))
-            .map(|s| Listener {
-                peer: s.peer.clone(),
-                route: s.route.clone(),
+            .filter(|s| match (&s.channel, s.log_level) {
+                (Channel::Request, None) => false,
+                (_, min) => min.is_none_or(|min| rank(level) >= rank(min)),
+            })
+            .filter_map(|s| match s.channel {
+                Channel::Request => Some(Listener {
+                    peer: s.peer.clone(),
+                    route: s.route.clone(),
+                    sink: None,
+                    relays: Some(s.relays.clone()),
+                }),
+                _ => Listener::of(s),
             })
             .collect()
     }
@@ -242,7 +422,11 @@ impl Dispatch {
     pub fn recent_roots_session(&self, server: &str) -> Option<Peer<RoleServer>> {
         lock(&self.sessions)
             .values()
-            .filter(|s| s.route.includes(server) && s.capabilities.roots.is_some())
+            .filter(|s| {
+                s.route.includes(server)
+                    && s.capabilities.roots.is_some()
+                    && matches!(s.channel, Channel::Session)
+            })
             .max_by_key(|s| s.last_call)
             .map(|s| s.peer.clone())
     }

@@ -6,6 +6,7 @@
 //! [`upstream::Upstream`] connection -> back, with progress, cancellation and
 //! server->client requests routed through [`dispatch`].
 
+mod bridge;
 mod dispatch;
 mod error;
 pub mod front;
@@ -19,5 +20,6 @@ mod shell_path;
 pub mod upstream;
 mod wire;
 
+pub use dispatch::Sessions;
 pub use error::{Error, Result};
 pub use runtime::{AUDIT_SETTINGS_KEY, Gateway, GatewayConfig, RuntimeInfo, collect_tools};

@@ -116,6 +116,7 @@ pub struct Gateway {
     data_dir: PathBuf,
     hub: Arc<Hub>,
     audit: Arc<AuditLog>,
+    sessions: crate::Sessions,
     shutdown: CancellationToken,
     server: tokio::task::JoinHandle<std::io::Result<()>>,
     watcher: tokio::task::JoinHandle<()>,
@@ -200,7 +201,8 @@ impl Gateway {
             audit: audit.clone(),
             policy: policy.clone(),
             hub: hub.clone(),
-            dispatch,
+            dispatch: dispatch.clone(),
+            bridge: Default::default(),
             settle: config.settle,
             page_size: config.page_size.max(1),
             tools_cache: Default::default(),
@@ -267,6 +269,7 @@ impl Gateway {
             data_dir: store.data_dir().to_owned(),
             hub,
             audit,
+            sessions: crate::Sessions(dispatch),
             shutdown,
             server,
             watcher,
@@ -293,6 +296,11 @@ impl Gateway {
     /// The audit log.
     pub fn audit(&self) -> &Arc<AuditLog> {
         &self.audit
+    }
+
+    /// The live client sessions.
+    pub fn sessions(&self) -> crate::Sessions {
+        self.sessions.clone()
     }
 
     /// Stops accepting requests, closes sessions, stops every server, and

@@ -21,7 +21,9 @@ def http_client(token: str | None, **headers: str) -> httpx2.AsyncClient:
 
 @asynccontextmanager
 async def connect(url: str, token: str | None, **client_options: Any) -> AsyncIterator[Client]:
-    """An initialized SDK client session over streamable HTTP (mode "auto": discover probe first)."""
+    """An SDK client over streamable HTTP. The default mode "auto" probes `server/discover`, so
+    it speaks 2026-07-28 with the gateway (stateless: no session); tests about sessions (session
+    ids, session-scoped approvals, notifications outside a listen stream) pass mode="legacy"."""
     try:
         async with http_client(token) as http:
             async with Client(streamable_http_client(url, http_client=http), **client_options) as client:

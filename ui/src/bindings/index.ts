@@ -367,7 +367,11 @@ latency_us: number | null,
 /**
  * Policy decision.
  */
-decision: string, };
+decision: string, 
+/**
+ * MCP protocol version of the client's session or request.
+ */
+protocol_version: string | null, };
 
 /**
  * One audit record in full.
@@ -678,7 +682,12 @@ clients: number,
 /**
  * Calls waiting for approval.
  */
-pending_approvals: number, };
+pending_approvals: number, 
+/**
+ * Live client sessions by MCP protocol version (a 2026-07-28 client,
+ * which has no session, counts per open request or listen stream).
+ */
+sessions: { [key in string]: number }, };
 
 /**
  * How bad a doctor finding is.

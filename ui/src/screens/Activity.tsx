@@ -42,6 +42,8 @@ function Detail({ id, onClose }: { id: number; onClose: () => void }) {
             <dd>{d.row.decision}</dd>
             <dt>Latency</dt>
             <dd>{latency(d.row.latency_us)}</dd>
+            <dt>Protocol</dt>
+            <dd>{d.row.protocol_version ?? "–"}</dd>
           </dl>
           {d.row.error && <p className="error">{d.row.error}</p>}
           <h3>Request</h3>

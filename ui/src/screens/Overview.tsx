@@ -28,6 +28,9 @@ export function Overview() {
           <Link to="/approvals" className="tile">
             <b>{o.pending_approvals}</b>waiting for approval
           </Link>
+          <div className="tile" title={sessionsTitle(o.sessions)}>
+            <b>{Object.values(o.sessions).reduce((a, b) => a + b, 0)}</b>live sessions
+          </div>
           <div className="tile">
             <b>{s?.calls ?? 0}</b>calls in the last hour
           </div>
@@ -88,4 +91,10 @@ export function Overview() {
       )}
     </Page>
   );
+}
+
+/** "2025-11-25: 2, 2026-07-28: 1": live client sessions by protocol version. */
+function sessionsTitle(sessions: Partial<Record<string, number>>): string {
+  const parts = Object.entries(sessions).map(([version, n]) => `${version}: ${n ?? 0}`);
+  return parts.length ? parts.join(", ") : "no live sessions";
 }

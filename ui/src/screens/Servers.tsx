@@ -59,6 +59,7 @@ export function Servers() {
               <th>Name</th>
               <th>Status</th>
               <th>Transport</th>
+              <th>Protocol</th>
               <th>Tools</th>
               <th>Last error</th>
               <th />
@@ -77,6 +78,7 @@ export function Servers() {
                   <StateBadge state={s.enabled ? (s.status?.state ?? "starting") : "disabled"} />
                 </td>
                 <td>{s.transport.kind}</td>
+                <td className="mono" data-protocol>{s.status?.protocol_version ?? "–"}</td>
                 <td>{s.status?.tools ?? "–"}</td>
                 <td className="muted clip">{s.status?.error ?? ""}</td>
                 <td className="row end">

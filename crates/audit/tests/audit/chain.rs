@@ -92,3 +92,39 @@ async fn pruning_by_size_stops_under_the_limit() {
     assert!(log.db().live_bytes().await.unwrap() <= limit);
     assert_eq!(log.db().verify().await.unwrap().broken, None);
 }
+
+#[tokio::test]
+async fn the_protocol_version_is_kept_and_chained() {
+    let (dir, log) = log(true).await;
+    for n in 0..6 {
+        let mut r = call(n, json!({}));
+        // Records of older gateways have no version; they keep their hashes.
+        if n % 2 == 0 {
+            r.protocol_version = Some("2026-07-28".into());
+        }
+        log.record_committed(r).await.unwrap();
+    }
+    let stored = log
+        .db()
+        .query(&switchboard_audit::Filter {
+            limit: 100,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let mut versions: Vec<_> = stored
+        .iter()
+        .map(|e| (e.id, e.protocol_version.clone()))
+        .collect();
+    versions.sort();
+    assert_eq!(versions.len(), 6, "{versions:?}");
+    assert_eq!(versions[0], (1, Some("2026-07-28".into())));
+    assert_eq!(versions[1], (2, None));
+    assert_eq!(log.db().verify().await.unwrap().broken, None);
+    let mut conn = raw(dir.path()).await;
+    sqlx::query("UPDATE audit_events SET protocol_version = '2025-11-25' WHERE id = 3")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(log.db().verify().await.unwrap().broken.unwrap().id, 3);
+}

@@ -35,6 +35,11 @@ impl Scope {
         self.record.rule = Some(rule.to_owned());
     }
 
+    /// The protocol version the client speaks.
+    pub fn protocol(&mut self, version: &str) {
+        self.record.protocol_version = Some(version.to_owned());
+    }
+
     /// The MCP session id, when known.
     pub fn session(&self) -> Option<&str> {
         self.record.session.as_deref()
@@ -71,6 +76,10 @@ impl Front {
         record.session = session_id(context);
         record.name = name;
         record.request = request.and_then(|r| serde_json::to_value(r).ok());
+        record.protocol_version = match self.bound.get() {
+            Some(bound) => Some(bound.protocol_version.clone()),
+            None => context.protocol_version().map(|v| v.to_string()),
+        };
         if let Some(bound) = self.bound.get()
             && let crate::route::Route::Server(server) = &bound.caller.route
         {
@@ -90,8 +99,13 @@ impl Front {
         &self,
         scope: Scope,
         context: &RequestContext<RoleServer>,
-        result: Result<T, McpError>,
+        mut result: Result<T, McpError>,
     ) -> Result<T, McpError> {
+        if super::is_stateless(context)
+            && let Ok(value) = &mut result
+        {
+            value.mark_complete();
+        }
         let Scope {
             mut record,
             started,
@@ -173,6 +187,10 @@ pub(super) trait AuditJson {
     /// The answer as JSON.
     fn audit_json(&self) -> Option<serde_json::Value>;
 
+    /// Sets `resultType: "complete"` where the result has none: 2026-07-28
+    /// clients need it, servers of older versions leave it out.
+    fn mark_complete(&mut self) {}
+
     /// A short form for list results: `{"items": N, "nextCursor": …}`.
     fn audit_summary(&self) -> Option<serde_json::Value> {
         self.audit_json()
@@ -184,6 +202,10 @@ macro_rules! audit_list_summary {
         impl AuditJson for $t {
             fn audit_json(&self) -> Option<serde_json::Value> {
                 serde_json::to_value(self).ok()
+            }
+
+            fn mark_complete(&mut self) {
+                self.result_type.get_or_insert(rmcp::model::ResultType::COMPLETE);
             }
 
             fn audit_summary(&self) -> Option<serde_json::Value> {
@@ -213,9 +235,22 @@ macro_rules! audit_json_via_serde {
 audit_json_via_serde!(
     (),
     rmcp::model::InitializeResult,
-    rmcp::model::CompleteResult,
+    rmcp::model::DiscoverResult,
+    rmcp::model::SubscriptionFilter,
+    rmcp::model::GetTaskResult,
     rmcp::model::CustomResult,
 );
+
+impl AuditJson for rmcp::model::CompleteResult {
+    fn audit_json(&self) -> Option<serde_json::Value> {
+        serde_json::to_value(self).ok()
+    }
+
+    fn mark_complete(&mut self) {
+        self.result_type
+            .get_or_insert(rmcp::model::ResultType::COMPLETE);
+    }
+}
 
 impl AuditJson for rmcp::model::CallToolResponse {
     fn audit_json(&self) -> Option<serde_json::Value> {
@@ -224,6 +259,13 @@ impl AuditJson for rmcp::model::CallToolResponse {
             Self::InputRequired(r) => serde_json::to_value(r).ok(),
             Self::Task(r) => serde_json::to_value(r).ok(),
             _ => None,
+        }
+    }
+
+    fn mark_complete(&mut self) {
+        if let Self::Complete(r) = self {
+            r.result_type
+                .get_or_insert(rmcp::model::ResultType::COMPLETE);
         }
     }
 }
@@ -236,6 +278,12 @@ impl AuditJson for rmcp::model::GetPromptResponse {
             _ => None,
         }
     }
+    fn mark_complete(&mut self) {
+        if let Self::Complete(r) = self {
+            r.result_type
+                .get_or_insert(rmcp::model::ResultType::COMPLETE);
+        }
+    }
 }
 
 impl AuditJson for rmcp::model::ReadResourceResponse {
@@ -244,6 +292,12 @@ impl AuditJson for rmcp::model::ReadResourceResponse {
             Self::Complete(r) => serde_json::to_value(r).ok(),
             Self::InputRequired(r) => serde_json::to_value(r).ok(),
             _ => None,
+        }
+    }
+    fn mark_complete(&mut self) {
+        if let Self::Complete(r) = self {
+            r.result_type
+                .get_or_insert(rmcp::model::ResultType::COMPLETE);
         }
     }
 }

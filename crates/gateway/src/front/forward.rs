@@ -10,12 +10,21 @@ use rmcp::{
 
 use super::Bound;
 use crate::{
+    bridge::{Bridge, CallEvent},
     dispatch::{CallLink, Dispatch},
     upstream::Upstream,
 };
 
+/// `_meta` keys that describe the client's own lifecycle (2026-07-28). The
+/// gateway speaks to the server with its own, so these never go upstream.
+const LIFECYCLE_KEYS: &[&str] = &[
+    "io.modelcontextprotocol/protocolVersion",
+    "io.modelcontextprotocol/clientInfo",
+    "io.modelcontextprotocol/clientCapabilities",
+];
+
 /// Longest a result waits for progress notifications still being relayed.
-const PROGRESS_SETTLE: Duration = Duration::from_millis(100);
+pub(crate) const PROGRESS_SETTLE: Duration = Duration::from_millis(100);
 
 /// Forwards `request` to `upstream` on behalf of the session `bound`.
 ///
@@ -24,6 +33,7 @@ const PROGRESS_SETTLE: Duration = Duration::from_millis(100);
 /// it back to the client's. A cancel from the client becomes a cancel upstream.
 pub(crate) async fn forward(
     dispatch: &Arc<Dispatch>,
+    bridge: &Arc<Bridge>,
     bound: &Bound,
     upstream: &Upstream,
     request: ClientRequest,
@@ -39,6 +49,34 @@ pub(crate) async fn forward(
     let mut meta = context.meta.clone();
     let downstream_token = meta.get_progress_token();
     meta.0.0.remove("progressToken");
+    for key in LIFECYCLE_KEYS {
+        meta.0.0.remove(*key);
+    }
+    if live.stateless() {
+        // A 2026-07-28 server decides per request what it may ask for: it
+        // sees what this client declared (the gateway relays all of it).
+        meta.set_client_capabilities(bound.capabilities.clone());
+        // Such a server logs only for requests that ask; a session client
+        // hears logs as its version promises (all, or from its chosen level).
+        if !bound.stateless && meta.log_level().is_none() {
+            #[expect(deprecated, reason = "logging is part of 2025-11-25")]
+            let level = dispatch
+                .log_level(bound.key)
+                .unwrap_or(rmcp::model::LoggingLevel::Debug);
+            meta.set_log_level(level);
+        }
+    }
+    // A stateless client cannot take a session server's requests for input:
+    // they are turned into an InputRequiredResult for the calls that allow
+    // one. (A 2026-07-28 server asks that way itself.)
+    let bridged = bound.stateless
+        && !live.stateless()
+        && matches!(
+            request,
+            ClientRequest::CallToolRequest(_)
+                | ClientRequest::GetPromptRequest(_)
+                | ClientRequest::ReadResourceRequest(_)
+        );
     let mut options = PeerRequestOptions::no_options();
     if !meta.0.0.is_empty() {
         options = options.with_meta(meta);
@@ -48,6 +86,12 @@ pub(crate) async fn forward(
         .send_request_with_option(request, options)
         .await
         .map_err(|e| relay_error(upstream.name(), e))?;
+    let (inputs, events) = if bridged {
+        let (tx, rx) = tokio::sync::mpsc::channel(8);
+        (Some(tx), Some(rx))
+    } else {
+        (None, None)
+    };
     let registered = dispatch.begin_call(
         upstream.name(),
         CallLink {
@@ -59,9 +103,43 @@ pub(crate) async fn forward(
             upstream_token: handle.progress_token.clone(),
             capabilities: bound.capabilities.clone(),
             relaying: Default::default(),
+            inputs: inputs.clone(),
         },
     );
     let (id, peer) = (handle.id.clone(), handle.peer.clone());
+    if let (Some(events), Some(done)) = (events, inputs) {
+        // The call may outlive this request (parked while the client answers),
+        // so it is awaited in its own task.
+        let server = upstream.name().to_owned();
+        tokio::spawn(async move {
+            let registered = registered;
+            let result = handle.await_response().await;
+            if registered.link().downstream_token.is_some() {
+                registered.link().relaying.settle(PROGRESS_SETTLE).await;
+            }
+            let _ = done
+                .send(CallEvent::Done(result.map_err(|e| relay_error(&server, e))))
+                .await;
+        });
+        return match bridge
+            .next(&bound.caller.client, events, &context.ct)
+            .await?
+        {
+            Some(result) => Ok(result),
+            None => {
+                let _ = peer
+                    .notify_cancelled(CancelledNotificationParam::new(
+                        Some(id),
+                        Some("cancelled by the client".into()),
+                    ))
+                    .await;
+                Err(McpError::internal_error(
+                    "request cancelled by the client",
+                    None,
+                ))
+            }
+        };
+    }
     tokio::select! {
         result = handle.await_response() => {
             if registered.link().downstream_token.is_some() {
@@ -92,4 +170,19 @@ pub(crate) fn relay_error(server: &str, error: ServiceError) -> McpError {
         ),
         other => McpError::internal_error(format!("server \"{server}\": {other}"), None),
     }
+}
+
+/// Resumes a call parked for a stateless client's answers (see [`crate::bridge`]).
+pub(crate) async fn resume(
+    bridge: &Arc<Bridge>,
+    bound: &Bound,
+    state: &str,
+    responses: Option<rmcp::model::InputResponses>,
+    context: &RequestContext<RoleServer>,
+) -> Result<ServerResult, McpError> {
+    let events = bridge.resume(&bound.caller.client, state, responses)?;
+    bridge
+        .next(&bound.caller.client, events, &context.ct)
+        .await?
+        .ok_or_else(|| McpError::internal_error("request cancelled by the client", None))
 }

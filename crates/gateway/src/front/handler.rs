@@ -9,14 +9,14 @@ use std::borrow::Cow;
 use rmcp::{
     ErrorData as McpError, RoleServer, ServerHandler,
     model::*,
-    service::{NotificationContext, RequestContext},
+    service::{NotificationContext, RequestContext, SubscriptionContext},
 };
 
 use super::{
-    Bound, Front, Route, STANDARD_METHODS, SUPPORTED_VERSIONS, completion_target, reparse,
+    Bound, Front, Route, STANDARD_METHODS, SUPPORTED_VERSIONS, completion_target, forward, reparse,
     split_name, split_uri,
 };
-use crate::names;
+use crate::{bridge, dispatch::Channel, names};
 
 impl ServerHandler for Front {
     fn get_info(&self) -> ServerConfig {
@@ -35,7 +35,7 @@ impl ServerHandler for Front {
         request: InitializeRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<InitializeResult, McpError> {
-        let audit = self.audit_begin(&context, "initialize", None, Some(&request));
+        let mut audit = self.audit_begin(&context, "initialize", None, Some(&request));
         let result: Result<InitializeResult, McpError> = async {
             let caller = Self::caller(&context.extensions).ok_or_else(|| {
                 McpError::invalid_request("request did not pass the gateway's guard", None)
@@ -52,8 +52,13 @@ impl ServerHandler for Front {
                 self.upstream(name)?.settled(self.core.settle).await;
             }
             context.peer.set_peer_info(request.clone());
+            let info = self.negotiate_initialize(&request)?;
+            let version = info.protocol_version.to_string();
+            audit.protocol(&version);
             let key = self.core.dispatch.register_session(
                 context.peer.clone(),
+                Channel::Session,
+                version.clone(),
                 caller.route.clone(),
                 request.capabilities.clone(),
             );
@@ -62,6 +67,8 @@ impl ServerHandler for Front {
                 caller,
                 peer: context.peer.clone(),
                 capabilities: request.capabilities.clone(),
+                stateless: false,
+                protocol_version: version,
             };
             if self.bound.set(bound).is_err() {
                 self.core.dispatch.remove_session(key);
@@ -76,10 +83,84 @@ impl ServerHandler for Front {
                 version = %request.protocol_version,
                 "session initialized"
             );
-            self.negotiate_initialize(&request)
+            Ok(info)
         }
         .await;
         self.audit_end(audit, &context, result).await
+    }
+
+    async fn discover(
+        &self,
+        context: RequestContext<RoleServer>,
+    ) -> Result<DiscoverResult, McpError> {
+        let audit = self.audit_begin(&context, "server/discover", None, None::<&()>);
+        let result: Result<DiscoverResult, McpError> = async {
+            let caller = Self::caller(&context.extensions).ok_or_else(|| {
+                McpError::invalid_request("request did not pass the gateway's guard", None)
+            })?;
+            if let Route::Server(name) = &caller.route {
+                if let Err(verdict) = self.core.policy.server_visible(&caller.client, name) {
+                    return Err(super::policy::denied(
+                        &format!("server \"{name}\""),
+                        &verdict,
+                    ));
+                }
+                self.upstream(name)?.settled(self.core.settle).await;
+            }
+            Ok(DiscoverResult::from_server_info(
+                SUPPORTED_VERSIONS.to_vec(),
+                self.info_for(&caller.route),
+            ))
+        }
+        .await;
+        self.audit_end(audit, &context, result).await
+    }
+
+    fn accepted_subscription_filter(
+        &self,
+        requested: &SubscriptionFilter,
+    ) -> Option<SubscriptionFilter> {
+        // Everything the endpoint advertises; rmcp narrows it to that.
+        Some(requested.clone())
+    }
+
+    async fn listen(&self, subscription: SubscriptionContext) -> Result<(), McpError> {
+        let context = subscription.request_context().clone();
+        let accepted = subscription.accepted().clone();
+        let mut audit = self.audit_begin(&context, "subscriptions/listen", None, Some(&accepted));
+        let bound =
+            match self.bind_stateless(&context, Channel::Listen(subscription.sink().clone())) {
+                Ok(bound) => bound,
+                Err(e) => return self.audit_end(audit, &context, Err(e)).await,
+            };
+        // Resource subscriptions are held upstream for as long as the stream is open.
+        let mut wanted = Vec::new();
+        for uri in accepted.resource_subscriptions.iter().flatten() {
+            match self.resource_target(bound, uri) {
+                Ok((up, upstream_uri)) => wanted.push((up, upstream_uri)),
+                Err(e) => {
+                    tracing::debug!(uri, error = %e.message, "subscription to an unknown resource")
+                }
+            }
+        }
+        let pairs: Vec<(String, String)> = wanted
+            .iter()
+            .map(|(up, uri)| (up.name().to_owned(), uri.clone()))
+            .collect();
+        let fresh = self.core.dispatch.subscribe_all(bound.key, &pairs);
+        for (up, uri) in &wanted {
+            if fresh.contains(&(up.name().to_owned(), uri.clone())) {
+                audit.server(up.name());
+                if let Err(e) = up.subscribe_resource(uri, self.core.settle).await {
+                    tracing::warn!(server = up.name(), uri, error = %e, "upstream subscription failed");
+                }
+            }
+        }
+        // The record is the opening of the stream; it stays open until the
+        // client cancels it.
+        let _ = self.audit_end(audit, &context, Ok(())).await;
+        subscription.cancelled().await;
+        Ok(())
     }
 
     async fn ping(&self, context: RequestContext<RoleServer>) -> Result<(), McpError> {
@@ -87,6 +168,8 @@ impl ServerHandler for Front {
         let result: Result<(), McpError> = async {
             let bound = self.session(&context)?;
             match self.single(bound)? {
+                // 2026-07-28 has no ping: the gateway answers for such a server.
+                Some(up) if up.connection().is_ok_and(|live| live.stateless()) => Ok(()),
                 Some(up) => self
                     .pass(
                         bound,
@@ -149,6 +232,8 @@ impl ServerHandler for Front {
             let bound = self.session(&context)?;
             self.core.dispatch.set_log_level(bound.key, request.level);
             match self.single(bound)? {
+                // A 2026-07-28 server takes the level with each request.
+                Some(up) if up.connection().is_ok_and(|live| live.stateless()) => Ok(()),
                 Some(up) => self
                     .pass(
                         bound,
@@ -165,6 +250,7 @@ impl ServerHandler for Front {
                     for up in self.core.hub.all() {
                         if let Ok(live) = up.connection()
                             && live.info.capabilities.logging.is_some()
+                            && !live.stateless()
                         {
                             let _ = live.peer.set_level(request.clone()).await;
                         }
@@ -202,15 +288,29 @@ impl ServerHandler for Front {
                     up
                 }
             };
-            let result = self
-                .pass(
-                    bound,
-                    &up,
-                    ClientRequest::GetPromptRequest(GetPromptRequest::new(request)),
-                    &context,
-                    &mut audit,
-                )
-                .await?;
+            let result = match request.request_state.clone() {
+                Some(state) if bound.stateless && bridge::is_ours(Some(&state)) => {
+                    audit.server(up.name());
+                    forward::resume(
+                        &self.core.bridge,
+                        bound,
+                        &state,
+                        request.input_responses,
+                        &context,
+                    )
+                    .await?
+                }
+                _ => {
+                    self.pass(
+                        bound,
+                        &up,
+                        ClientRequest::GetPromptRequest(GetPromptRequest::new(request)),
+                        &context,
+                        &mut audit,
+                    )
+                    .await?
+                }
+            };
             match result {
                 ServerResult::GetPromptResult(r) => Ok(GetPromptResponse::Complete(r)),
                 ServerResult::InputRequiredResult(r) => Ok(GetPromptResponse::InputRequired(r)),
@@ -346,15 +446,29 @@ impl ServerHandler for Front {
                     (up, Some(server))
                 }
             };
-            let result = self
-                .pass(
-                    bound,
-                    &up,
-                    ClientRequest::ReadResourceRequest(ReadResourceRequest::new(request)),
-                    &context,
-                    &mut audit,
-                )
-                .await?;
+            let result = match request.request_state.clone() {
+                Some(state) if bound.stateless && bridge::is_ours(Some(&state)) => {
+                    audit.server(up.name());
+                    forward::resume(
+                        &self.core.bridge,
+                        bound,
+                        &state,
+                        request.input_responses,
+                        &context,
+                    )
+                    .await?
+                }
+                _ => {
+                    self.pass(
+                        bound,
+                        &up,
+                        ClientRequest::ReadResourceRequest(ReadResourceRequest::new(request)),
+                        &context,
+                        &mut audit,
+                    )
+                    .await?
+                }
+            };
             let mut result = match result {
                 ServerResult::ReadResourceResult(r) => r,
                 ServerResult::InputRequiredResult(r) => {
@@ -393,22 +507,11 @@ impl ServerHandler for Front {
             let (up, uri) = self.resource_target(bound, &request.uri)?;
             audit.server(up.name());
             audit.name(uri.clone());
-            if self.core.dispatch.subscribe(bound.key, up.name(), &uri) {
-                let mut upstream_request = request.clone();
-                upstream_request.uri = uri.clone();
-                let result = self
-                    .pass(
-                        bound,
-                        &up,
-                        ClientRequest::SubscribeRequest(SubscribeRequest::new(upstream_request)),
-                        &context,
-                        &mut audit,
-                    )
-                    .await;
-                if let Err(e) = result {
-                    self.core.dispatch.unsubscribe(bound.key, up.name(), &uri);
-                    return Err(e);
-                }
+            if self.core.dispatch.subscribe(bound.key, up.name(), &uri)
+                && let Err(e) = up.subscribe_resource(&uri, self.core.settle).await
+            {
+                self.core.dispatch.unsubscribe(bound.key, up.name(), &uri);
+                return Err(e);
             }
             Ok(())
         }
@@ -433,16 +536,7 @@ impl ServerHandler for Front {
             audit.server(up.name());
             audit.name(uri.clone());
             if self.core.dispatch.unsubscribe(bound.key, up.name(), &uri) {
-                let mut upstream_request = request.clone();
-                upstream_request.uri = uri;
-                self.pass(
-                    bound,
-                    &up,
-                    ClientRequest::UnsubscribeRequest(UnsubscribeRequest::new(upstream_request)),
-                    &context,
-                    &mut audit,
-                )
-                .await?;
+                up.unsubscribe_resource(&uri).await?;
             }
             Ok(())
         }
@@ -478,16 +572,25 @@ impl ServerHandler for Front {
             let span = tracing::info_span!("call_tool", client = %bound.caller.client, server = up.name(), tool = %request.name, id = %context.id);
             let _entered = span.enter();
             drop(_entered);
-            self.authorize_call(bound, &up, &request, &context, &mut audit)
-                .await?;
-            let result = self
-                .pass(
-                    bound,
-                    &up,
-                    ClientRequest::CallToolRequest(CallToolRequest::new(request)),
-                    &context, &mut audit,
-                )
-                .await?;
+            let result = match request.request_state.clone() {
+                // The call was authorized when it started; this resumes it.
+                Some(state) if bound.stateless && bridge::is_ours(Some(&state)) => {
+                    audit.server(up.name());
+                    forward::resume(&self.core.bridge, bound, &state, request.input_responses, &context).await?
+                }
+                _ => {
+                    self.authorize_call(bound, &up, &request, &context, &mut audit)
+                        .await?;
+                    self.pass(
+                        bound,
+                        &up,
+                        ClientRequest::CallToolRequest(CallToolRequest::new(request)),
+                        &context,
+                        &mut audit,
+                    )
+                    .await?
+                }
+            };
             match result {
                 ServerResult::CallToolResult(r) => Ok(CallToolResponse::Complete(r)),
                 ServerResult::InputRequiredResult(r) => Ok(CallToolResponse::InputRequired(r)),
@@ -532,6 +635,58 @@ impl ServerHandler for Front {
                 }
                 None => Ok(self.list_all_tools(bound).await),
             }
+        }
+        .await;
+        self.audit_end(audit, &context, result).await
+    }
+
+    async fn get_task(
+        &self,
+        request: GetTaskParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<GetTaskResult, McpError> {
+        let mut audit = self.audit_begin(&context, "tasks/get", None, Some(&request));
+        let result = async {
+            let (bound, up) = self.task_upstream(&context)?;
+            let request = ClientRequest::GetTaskRequest(GetTaskRequest::new(request));
+            match self.pass(bound, &up, request, &context, &mut audit).await? {
+                ServerResult::GetTaskResult(r) => Ok(r),
+                other => reparse(other),
+            }
+        }
+        .await;
+        self.audit_end(audit, &context, result).await
+    }
+
+    async fn update_task(
+        &self,
+        request: UpdateTaskParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<(), McpError> {
+        let mut audit = self.audit_begin(&context, "tasks/update", None, Some(&request));
+        let result = async {
+            let (bound, up) = self.task_upstream(&context)?;
+            let request = ClientRequest::UpdateTaskRequest(UpdateTaskRequest::new(request));
+            self.pass(bound, &up, request, &context, &mut audit)
+                .await
+                .map(|_| ())
+        }
+        .await;
+        self.audit_end(audit, &context, result).await
+    }
+
+    async fn cancel_task(
+        &self,
+        request: CancelTaskParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<(), McpError> {
+        let mut audit = self.audit_begin(&context, "tasks/cancel", None, Some(&request));
+        let result = async {
+            let (bound, up) = self.task_upstream(&context)?;
+            let request = ClientRequest::CancelTaskRequest(CancelTaskRequest::new(request));
+            self.pass(bound, &up, request, &context, &mut audit)
+                .await
+                .map(|_| ())
         }
         .await;
         self.audit_end(audit, &context, result).await

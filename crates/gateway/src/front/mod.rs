@@ -13,6 +13,7 @@ mod aggregate;
 mod audit;
 mod forward;
 mod handler;
+mod mrtr;
 mod policy;
 mod tools_cache;
 
@@ -30,6 +31,7 @@ use rmcp::{
 pub use crate::route::{Caller, Route};
 pub(crate) use crate::wire::reparse;
 use forward::forward;
+pub(crate) use forward::relay_error;
 
 use crate::{
     dispatch::{Dispatch, SessionKey},
@@ -42,6 +44,8 @@ use crate::{
 pub(crate) struct Core {
     pub hub: Arc<Hub>,
     pub dispatch: Arc<Dispatch>,
+    /// Calls of stateless clients parked while they answer the server.
+    pub bridge: Arc<crate::bridge::Bridge>,
     /// How long list and initialize requests wait for servers still starting.
     pub settle: Duration,
     /// Items after which a merged list page ends (with a cursor to the rest).
@@ -54,12 +58,16 @@ pub(crate) struct Core {
     pub tools_cache: tools_cache::ToolsCache,
 }
 
-/// A session after `initialize`.
+/// A session after `initialize`, or one stateless 2026-07-28 request.
 pub(crate) struct Bound {
     pub key: SessionKey,
     pub caller: Caller,
     pub peer: Peer<RoleServer>,
     pub capabilities: ClientCapabilities,
+    /// A 2026-07-28 request: no session, no server->client requests.
+    pub stateless: bool,
+    /// Protocol version the client speaks.
+    pub protocol_version: String,
 }
 
 /// The MCP server the gateway presents to one client session.
@@ -68,14 +76,23 @@ pub struct Front {
     bound: OnceLock<Bound>,
 }
 
-/// Protocol versions the gateway accepts from clients. 2026-07-28 is answered
-/// as unsupported, so probing clients fall back to `initialize`.
+/// Protocol versions the gateway accepts from clients: the session-based
+/// ones through `initialize`, 2026-07-28 stateless (per-request `_meta`).
 const SUPPORTED_VERSIONS: &[ProtocolVersion] = &[
     ProtocolVersion::V_2024_11_05,
     ProtocolVersion::V_2025_03_26,
     ProtocolVersion::V_2025_06_18,
     ProtocolVersion::V_2025_11_25,
+    ProtocolVersion::V_2026_07_28,
 ];
+
+/// Whether a request speaks the stateless lifecycle (2026-07-28 and later).
+fn is_stateless(context: &RequestContext<RoleServer>) -> bool {
+    context
+        .meta
+        .protocol_version()
+        .is_some_and(|v| !v.has_initialize())
+}
 
 impl Front {
     pub(crate) fn new(core: Arc<Core>) -> Self {
@@ -95,6 +112,9 @@ impl Front {
     /// The bound session, after checking the request comes from the same
     /// client through the same endpoint (a session id is not a credential).
     fn session(&self, context: &RequestContext<RoleServer>) -> Result<&Bound, McpError> {
+        if self.bound.get().is_none() && is_stateless(context) {
+            return self.bind_stateless(context, crate::dispatch::Channel::Request);
+        }
         let bound = self
             .bound
             .get()
@@ -111,6 +131,53 @@ impl Front {
         Ok(bound)
     }
 
+    /// Binds this `Front` to one stateless request (or listen stream): the
+    /// client, endpoint, version and capabilities come with the request.
+    fn bind_stateless(
+        &self,
+        context: &RequestContext<RoleServer>,
+        channel: crate::dispatch::Channel,
+    ) -> Result<&Bound, McpError> {
+        let caller = Self::caller(&context.extensions).ok_or_else(|| {
+            McpError::invalid_request("request did not pass the gateway's guard", None)
+        })?;
+        if let Route::Server(name) = &caller.route
+            && let Err(verdict) = self.core.policy.server_visible(&caller.client, name)
+        {
+            return Err(policy::denied(&format!("server \"{name}\""), &verdict));
+        }
+        let version = context
+            .meta
+            .protocol_version()
+            .unwrap_or(ProtocolVersion::V_2026_07_28)
+            .to_string();
+        let capabilities = context.client_capabilities().unwrap_or_default();
+        let key = self.core.dispatch.register_session(
+            context.peer.clone(),
+            channel,
+            version.clone(),
+            caller.route.clone(),
+            capabilities.clone(),
+        );
+        if let Some(level) = context.meta.log_level() {
+            self.core.dispatch.set_log_level(key, level);
+        }
+        let bound = Bound {
+            key,
+            caller,
+            peer: context.peer.clone(),
+            capabilities,
+            stateless: true,
+            protocol_version: version,
+        };
+        if self.bound.set(bound).is_err() {
+            self.core.dispatch.remove_session(key);
+        }
+        self.bound
+            .get()
+            .ok_or_else(|| McpError::internal_error("request binding failed", None))
+    }
+
     fn upstream(&self, name: &str) -> Result<Arc<Upstream>, McpError> {
         let up = self.core.hub.get(name).ok_or_else(|| {
             McpError::invalid_params(format!("no enabled server named \"{name}\""), None)
@@ -121,6 +188,23 @@ impl Front {
             return Err(policy::denied(&format!("server \"{name}\""), &verdict));
         }
         Ok(up)
+    }
+
+    /// Tasks live on one server: they are relayed on `/mcp/{server}` only
+    /// (the aggregated endpoint does not offer the tasks extension).
+    fn task_upstream(
+        &self,
+        context: &RequestContext<RoleServer>,
+    ) -> Result<(&Bound, Arc<Upstream>), McpError> {
+        let bound = self.session(context)?;
+        match self.single(bound)? {
+            Some(up) => Ok((bound, up)),
+            None => Err(McpError::new(
+                ErrorCode::METHOD_NOT_FOUND,
+                "tasks are offered on /mcp/SERVER",
+                None,
+            )),
+        }
     }
 
     /// For `/mcp/{server}`: that upstream, ready to take requests as they are.
@@ -140,15 +224,34 @@ impl Front {
         audit: &mut audit::Scope,
     ) -> Result<ServerResult, McpError> {
         audit.server(upstream.name());
-        forward(
+        let again = (!bound.stateless)
+            .then(|| mrtr::retryable(&request))
+            .flatten();
+        let result = forward(
             &self.core.dispatch,
+            &self.core.bridge,
             bound,
             upstream,
             request,
             context,
             self.core.settle,
         )
-        .await
+        .await?;
+        if bound.stateless && context.meta.log_level().is_some() {
+            self.core
+                .dispatch
+                .settle_relays(bound.key, forward::PROGRESS_SETTLE)
+                .await;
+        }
+        // A 2026-07-28 server asking a client with a session for input: ask
+        // it the classic way and retry with the answers.
+        match result {
+            ServerResult::InputRequiredResult(asked) => match again {
+                Some(request) => mrtr::drive(self, bound, upstream, request, asked, context).await,
+                None => Ok(ServerResult::InputRequiredResult(asked)),
+            },
+            other => Ok(other),
+        }
     }
 
     /// What `initialize` answers: on `/mcp/{server}` the upstream's own
@@ -167,6 +270,16 @@ impl Front {
             capabilities.prompts = theirs.prompts.clone();
             capabilities.resources = theirs.resources.clone();
             capabilities.tools = theirs.tools.clone();
+            // The tasks extension passes through (tasks/* are relayed); other
+            // extensions need the gateway to implement their methods.
+            capabilities.extensions = theirs.extensions.as_ref().and_then(|all| {
+                let tasks: ExtensionCapabilities = all
+                    .iter()
+                    .filter(|(id, _)| id.as_str() == TASKS_EXTENSION_ID)
+                    .map(|(id, settings)| (id.clone(), settings.clone()))
+                    .collect();
+                (!tasks.is_empty()).then_some(tasks)
+            });
             let mut info = InitializeResult::new(capabilities);
             if let Some(server_info) = &upstream_info.server_info {
                 info.server_info = server_info.clone();
@@ -213,11 +326,8 @@ impl Drop for Front {
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             runtime.spawn(async move {
                 for (server, uri) in released {
-                    if let Some(live) = hub.get(&server).and_then(|u| u.connection().ok()) {
-                        let _ = live
-                            .peer
-                            .unsubscribe(UnsubscribeRequestParams::new(uri))
-                            .await;
+                    if let Some(upstream) = hub.get(&server) {
+                        let _ = upstream.unsubscribe_resource(&uri).await;
                     }
                 }
             });

@@ -110,8 +110,12 @@ pub(crate) fn router(
 pub struct StatusReport {
     /// Gateway version.
     pub version: String,
-    /// Live client sessions.
+    /// Live client sessions (2026-07-28 clients count per open request or
+    /// listen stream).
     pub sessions: usize,
+    /// Live client sessions by protocol version.
+    #[serde(default)]
+    pub session_versions: BTreeMap<String, usize>,
     /// Status of every enabled server.
     pub servers: BTreeMap<String, UpstreamStatus>,
 }
@@ -120,6 +124,7 @@ async fn status(State(core): State<Arc<Core>>) -> impl IntoResponse {
     Json(StatusReport {
         version: env!("CARGO_PKG_VERSION").into(),
         sessions: core.dispatch.session_count(),
+        session_versions: core.dispatch.session_versions(),
         servers: core.hub.statuses(),
     })
 }

@@ -14,9 +14,10 @@ use rmcp::{
     model::{
         CancelledNotificationParam, ClientCapabilities, ClientConfig, ClientResult,
         CreateMessageRequest, CreateMessageRequestParams, CreateMessageResult, ElicitRequest,
-        ElicitRequestParams, ElicitResult, Implementation, ListRootsRequest, ListRootsResult,
-        LoggingMessageNotificationParam, ProgressNotificationParam, ProtocolVersion, RequestId,
-        ResourceUpdatedNotificationParam, ServerRequest,
+        ElicitRequestParams, ElicitResult, Implementation, InputRequest, ListRootsRequest,
+        ListRootsResult, LoggingMessageNotificationParam, ProgressNotificationParam,
+        ProtocolVersion, RequestId, ResourceUpdatedNotificationParam, ServerNotification,
+        ServerRequest,
     },
     service::{
         InboundStreamOrigin, NotificationContext, OriginatingRequestId, Peer, RequestContext,
@@ -26,10 +27,17 @@ use rmcp::{
 use super::Shared;
 use switchboard_audit::{AuditRecord, Direction, Status};
 
-use crate::{dispatch::CallLink, wire::reparse};
+use crate::{
+    dispatch::{CallLink, ListKind},
+    wire::reparse,
+};
 
-/// Protocol version the gateway speaks to upstreams.
-pub const UPSTREAM_PROTOCOL_VERSION: ProtocolVersion = ProtocolVersion::V_2025_11_25;
+/// Protocol version the gateway offers upstreams first (`server/discover`).
+pub const UPSTREAM_PROTOCOL_VERSION: ProtocolVersion = ProtocolVersion::V_2026_07_28;
+
+/// Protocol version the gateway offers in `initialize`, for servers that do
+/// not speak 2026-07-28.
+pub const UPSTREAM_LEGACY_VERSION: ProtocolVersion = ProtocolVersion::V_2025_11_25;
 
 /// ClientHandler for one upstream connection.
 #[derive(Clone)]
@@ -53,6 +61,8 @@ impl UpstreamClient {
         record.server = Some(self.shared.name.clone());
         record.client = client.map(str::to_owned);
         record.request = params;
+        // Messages from the server are in the version spoken with the server.
+        record.protocol_version = self.shared.status.borrow().protocol_version.clone();
         record
     }
 
@@ -103,6 +113,37 @@ impl UpstreamClient {
         self.commit(record).await;
     }
 
+    /// Asks a stateless client of `link`'s call: the call answers it with an
+    /// `InputRequiredResult`, and this waits for the client's retry.
+    async fn ask_by_input(
+        &self,
+        method: &str,
+        link: &CallLink,
+        inputs: &crate::bridge::Inputs,
+        request: InputRequest,
+        logged: Option<serde_json::Value>,
+        cancel: tokio_util::sync::CancellationToken,
+    ) -> Result<serde_json::Value, McpError> {
+        let started = std::time::Instant::now();
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let result = async {
+            inputs
+                .send(crate::bridge::CallEvent::Input { request, reply })
+                .await
+                .map_err(|_| McpError::internal_error("the client's call has ended", None))?;
+            tokio::select! {
+                answer = answer => answer.unwrap_or_else(|_| {
+                    Err(McpError::internal_error("the client did not answer in time", None))
+                }),
+                () = cancel.cancelled() => Err(McpError::internal_error("cancelled by the server", None)),
+            }
+        }
+        .await;
+        self.record_request(method, Some(&link.client), logged, started, &result)
+            .await;
+        result
+    }
+
     fn link_for(&self, context: &RequestContext<RoleClient>) -> Option<Arc<CallLink>> {
         let origin = match context.extensions.get::<InboundStreamOrigin>() {
             Some(InboundStreamOrigin::OutboundRequest(id)) => Some(id),
@@ -126,7 +167,7 @@ impl UpstreamClient {
 /// `origin`, so streamable HTTP delivers it on that call's response stream.
 /// Runs in its own task: rmcp attaches the task-local request being handled
 /// (here: the upstream's) to outgoing requests, which would misroute it.
-async fn ask_downstream(
+pub(crate) async fn ask_downstream(
     peer: Peer<RoleServer>,
     origin: Option<RequestId>,
     mut request: ServerRequest,
@@ -171,6 +212,70 @@ async fn ask_downstream(
     }
 }
 
+/// A client's answer (JSON) as the result type the server expects.
+fn from_value<T: serde::de::DeserializeOwned>(value: serde_json::Value) -> Result<T, McpError> {
+    serde_json::from_value(value)
+        .map_err(|e| McpError::invalid_params(format!("malformed input response: {e}"), None))
+}
+
+impl UpstreamClient {
+    /// Routes a notification a 2026-07-28 server sent on the gateway's
+    /// `subscriptions/listen` stream, as if it had come on a session.
+    pub(crate) async fn route_notification(
+        &self,
+        notification: ServerNotification,
+        peer: &Peer<RoleClient>,
+    ) {
+        match notification {
+            ServerNotification::ToolListChangedNotification(_) => self.tools_changed(peer).await,
+            ServerNotification::PromptListChangedNotification(_) => {
+                self.list_changed("notifications/prompts/list_changed", ListKind::Prompts)
+                    .await;
+            }
+            ServerNotification::ResourceListChangedNotification(_) => {
+                self.list_changed("notifications/resources/list_changed", ListKind::Resources)
+                    .await;
+            }
+            ServerNotification::ResourceUpdatedNotification(n) => {
+                self.resource_updated(n.params).await;
+            }
+            _ => {}
+        }
+    }
+
+    async fn tools_changed(&self, peer: &Peer<RoleClient>) {
+        self.commit(self.record("notifications/tools/list_changed", None, None))
+            .await;
+        // Refresh the cache before telling anyone, so the list they fetch next
+        // is already the new one.
+        self.shared.refresh_tools(peer).await;
+        for listener in self.shared.dispatch.listeners(self.server()) {
+            listener.list_changed(ListKind::Tools).await;
+        }
+    }
+
+    async fn list_changed(&self, method: &str, kind: ListKind) {
+        self.commit(self.record(method, None, None)).await;
+        for listener in self.shared.dispatch.listeners(self.server()) {
+            listener.list_changed(kind).await;
+        }
+    }
+
+    async fn resource_updated(&self, params: ResourceUpdatedNotificationParam) {
+        self.commit(self.record(
+            "notifications/resources/updated",
+            None,
+            serde_json::to_value(&params).ok(),
+        ))
+        .await;
+        for listener in self.shared.dispatch.subscribers(self.server(), &params.uri) {
+            let mut params = params.clone();
+            params.uri = listener.route.present_uri(self.server(), &params.uri);
+            listener.resource_updated(params).await;
+        }
+    }
+}
+
 impl ClientHandler for UpstreamClient {
     fn get_info(&self) -> ClientConfig {
         let mut config = ClientConfig::new(
@@ -182,7 +287,7 @@ impl ClientHandler for UpstreamClient {
                 .build(),
             Implementation::new("switchboard", env!("CARGO_PKG_VERSION")),
         );
-        config.protocol_version = UPSTREAM_PROTOCOL_VERSION;
+        config.protocol_version = UPSTREAM_LEGACY_VERSION;
         config
     }
 
@@ -203,6 +308,19 @@ impl ClientHandler for UpstreamClient {
         let logged = serde_json::to_value(&params).ok();
         let mut request = CreateMessageRequest::new(params);
         request.params.meta = Some(context.meta.clone()).filter(|m| !m.0.is_empty());
+        if let Some(inputs) = &link.inputs {
+            let value = self
+                .ask_by_input(
+                    "sampling/createMessage",
+                    &link,
+                    inputs,
+                    InputRequest::CreateMessage(request),
+                    logged,
+                    context.ct,
+                )
+                .await?;
+            return from_value(value);
+        }
         let request = ServerRequest::CreateMessageRequest(request);
         match self
             .ask_for_call("sampling/createMessage", &link, request, logged, context.ct)
@@ -228,6 +346,19 @@ impl ClientHandler for UpstreamClient {
             ));
         }
         let logged = serde_json::to_value(&params).ok();
+        if let Some(inputs) = &link.inputs {
+            let value = self
+                .ask_by_input(
+                    "elicitation/create",
+                    &link,
+                    inputs,
+                    InputRequest::Elicitation(ElicitRequest::new(params)),
+                    logged,
+                    context.ct,
+                )
+                .await?;
+            return from_value(value);
+        }
         let request = ServerRequest::ElicitRequest(ElicitRequest::new(params));
         match self
             .ask_for_call("elicitation/create", &link, request, logged, context.ct)
@@ -242,8 +373,25 @@ impl ClientHandler for UpstreamClient {
         &self,
         context: RequestContext<RoleClient>,
     ) -> Result<ListRootsResult, McpError> {
-        let (peer, origin) = match self.link_for(&context) {
-            Some(link) if link.capabilities.roots.is_some() => {
+        let link = self.link_for(&context);
+        if let Some(link) = &link
+            && let Some(inputs) = &link.inputs
+            && link.capabilities.roots.is_some()
+        {
+            let value = self
+                .ask_by_input(
+                    "roots/list",
+                    link,
+                    inputs,
+                    InputRequest::ListRoots(ListRootsRequest::default()),
+                    None,
+                    context.ct,
+                )
+                .await?;
+            return from_value(value);
+        }
+        let (peer, origin) = match link {
+            Some(link) if link.capabilities.roots.is_some() && link.inputs.is_none() => {
                 (link.peer.clone(), Some(link.downstream_id.clone()))
             }
             _ => match self.shared.dispatch.recent_roots_session(self.server()) {
@@ -296,19 +444,26 @@ impl ClientHandler for UpstreamClient {
         params: LoggingMessageNotificationParam,
         _context: NotificationContext<RoleClient>,
     ) {
+        // Relayed before it is recorded: a stateless request waits for the
+        // relays that started before its answer, not for the audit log.
+        let listeners = self
+            .shared
+            .dispatch
+            .log_listeners(self.server(), params.level);
+        let _relaying: Vec<_> = listeners
+            .iter()
+            .filter_map(|l| l.relays.as_ref().map(|r| r.start()))
+            .collect();
+        for listener in &listeners {
+            listener.log(params.clone()).await;
+        }
+        drop(_relaying);
         self.commit(self.record(
             "notifications/message",
             None,
             serde_json::to_value(&params).ok(),
         ))
         .await;
-        for listener in self
-            .shared
-            .dispatch
-            .log_listeners(self.server(), params.level)
-        {
-            let _ = listener.peer.notify_logging_message(params.clone()).await;
-        }
     }
 
     async fn on_resource_updated(
@@ -316,43 +471,20 @@ impl ClientHandler for UpstreamClient {
         params: ResourceUpdatedNotificationParam,
         _context: NotificationContext<RoleClient>,
     ) {
-        self.commit(self.record(
-            "notifications/resources/updated",
-            None,
-            serde_json::to_value(&params).ok(),
-        ))
-        .await;
-        for listener in self.shared.dispatch.subscribers(self.server(), &params.uri) {
-            let mut params = params.clone();
-            params.uri = listener.route.present_uri(self.server(), &params.uri);
-            let _ = listener.peer.notify_resource_updated(params).await;
-        }
+        self.resource_updated(params).await;
     }
 
     async fn on_resource_list_changed(&self, _context: NotificationContext<RoleClient>) {
-        self.commit(self.record("notifications/resources/list_changed", None, None))
+        self.list_changed("notifications/resources/list_changed", ListKind::Resources)
             .await;
-        for listener in self.shared.dispatch.listeners(self.server()) {
-            let _ = listener.peer.notify_resource_list_changed().await;
-        }
     }
 
     async fn on_prompt_list_changed(&self, _context: NotificationContext<RoleClient>) {
-        self.commit(self.record("notifications/prompts/list_changed", None, None))
+        self.list_changed("notifications/prompts/list_changed", ListKind::Prompts)
             .await;
-        for listener in self.shared.dispatch.listeners(self.server()) {
-            let _ = listener.peer.notify_prompt_list_changed().await;
-        }
     }
 
     async fn on_tool_list_changed(&self, context: NotificationContext<RoleClient>) {
-        self.commit(self.record("notifications/tools/list_changed", None, None))
-            .await;
-        // Refresh the cache before telling anyone, so the list they fetch next
-        // is already the new one.
-        self.shared.refresh_tools(&context.peer).await;
-        for listener in self.shared.dispatch.listeners(self.server()) {
-            let _ = listener.peer.notify_tool_list_changed().await;
-        }
+        self.tools_changed(&context.peer).await;
     }
 }

@@ -7,6 +7,7 @@
 mod browse;
 mod client;
 mod http;
+mod listen;
 mod sse;
 mod stdio;
 
@@ -18,9 +19,9 @@ use std::{
 };
 
 use rmcp::{
-    RoleClient, ServiceExt as _,
-    model::{ServerPeerInfo, Tool},
-    service::{Peer, RunningService},
+    ClientLifecycleMode, ErrorData as McpError, RoleClient,
+    model::{ServerPeerInfo, SubscribeRequestParams, Tool, UnsubscribeRequestParams},
+    service::{Peer, RunningService, serve_client_with_lifecycle_and_ct},
 };
 use serde::{Deserialize, Serialize};
 use switchboard_store::{ServerRecord, TransportConfig};
@@ -28,8 +29,8 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 pub use browse::{BrowseError, Offer, stderr_tail};
-pub use client::UPSTREAM_PROTOCOL_VERSION;
-pub(crate) use client::UpstreamClient;
+pub use client::{UPSTREAM_LEGACY_VERSION, UPSTREAM_PROTOCOL_VERSION};
+pub(crate) use client::{UpstreamClient, ask_downstream};
 
 use crate::dispatch::Dispatch;
 
@@ -111,6 +112,25 @@ pub(crate) struct Live {
     pub info: Arc<ServerPeerInfo>,
 }
 
+impl Live {
+    /// Whether the server speaks 2026-07-28 or later (no sessions; list
+    /// changes and resource updates come through `subscriptions/listen`).
+    pub fn stateless(&self) -> bool {
+        !self.info.protocol_version.has_initialize()
+    }
+}
+
+/// How the gateway opens a connection to a server, learned from the last one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Lifecycle {
+    /// Not known yet: probe with `server/discover`, fall back to `initialize`.
+    Auto,
+    /// The server spoke 2026-07-28 last time.
+    Discover,
+    /// The server answered `initialize` last time (or the probe failed).
+    Initialize,
+}
+
 /// State shared between an upstream's supervisor, its client handler and the
 /// rest of the gateway.
 pub(crate) struct Shared {
@@ -121,6 +141,12 @@ pub(crate) struct Shared {
     status: watch::Sender<UpstreamStatus>,
     live: RwLock<Option<Arc<Live>>>,
     tools: RwLock<Arc<Vec<Tool>>>,
+    /// The lifecycle that worked last (remembered across reconnects).
+    lifecycle: Mutex<Lifecycle>,
+    /// Generation of the resource set a 2026-07-28 server's listen stream
+    /// should cover (bumped on change) and the one it covers now.
+    listen_want: watch::Sender<u64>,
+    listen_have: watch::Sender<u64>,
 }
 
 impl Shared {
@@ -188,6 +214,9 @@ impl Upstream {
             status,
             live: RwLock::new(None),
             tools: RwLock::new(Arc::new(Vec::new())),
+            lifecycle: Mutex::new(Lifecycle::Auto),
+            listen_want: watch::channel(0).0,
+            listen_have: watch::channel(0).0,
         });
         let stop = CancellationToken::new();
         let task = tokio::spawn(supervise(
@@ -267,6 +296,57 @@ impl Upstream {
         self.connection()
     }
 
+    /// Holds an upstream subscription to `uri` (the first session asked for it).
+    pub(crate) async fn subscribe_resource(
+        &self,
+        uri: &str,
+        settle: Duration,
+    ) -> Result<(), McpError> {
+        let live = self
+            .connection_within(settle)
+            .await
+            .map_err(|e| McpError::internal_error(e.to_string(), None))?;
+        if live.stateless() {
+            // The listen stream is reopened with the new set; wait until the
+            // server has acknowledged it, so no update is missed.
+            let mut generation = 0;
+            self.shared.listen_want.send_modify(|g| {
+                *g += 1;
+                generation = *g;
+            });
+            let mut have = self.shared.listen_have.subscribe();
+            let _ = tokio::time::timeout(settle, have.wait_for(|h| *h >= generation)).await;
+            return Ok(());
+        }
+        #[expect(
+            deprecated,
+            reason = "resources/subscribe is how 2025-11-25 servers subscribe"
+        )]
+        live.peer
+            .subscribe(SubscribeRequestParams::new(uri))
+            .await
+            .map_err(|e| crate::front::relay_error(self.name(), e))
+    }
+
+    /// Releases the upstream subscription to `uri` (no session holds it now).
+    pub(crate) async fn unsubscribe_resource(&self, uri: &str) -> Result<(), McpError> {
+        let live = self
+            .connection()
+            .map_err(|e| McpError::internal_error(e.to_string(), None))?;
+        if live.stateless() {
+            self.shared.listen_want.send_modify(|g| *g += 1);
+            return Ok(());
+        }
+        #[expect(
+            deprecated,
+            reason = "resources/unsubscribe is how 2025-11-25 servers unsubscribe"
+        )]
+        live.peer
+            .unsubscribe(UnsubscribeRequestParams::new(uri))
+            .await
+            .map_err(|e| crate::front::relay_error(self.name(), e))
+    }
+
     /// Waits until the server is no longer starting, at most `limit`.
     pub async fn settled(&self, limit: Duration) {
         let mut rx = self.shared.status.subscribe();
@@ -341,6 +421,14 @@ async fn supervise(
                     peer: peer.clone(),
                     info: Arc::new(info),
                 });
+                remember(&shared, &live);
+                if live.stateless() {
+                    tokio::spawn(listen::run(
+                        shared.clone(),
+                        peer.clone(),
+                        connected.ct.child_token(),
+                    ));
+                }
                 let previous_tools = shared.tools();
                 shared.refresh_tools(&peer).await;
                 shared.set_live(Some(live));
@@ -430,7 +518,7 @@ fn announce_tools(shared: &Arc<Shared>, changed: bool) {
     }
     tokio::spawn(async move {
         for l in listeners {
-            let _ = l.peer.notify_tool_list_changed().await;
+            l.list_changed(crate::dispatch::ListKind::Tools).await;
         }
     });
 }
@@ -446,10 +534,80 @@ fn describe_quit(quit: Result<rmcp::service::QuitReason, tokio::task::JoinError>
     }
 }
 
+/// Remembers the lifecycle a successful connection used.
+fn remember(shared: &Shared, live: &Live) {
+    let mut lifecycle = shared.lifecycle.lock().unwrap_or_else(|e| e.into_inner());
+    *lifecycle = if live.stateless() {
+        Lifecycle::Discover
+    } else {
+        Lifecycle::Initialize
+    };
+}
+
+/// The lifecycle to try now. A failed attempt moves on: a failed probe is
+/// followed by a plain `initialize`, and a failure of what worked before
+/// starts over with a probe (the server may have been upgraded or replaced).
+fn next_lifecycle(shared: &Shared, transport: &TransportConfig) -> ClientLifecycleMode {
+    let lifecycle = *shared.lifecycle.lock().unwrap_or_else(|e| e.into_inner());
+    if matches!(transport, TransportConfig::Sse { .. }) {
+        // The legacy SSE transport predates 2026-07-28.
+        return ClientLifecycleMode::Initialize;
+    }
+    match lifecycle {
+        Lifecycle::Auto => ClientLifecycleMode::Auto {
+            preferred_versions: vec![UPSTREAM_PROTOCOL_VERSION],
+            legacy_version: Some(UPSTREAM_LEGACY_VERSION),
+        },
+        Lifecycle::Discover => ClientLifecycleMode::Discover {
+            preferred_versions: vec![UPSTREAM_PROTOCOL_VERSION],
+        },
+        Lifecycle::Initialize => ClientLifecycleMode::Initialize,
+    }
+}
+
+fn failed_lifecycle(shared: &Shared) {
+    let mut lifecycle = shared.lifecycle.lock().unwrap_or_else(|e| e.into_inner());
+    *lifecycle = match *lifecycle {
+        Lifecycle::Auto => Lifecycle::Initialize,
+        Lifecycle::Initialize | Lifecycle::Discover => Lifecycle::Auto,
+    };
+}
+
 async fn connect(
     shared: &Arc<Shared>,
     transport: &TransportConfig,
     env: &Environment,
+) -> Result<Connected, String> {
+    let mode = next_lifecycle(shared, transport);
+    let probed = matches!(mode, ClientLifecycleMode::Auto { .. });
+    let result = connect_with(shared, transport, env, mode).await;
+    match result {
+        Err(probe_error) if probed => {
+            // Some servers reject the probe in ways rmcp does not take as
+            // "legacy" (e.g. an unsupported-version error listing older
+            // versions): try the handshake at once instead of failing.
+            failed_lifecycle(shared);
+            tracing::debug!(server = %shared.name, error = %probe_error, "server/discover failed; trying initialize");
+            let result =
+                connect_with(shared, transport, env, ClientLifecycleMode::Initialize).await;
+            if result.is_err() {
+                failed_lifecycle(shared);
+            }
+            result
+        }
+        Err(e) => {
+            failed_lifecycle(shared);
+            Err(e)
+        }
+        ok => ok,
+    }
+}
+
+async fn connect_with(
+    shared: &Arc<Shared>,
+    transport: &TransportConfig,
+    env: &Environment,
+    mode: ClientLifecycleMode,
 ) -> Result<Connected, String> {
     let client = UpstreamClient {
         shared: shared.clone(),
@@ -472,8 +630,8 @@ async fn connect(
             )
             .await?;
             let ct = CancellationToken::new();
-            match tokio::time::timeout(env.init_timeout, client.serve_with_ct(io, ct.clone())).await
-            {
+            let serving = serve_client_with_lifecycle_and_ct(client, io, mode, ct.clone());
+            match tokio::time::timeout(env.init_timeout, serving).await {
                 Ok(Ok(running)) => Ok(Connected {
                     running,
                     process: Some(process),
@@ -497,7 +655,7 @@ async fn connect(
         TransportConfig::Http { url, headers } => {
             let headers = &resolve_secrets(env, headers).await?;
             let transport = http::transport(env.http.clone(), url, headers)?;
-            serve_remote(client, transport, env.init_timeout).await
+            serve_remote(client, transport, mode, env.init_timeout).await
         }
         TransportConfig::Sse { url, headers } => {
             let headers = http::header_map(&resolve_secrets(env, headers).await?)?;
@@ -513,7 +671,7 @@ async fn connect(
                 )
             })?
             .map_err(|e| e.to_string())?;
-            serve_remote(client, transport, env.init_timeout).await
+            serve_remote(client, transport, mode, env.init_timeout).await
         }
     }
 }
@@ -546,6 +704,7 @@ async fn resolve_secrets(
 async fn serve_remote<T, E, A>(
     client: UpstreamClient,
     transport: T,
+    mode: ClientLifecycleMode,
     limit: Duration,
 ) -> Result<Connected, String>
 where
@@ -553,7 +712,8 @@ where
     E: std::error::Error + Send + Sync + 'static,
 {
     let ct = CancellationToken::new();
-    match tokio::time::timeout(limit, client.serve_with_ct(transport, ct.clone())).await {
+    let serving = serve_client_with_lifecycle_and_ct(client, transport, mode, ct.clone());
+    match tokio::time::timeout(limit, serving).await {
         Ok(Ok(running)) => Ok(Connected {
             running,
             process: None,
