@@ -63,6 +63,14 @@ pub fn typescript() -> String {
         Severity,
         DoctorCheck,
         DoctorReport,
+        SignInState,
+        OAuthStatus,
+        OAuthStep,
+        OAuthAttempt,
+        OAuthDetail,
+        BeginSignIn,
+        SignInStarted,
+        CompleteSignIn,
         Event,
     );
     out.push_str(&crate::rpc_map_ts(&cfg));
