@@ -21,6 +21,7 @@ CONFORMANCE = MCP_PACKAGES / "conformance" / "dist" / "index.js"
 TARGET_DIR = Path(os.environ.get("CARGO_TARGET_DIR") or Path.home() / ".cache" / "switchboard" / "target")
 SWITCHBOARD = TARGET_DIR / "debug" / "switchboard"
 CONFORMANCE_SERVER = TARGET_DIR / "debug" / "conformance-server"
+OAUTH_CONFORMANCE_CLIENT = TARGET_DIR / "debug" / "oauth-conformance-client"
 
 PYTHON = Path(sys.executable)
 TOKEN_HOP = HELPERS / "token_hop.py"
@@ -36,5 +37,6 @@ def missing() -> list[str]:
         CONFORMANCE: "bash tests/setup.sh",
         SWITCHBOARD: "cargo build --workspace --bins",
         CONFORMANCE_SERVER: "cargo build --workspace --bins",
+        OAUTH_CONFORMANCE_CLIENT: "cargo build --workspace --bins",
     }
     return [f"{path} (run: {how})" for path, how in wanted.items() if not path.exists()]
