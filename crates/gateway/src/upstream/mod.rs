@@ -389,15 +389,33 @@ async fn supervise(
                 let reason = tokio::select! {
                     quit = &mut waiting => describe_quit(quit),
                     () = sign_in_lost(auth.as_deref()) => {
-                        // The token was refused and could not be refreshed.
+                        // The token was refused and could not be refreshed. The
+                        // connection stays, so calls fail at once with a message
+                        // naming the server, until someone signs in again.
+                        let reason = auth
+                            .as_ref()
+                            .and_then(|a| a.status().reason)
+                            .unwrap_or_else(|| "the server refused the sign-in".into());
+                        tracing::warn!(parent: &span, reason = %reason, "needs sign-in");
+                        shared.set_status(|s| {
+                            s.state = UpstreamState::NeedsSignIn;
+                            s.error = Some(format!("{}: {reason}", oauth::sign_in_message(&shared.name)));
+                        });
+                        let mut ended = false;
+                        tokio::select! {
+                            () = sign_in_changed(signed.as_mut()) => {}
+                            _ = &mut waiting => ended = true,
+                            () = stop.cancelled() => {
+                                shared.set_live(None);
+                                ct.cancel();
+                                let _ = tokio::time::timeout(Duration::from_secs(2), &mut waiting).await;
+                                break;
+                            }
+                        }
                         shared.set_live(None);
                         ct.cancel();
-                        let _ = tokio::time::timeout(Duration::from_secs(2), &mut waiting).await;
-                        let message = "the server refused the sign-in".to_owned();
-                        if let Some(auth) = auth.as_ref()
-                            && await_sign_in(&shared, auth, signed.as_mut(), &stop, message).await
-                        {
-                            break;
+                        if !ended {
+                            let _ = tokio::time::timeout(Duration::from_secs(2), &mut waiting).await;
                         }
                         backoff = BACKOFF_START;
                         continue;

@@ -59,14 +59,21 @@ where
         let Some(auth) = self.auth.as_ref().filter(|_| configured.is_none()) else {
             return call(configured).await;
         };
+        let refused = |auth: &ServerAuth| {
+            HttpError::UnexpectedServerResponse(Cow::Owned(sign_in_message(auth.name())))
+        };
+        // Signed in before, but the sign-in is gone: fail at once.
+        if auth.lost_now() {
+            return Err(refused(auth));
+        }
         let token = auth
             .access_token()
             .await
             .map_err(|e| HttpError::UnexpectedServerResponse(Cow::Owned(e)))?
             .map(|t| t.expose().clone());
-        let refused = |auth: &ServerAuth| {
-            HttpError::UnexpectedServerResponse(Cow::Owned(sign_in_message(auth.name())))
-        };
+        if token.is_none() && auth.lost_now() {
+            return Err(refused(auth));
+        }
         match call(token.clone()).await {
             Err(HttpError::AuthRequired(challenge)) => {
                 let header = challenge.www_authenticate_header;
