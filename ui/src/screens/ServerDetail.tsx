@@ -5,6 +5,7 @@ import type { Permission, ToolInfo } from "../bindings";
 import { rpc } from "../api";
 import { keys } from "../data/invalidate";
 import { Empty, ErrorNote, Page, PermissionToggle, StateBadge } from "../ui";
+import { OAuthPanel } from "./OAuthPanel";
 
 function ToolRow({ tool }: { tool: ToolInfo }) {
   const client = useQueryClient();
@@ -67,6 +68,7 @@ export function ServerDetail() {
       }
     >
       {server?.status?.error && <p className="error">{server.status.error}</p>}
+      {server?.transport.kind === "http" && <OAuthPanel server={server.name} />}
       {servers.isSuccess && !server && <Empty title="No such server" />}
       {server && !ready && (
         <Empty title={server.enabled ? "Waiting for the server" : "This server is disabled"}>
