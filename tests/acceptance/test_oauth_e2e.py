@@ -135,6 +135,9 @@ def test_sign_in_refresh_and_revocation(session_dir: Path, keyring_env, log_dir:
         gateway.wait_until(SERVER, "needs_sign_in")
         status = gateway.cli("auth", "status").stdout
         assert re.search(rf"{SERVER}\s+needs sign-in", status), status
+        is_error, text = anyio.run(call_whoami_expecting_error, gateway)
+        assert is_error and f'server "{SERVER}"' in text and "needs sign-in" in text, text
+        assert f"switchboard auth login {SERVER}" in text, text
 
         # Sign in: the CLI prints the URL; the browser signs in and consents.
         login = Proc("auth-login", gateway.argv("auth", "login", SERVER, "--no-browser"), env=env, log_dir=log_dir)

@@ -345,9 +345,19 @@ impl ServerAuth {
             return Ok(());
         };
         let keys = keys(&inner, &self.name);
-        let Some(issuer) = grant::read_index(&inner.secrets, &keys).await? else {
-            *loaded = true;
-            return Ok(());
+        let issuer = match grant::read_index(&inner.secrets, &keys).await {
+            Ok(Some(issuer)) => issuer,
+            Ok(None) => {
+                *loaded = true;
+                return Ok(());
+            }
+            // No secret store, so no stored sign-in: the server is used
+            // without one (a sign-in, if it wants one, says why it fails).
+            Err(e) => {
+                tracing::debug!(server = %self.name, error = %e, "no stored sign-in");
+                *loaded = true;
+                return Ok(());
+            }
         };
         let Some(grant) = grant::read_grant(&inner.secrets, &keys, &issuer).await? else {
             *loaded = true;
@@ -1055,4 +1065,149 @@ fn html_escape(text: &str) -> String {
         .replace('<', "&lt;")
         .replace('>', "&gt;")
         .replace('"', "&quot;")
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use rmcp::transport::auth::{CredentialStore as _, StoredCredentials};
+
+    use super::*;
+
+    fn oauth() -> (OAuth, SecretStore) {
+        let secrets = SecretStore::with_store(keyring_core::mock::Store::new().unwrap());
+        let config = OAuthConfig {
+            client_name: "Switchboard".into(),
+            client_metadata_url: None,
+            keyring_scope: "test".into(),
+        };
+        (OAuth::new(secrets.clone(), config), secrets)
+    }
+
+    fn credentials(access: &str, refresh: &str) -> StoredCredentials {
+        let tokens = serde_json::from_value(serde_json::json!({
+            "access_token": access,
+            "token_type": "Bearer",
+            "expires_in": 60,
+            "refresh_token": refresh,
+        }))
+        .unwrap();
+        StoredCredentials::new(
+            "client-1".into(),
+            Some(tokens),
+            vec!["mcp".into()],
+            Some(1_000),
+        )
+    }
+
+    fn grant(issuer: &str, creds: Option<StoredCredentials>) -> Grant {
+        Grant {
+            issuer: issuer.into(),
+            client_id: "client-1".into(),
+            client_secret: Some("s3cret".into()),
+            redirect_uri: "http://127.0.0.1:1/callback".into(),
+            preregistered: false,
+            credentials: creds,
+        }
+    }
+
+    #[tokio::test]
+    async fn status_comes_from_the_keyring_and_sign_out_forgets_it() {
+        let (oauth, secrets) = oauth();
+        assert_eq!(
+            oauth.status("linear").await.unwrap().state,
+            SignInState::None
+        );
+        let keys = keys(&oauth.inner, "linear");
+        let stored = grant("https://as.example", Some(credentials("at-1", "rt-1")));
+        grant::write_grant(&secrets, &keys, &stored).await.unwrap();
+        let status = oauth.status("linear").await.unwrap();
+        assert_eq!(status.state, SignInState::SignedIn);
+        assert_eq!(status.issuer.as_deref(), Some("https://as.example"));
+        assert_eq!(status.scopes, vec!["mcp".to_owned()]);
+        // Received at second 1000, valid for 60 s.
+        assert_eq!(status.expires_at_ms, Some(1_060_000));
+        // One entry per (server, issuer), found through the server's index entry.
+        assert_eq!(
+            keys.grant("https://as.example").account(),
+            "linear/oauth:https://as.example#test"
+        );
+        assert!(oauth.sign_out("linear").await.unwrap());
+        assert!(!oauth.sign_out("linear").await.unwrap());
+        assert_eq!(
+            oauth.status("linear").await.unwrap().state,
+            SignInState::None
+        );
+        assert!(
+            secrets
+                .get(&keys.grant("https://as.example"))
+                .unwrap()
+                .is_none()
+        );
+    }
+
+    #[tokio::test]
+    async fn grants_write_through_and_a_rejected_refresh_token_asks_for_sign_in() {
+        let (oauth, secrets) = oauth();
+        let server = oauth.server("linear", "https://mcp.example/mcp");
+        let keys = keys(&oauth.inner, "linear");
+        let shared = Arc::new(Mutex::new(grant("https://as.example", None)));
+        let store = server.grant_store(&oauth.inner, shared.clone());
+        store.save(credentials("at-2", "rt-2")).await.unwrap();
+        let read = grant::read_grant(&secrets, &keys, "https://as.example")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(read.client_secret.as_deref(), Some("s3cret"));
+        let loaded = store.load().await.unwrap().unwrap();
+        assert_eq!(loaded.client_id, "client-1");
+        // Debug output of a grant carries no secret.
+        let shown = format!("{read:?}");
+        assert!(
+            !shown.contains("at-2") && !shown.contains("rt-2") && !shown.contains("s3cret"),
+            "{shown}"
+        );
+
+        store.on_refresh_token_rejected(&loaded).await.unwrap();
+        assert_eq!(server.status().state, SignInState::NeedsSignIn);
+        assert!(server.lost_now());
+        let read = grant::read_grant(&secrets, &keys, "https://as.example")
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(read.credentials.is_none(), "the refused tokens are dropped");
+        assert_eq!(
+            oauth.status("linear").await.unwrap().state,
+            SignInState::NeedsSignIn
+        );
+    }
+
+    #[tokio::test]
+    async fn unknown_flows_are_refused() {
+        let (oauth, _) = oauth();
+        let err = oauth
+            .complete_sign_in("nope", "http://127.0.0.1:1/callback?code=c&state=s")
+            .await
+            .unwrap_err();
+        assert!(matches!(err, OAuthError::NoSuchFlow(_)), "{err}");
+    }
+
+    #[tokio::test]
+    async fn challenges_mark_the_server() {
+        let (oauth, _) = oauth();
+        let server = oauth.server("linear", "https://mcp.example/mcp");
+        assert!(!server.needs_sign_in());
+        server.unauthorized(
+            "Bearer resource_metadata=\"https://mcp.example/.well-known/oauth-protected-resource\"",
+        );
+        assert!(server.needs_sign_in() && server.lost_now());
+        server.insufficient_scope(
+            "Bearer error=\"insufficient_scope\", scope=\"write\"",
+            Some("write"),
+        );
+        let status = server.status();
+        assert_eq!(status.state, SignInState::NeedsSignIn);
+        assert!(status.reason.unwrap().contains("scope write"));
+    }
 }

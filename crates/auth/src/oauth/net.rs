@@ -332,11 +332,14 @@ fn describe_response(kind: Kind, status: u16, body: &[u8]) -> Option<String> {
 pub(crate) fn redact_url(url: &str) -> String {
     match url::Url::parse(url) {
         Ok(mut u) => {
-            if u.query().is_some() {
-                u.set_query(Some("…"));
-            }
+            let had_query = u.query().is_some();
+            u.set_query(None);
             u.set_fragment(None);
-            u.to_string()
+            if had_query {
+                format!("{u}?…")
+            } else {
+                u.to_string()
+            }
         }
         Err(_) => "<invalid URL>".into(),
     }

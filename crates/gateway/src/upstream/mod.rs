@@ -399,7 +399,7 @@ async fn supervise(
                         tracing::warn!(parent: &span, reason = %reason, "needs sign-in");
                         shared.set_status(|s| {
                             s.state = UpstreamState::NeedsSignIn;
-                            s.error = Some(format!("{}: {reason}", oauth::sign_in_message(&shared.name)));
+                            s.error = Some(oauth::sign_in_hint(&shared.name, &reason));
                         });
                         let mut ended = false;
                         tokio::select! {
@@ -547,10 +547,7 @@ async fn await_sign_in(
     tracing::warn!(server = %shared.name, reason = %reason, "needs sign-in");
     shared.set_status(|s| {
         s.state = UpstreamState::NeedsSignIn;
-        s.error = Some(format!(
-            "{}: {reason}",
-            oauth::sign_in_message(&shared.name)
-        ));
+        s.error = Some(oauth::sign_in_hint(&shared.name, &reason));
     });
     announce_tools(shared, true);
     tokio::select! {

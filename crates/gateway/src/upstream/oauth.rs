@@ -34,6 +34,11 @@ pub(crate) fn sign_in_message(server: &str) -> String {
     )
 }
 
+/// What the server's status says while it waits for a sign-in.
+pub(crate) fn sign_in_hint(server: &str, reason: &str) -> String {
+    format!("{reason}: run `switchboard auth login {server}` or sign in from the control panel")
+}
+
 const SIGN_IN_MARK: &str = "needs sign-in: run `switchboard auth login";
 const SCOPE_MARK: &str = "needs more permissions";
 
