@@ -87,6 +87,6 @@ def test_auth_suite(session_dir: Path, sandbox_env) -> None:
 def test_auth_scenario(scenario: str, session_dir: Path, sandbox_env) -> None:
     out_dir = session_dir / "oauth-conformance" / scenario.replace("/", "_")
     done = _conformance(["--scenario", scenario], out_dir, _env(sandbox_env))
-    statuses = next(iter(_checks(out_dir).values()), [])
+    statuses = [s for s in next(iter(_checks(out_dir).values()), []) if s in ("SUCCESS", "FAILURE", "WARNING")]
     print(f"\n{scenario}: {statuses.count('SUCCESS')}/{len(statuses)} checks passed")
     assert done.returncode == 0, f"{scenario}:\n{done.stdout[-4000:]}"

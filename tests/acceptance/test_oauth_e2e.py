@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import json
 import re
+import urllib.parse
+import urllib.request
 from pathlib import Path
 
 import anyio
@@ -181,17 +183,12 @@ def test_sign_in_refresh_and_revocation(session_dir: Path, keyring_env, log_dir:
 
         # Revoke the refresh token at the authorization server.
         _, refresh = tokens_of(oauth_grant(env))
-        revoked = run(
-            [
-                "curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}",
-                "-d", f"token={refresh}", "-d", "token_type_hint=refresh_token",
-                "-d", f"client_id={grant['client_id']}",
-                f"{issuer}/token/revocation",
-            ],  # fmt: skip
-            env=env,
-            timeout=30,
-        )
-        assert revoked.stdout.strip() == "200", revoked.stdout + revoked.stderr
+        form = urllib.parse.urlencode(
+            {"token": refresh, "token_type_hint": "refresh_token", "client_id": grant["client_id"]}
+        ).encode()
+        with urllib.request.urlopen(f"{issuer}/token/revocation", data=form, timeout=30) as answer:
+            assert answer.status == 200
+        provider.wait_for(r"^revoked$", 10, stream="out")
 
         # The next call cannot refresh: a clear error naming the server, and the server needs sign-in.
         is_error, text = anyio.run(call_whoami_expecting_error, gateway)

@@ -67,7 +67,7 @@ provider.proxy = false;
 provider.on('grant.success', (ctx) => console.log(`grant ${ctx.oidc.params.grant_type}`));
 provider.on('grant.error', (ctx, error) => console.log(`grant error ${error.error || error.message}`));
 provider.on('registration_create.success', (ctx, client) => console.log(`registered ${client.clientId}`));
-provider.on('revocation.success', () => console.log('revoked'));
+provider.on('refresh_token.destroyed', () => console.log('revoked'));
 provider.on('server_error', (ctx, error) => console.error('server error', error));
 
 server.on('request', provider.callback());
