@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import re
+import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
@@ -82,8 +83,8 @@ def tokens_of(grant: dict) -> tuple[str, str]:
     return response["access_token"], response["refresh_token"]
 
 
-async def call_whoami(gateway: Gateway) -> tuple[bool, str]:
-    async with connect(gateway.url(SERVER), gateway.token) as client:
+async def call_whoami(gateway: Gateway, token: str | None = None) -> tuple[bool, str]:
+    async with connect(gateway.url(SERVER), token or gateway.token) as client:
         result = await client.call_tool("whoami", {})
         return bool(result.is_error), text_of(result)
 
@@ -146,11 +147,22 @@ def test_sign_in_refresh_and_revocation(session_dir: Path, keyring_env, log_dir:
         authorization_url = login.wait_for(r"^\s+(http://\S+)$", 60, stream="out").group(1)
         assert "code_challenge_method=S256" in authorization_url
         assert "resource=" in authorization_url
+        query = urllib.parse.parse_qs(urllib.parse.urlparse(authorization_url).query)
+        redirect_uri = query["redirect_uri"][0]
+        assert re.fullmatch(r"http://127\.0\.0\.1:\d+/callback", redirect_uri), redirect_uri
+        # A redirect with another state is refused and does not use up the sign-in.
+        forged = f"{redirect_uri}?code=forged&state=not-the-state"
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(forged, timeout=30)
+        assert refused.value.code == 400
         consent = run([paths.NODE, CONSENT, authorization_url], env=env, timeout=120)
         assert consent.returncode == 0, consent.stdout + consent.stderr
         assert login.wait(60) == 0, "\n".join(login.lines())
         assert any("Signed in to protected" in line for line in login.lines("out")), login.lines()
         gateway.wait_until(SERVER, "ready")
+        # The sign-in completed once; its listener is gone.
+        with pytest.raises(urllib.error.URLError):
+            urllib.request.urlopen(forged, timeout=30)
 
         # The keyring holds the registration and tokens, bound to the issuer.
         grant = oauth_grant(env)
@@ -163,6 +175,9 @@ def test_sign_in_refresh_and_revocation(session_dir: Path, keyring_env, log_dir:
             is_error, text = anyio.run(call_whoami, gateway)
             assert not is_error, text
             assert "signed-in user" in text
+        # Another client uses the same sign-in; it never signed in itself.
+        is_error, text = anyio.run(call_whoami, gateway, gateway.add_client("e2e-other"))
+        assert not is_error, text
         access, refresh = tokens_of(oauth_grant(env))
         assert access != first_access and refresh != first_refresh, "the tokens were not refreshed"
         provider_log = "\n".join(provider.lines("out"))
