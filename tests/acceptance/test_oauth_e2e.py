@@ -239,3 +239,68 @@ def test_no_keyring_is_said_at_startup(session_dir: Path, sandbox_env, log_dir: 
     finally:
         gateway.stop()
 
+
+
+def start_peers(name: str, ttl: int, env: dict[str, str], log_dir: Path) -> tuple[Proc, str, Proc, str]:
+    """oidc-provider (access tokens living `ttl` s) and the protected server: (provider, issuer, server, url)."""
+    provider = Proc(
+        f"oidc-provider-{name}",
+        [paths.NODE, PROVIDER, "--access-token-ttl", str(ttl), "--resource-client", ":".join(RESOURCE_CLIENT)],
+        env=env,
+        log_dir=log_dir,
+    )
+    issuer = provider.wait_for(r"^issuer (\S+)", 30, stream="out").group(1)
+    protected = Proc(
+        f"protected-server-{name}",
+        [
+            paths.PROTECTED_SERVER, "--issuer", issuer,
+            "--introspection", f"{issuer}/token/introspection",
+            "--client-id", RESOURCE_CLIENT[0], "--client-secret", RESOURCE_CLIENT[1],
+        ],  # fmt: skip
+        env=env,
+        log_dir=log_dir,
+    )
+    url = protected.wait_for(r"listening on (\S+)", 30, stream="out").group(1)
+    return provider, issuer, protected, url
+
+
+def test_a_rejected_access_token_is_refreshed_once(session_dir: Path, sandbox_env, log_dir: Path) -> None:
+    """Tokens live an hour, so nothing refreshes ahead of expiry. The authorization server drops
+    the access token (and only it); the server answers the next call 401 `invalid_token`; the
+    gateway refreshes once and retries, and the client gets its answer."""
+    env = {**sandbox_env, "SWITCHBOARD_SECRET_STORE": "file"}
+    provider, issuer, protected, url = start_peers("long-lived", 3600, env, log_dir)
+    gateway = Gateway(session_dir / "gateway-oauth-401", env, log_dir)
+    gateway.add_http(SERVER, url)
+    gateway.token = gateway.add_client("e2e")
+    gateway.start("gateway-oauth-401")
+    try:
+        gateway.wait_until(SERVER, "needs_sign_in")
+        login = Proc("auth-login-401", gateway.argv("auth", "login", SERVER, "--no-browser"), env=env, log_dir=log_dir)
+        authorization_url = login.wait_for(r"^\s+(http://\S+)$", 60, stream="out").group(1)
+        consent = run([paths.NODE, CONSENT, authorization_url], env=env, timeout=120)
+        assert consent.returncode == 0, consent.stdout + consent.stderr
+        assert login.wait(60) == 0, "\n".join(login.lines())
+        gateway.wait_until(SERVER, "ready")
+        is_error, text = anyio.run(call_whoami, gateway)
+        assert not is_error, text
+        stored = json.loads((gateway.data_dir / "secrets.json").read_text())
+        grant = next(json.loads(v) for k, v in stored.items() if "/oauth:" in k)
+        access, _ = tokens_of(grant)
+        assert "grant refresh_token" not in "\n".join(provider.lines("out"))
+
+        form = urllib.parse.urlencode({"token": access}).encode()
+        with urllib.request.urlopen(f"{issuer}/admin/drop-access-token", data=form, timeout=30) as answer:
+            assert answer.status == 200
+
+        is_error, text = anyio.run(call_whoami, gateway)
+        assert not is_error, text
+        provider.wait_for(r"^grant refresh_token$", 10, stream="out")
+        assert any("token refused" in line for line in protected.lines("err")), "the server saw the revoked token"
+        detail = gateway.cli("auth", "status", SERVER).stdout
+        assert "token (refresh): tokens issued" in detail, detail
+        assert re.search(rf"{SERVER}\s+signed in", detail), detail
+    finally:
+        gateway.stop()
+        protected.stop()
+        provider.stop()

@@ -6,6 +6,8 @@
 //
 //   node provider.mjs [--access-token-ttl SECONDS] [--resource-client ID:SECRET]
 //
+// `POST /admin/drop-access-token` (form `token=`) invalidates one access token.
+//
 // Prints `issuer URL` once listening on a free loopback port, then one line per
 // token grant (`grant authorization_code`, `grant refresh_token`, `grant error
 // invalid_grant`); never a token.
@@ -70,7 +72,22 @@ provider.on('registration_create.success', (ctx, client) => console.log(`registe
 provider.on('refresh_token.destroyed', () => console.log('revoked'));
 provider.on('server_error', (ctx, error) => console.error('server error', error));
 
-server.on('request', provider.callback());
+// An administrator's action for the tests: invalidate one access token and
+// nothing else (the standard revocation endpoint also ends the refresh tokens
+// of its grant), as an authorization server does when it drops a token early.
+const callback = provider.callback();
+server.on('request', async (req, res) => {
+  if (req.method === 'POST' && req.url === '/admin/drop-access-token') {
+    let body = '';
+    for await (const chunk of req) body += chunk;
+    const token = await provider.AccessToken.find(new URLSearchParams(body).get('token') ?? '');
+    if (token) await token.destroy();
+    console.log(token ? 'access token dropped' : 'no such access token');
+    res.writeHead(token ? 200 : 404).end();
+    return;
+  }
+  callback(req, res);
+});
 console.log(`issuer ${issuer}`);
 const stop = () => server.close(() => process.exit(0));
 process.on('SIGTERM', stop);
