@@ -644,7 +644,9 @@ impl OAuth {
     pub async fn status(&self, name: &str) -> Result<AuthStatus, OAuthError> {
         if let Some(server) = self.existing(name) {
             let status = server.status();
-            if status.state != SignInState::None || *server.loaded.lock().await {
+            // Busy loading counts as loaded: its status is about to say.
+            let loaded = server.loaded.try_lock().map(|g| *g).unwrap_or(true);
+            if status.state != SignInState::None || loaded {
                 return Ok(status);
             }
         }

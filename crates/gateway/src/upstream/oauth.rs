@@ -168,6 +168,11 @@ where
         auth_header: Option<String>,
         custom_headers: HashMap<HeaderName, HeaderValue>,
     ) -> Result<(), HttpError> {
+        // Without a sign-in there is no session worth closing (the server
+        // would refuse the request anyway).
+        if auth_header.is_none() && self.auth.as_ref().is_some_and(|a| a.lost_now()) {
+            return Ok(());
+        }
         self.signed(auth_header, |token| {
             self.inner.delete_session(
                 uri.clone(),
