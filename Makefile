@@ -55,9 +55,10 @@ ui:
 ui-test:
 	cd ui && npm run typecheck && npm test
 
-# Playwright (system Chromium) against `switchboard serve` with server-everything.
+# Playwright (system Chromium) against `switchboard serve` with server-everything, and the
+# OAuth panel against oidc-provider and an rmcp server that requires its tokens.
 e2e: build ui
-	cd tests/e2e && node --test web.test.mjs
+	cd tests/e2e && node --test web.test.mjs oauth.test.mjs
 
 # Re-resolve tests/package-lock.json after changing tests/package.json.
 lock:

@@ -38,6 +38,7 @@ pub(crate) fn status_of(s: &UpstreamStatus) -> ServerStatus {
             UpstreamState::Failed => ServerState::Failed,
             UpstreamState::Stopped => ServerState::Stopped,
             UpstreamState::Blocked => ServerState::Blocked,
+            UpstreamState::NeedsSignIn => ServerState::NeedsSignIn,
         },
         error: s.error.clone(),
         tools: s.tools.map(|n| u32::try_from(n).unwrap_or(u32::MAX)),
@@ -227,6 +228,8 @@ impl Api {
 
     pub(crate) async fn server_remove(&self, p: ServerName) -> Result<(), ApiError> {
         self.store.remove_server(&p.name).await?;
+        // Its sign-in goes too (best effort: there may be no keyring).
+        let _ = self.hub.oauth().sign_out(&p.name).await;
         Ok(())
     }
 

@@ -80,6 +80,14 @@ pub fn typescript() -> String {
         CatalogOption,
         CatalogEntry,
         CatalogAdd,
+        SignInState,
+        OAuthStatus,
+        OAuthStep,
+        OAuthAttempt,
+        OAuthDetail,
+        BeginSignIn,
+        SignInStarted,
+        CompleteSignIn,
         Event,
     );
     out.push_str(&crate::rpc_map_ts(&cfg));

@@ -1,5 +1,5 @@
-//! The event stream: audit batches as they commit, and the approval queue and
-//! server statuses whenever they change.
+//! The event stream: audit batches as they commit, and the approval queue,
+//! server statuses and OAuth sign-in statuses whenever they change.
 
 use std::time::Duration;
 
@@ -17,6 +17,7 @@ struct State {
     tick: tokio::time::Interval,
     last_servers: Option<Vec<crate::schema::ServerInfo>>,
     last_pending: Option<Vec<crate::schema::ApprovalInfo>>,
+    last_oauth: Option<Vec<crate::schema::OAuthStatus>>,
     queued: Vec<Event>,
 }
 
@@ -32,6 +33,7 @@ impl Api {
             tick,
             last_servers: None,
             last_pending: None,
+            last_oauth: None,
             queued: Vec::new(),
         };
         futures::stream::unfold(state, |mut s| async move {
@@ -73,6 +75,12 @@ impl State {
         {
             self.last_pending = Some(pending.clone());
             self.queued.push(Event::Approvals { pending });
+        }
+        if let Ok(statuses) = self.api.oauth_list(()).await
+            && self.last_oauth.as_ref() != Some(&statuses)
+        {
+            self.last_oauth = Some(statuses.clone());
+            self.queued.push(Event::Oauth { statuses });
         }
     }
 }

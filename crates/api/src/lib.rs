@@ -10,6 +10,7 @@ pub mod bindings;
 mod events;
 pub mod http;
 mod manage;
+mod oauth;
 pub mod schema;
 
 pub use api::Api;
@@ -130,4 +131,14 @@ commands! {
     settings_set(SettingsUpdate) -> Settings;
     /// What is wrong, each problem with its fix.
     doctor(()) -> DoctorReport;
+    /// OAuth status of every remote server.
+    oauth_list(()) -> Vec<OAuthStatus>;
+    /// A server's OAuth status and the debug record of its last attempts.
+    oauth_detail(ServerName) -> OAuthDetail;
+    /// Starts signing in to a server: returns the URL to open.
+    oauth_begin(BeginSignIn) -> SignInStarted;
+    /// Completes a sign-in with the redirect URL.
+    oauth_complete(CompleteSignIn) -> ();
+    /// Forgets a server's sign-in (tokens and registration).
+    oauth_sign_out(ServerName) -> bool;
 }

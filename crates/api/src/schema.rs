@@ -116,6 +116,9 @@ pub enum ServerState {
     Stopped,
     /// Its command waits for the user's approval.
     Blocked,
+    /// The server wants an OAuth sign-in.
+    #[serde(rename = "needs_sign_in")]
+    NeedsSignIn,
 }
 
 /// Live status of an enabled server.
@@ -801,6 +804,113 @@ pub struct CatalogAdd {
     pub values: Vec<(String, String, String)>,
 }
 
+/// Where a server stands with OAuth.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum SignInState {
+    /// No sign-in stored and none asked for.
+    None,
+    /// Signed in; tokens in the keyring.
+    SignedIn,
+    /// The server wants a sign-in (first use, revoked, or more scope).
+    NeedsSignIn,
+    /// A sign-in waits for the browser.
+    SigningIn,
+}
+
+/// A server's OAuth status (never a token).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct OAuthStatus {
+    /// Server name.
+    pub server: String,
+    /// State.
+    pub state: SignInState,
+    /// The authorization server.
+    pub issuer: Option<String>,
+    /// Scopes granted.
+    pub scopes: Vec<String>,
+    /// When the access token expires (Unix ms).
+    pub expires_at_ms: Option<f64>,
+    /// Why a sign-in is needed, or why the last one failed.
+    pub reason: Option<String>,
+    /// The sign-in waiting for its redirect.
+    pub flow_id: Option<String>,
+}
+
+/// One step of an OAuth attempt.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct OAuthStep {
+    /// Unix ms.
+    pub at_ms: f64,
+    /// What was done (`GET https://…/.well-known/…`, `registration`, …).
+    pub action: String,
+    /// HTTP status of the answer.
+    pub status: Option<u16>,
+    /// What came of it (secrets left out).
+    pub detail: Option<String>,
+}
+
+/// One OAuth attempt: a sign-in, or a connection's token upkeep.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct OAuthAttempt {
+    /// Counts up per server.
+    pub attempt: u32,
+    /// `sign-in`, `connection` or `sign-out`.
+    pub kind: String,
+    /// Unix ms.
+    pub started_ms: f64,
+    /// Steps, oldest first.
+    pub steps: Vec<OAuthStep>,
+    /// How it ended.
+    pub outcome: Option<String>,
+}
+
+/// A server's OAuth status with the record of its last attempts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct OAuthDetail {
+    /// The status.
+    pub status: OAuthStatus,
+    /// The last attempts, oldest first.
+    pub attempts: Vec<OAuthAttempt>,
+}
+
+/// Starts a sign-in.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct BeginSignIn {
+    /// Server name.
+    pub name: String,
+    /// A client id registered out of band (else: metadata document or dynamic registration).
+    #[serde(default)]
+    pub client_id: Option<String>,
+    /// Its secret (kept in the keyring).
+    #[serde(default)]
+    pub client_secret: Option<String>,
+    /// Scopes to ask for (default: from the server's metadata).
+    #[serde(default)]
+    pub scopes: Vec<String>,
+}
+
+/// A started sign-in: open the URL; completion shows in `oauth` events.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct SignInStarted {
+    /// The flow, for `oauth_complete`.
+    pub flow_id: String,
+    /// Open this in a browser or the host's window.
+    pub authorization_url: String,
+    /// The loopback redirect URI the flow listens on.
+    pub redirect_uri: String,
+}
+
+/// Completes a sign-in with the URL the authorization server redirected to
+/// (for hosts that catch the redirect in their own window).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct CompleteSignIn {
+    /// The flow.
+    pub flow_id: String,
+    /// The full redirect URL (code, state, iss).
+    pub callback_url: String,
+}
+
 /// Something that happened, pushed to the UI.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -824,5 +934,11 @@ pub enum Event {
     Servers {
         /// Every server.
         servers: Vec<ServerInfo>,
+    },
+    /// The OAuth status of remote servers changed (a sign-in completed,
+    /// failed, or a server needs one).
+    Oauth {
+        /// Every remote server's status.
+        statuses: Vec<OAuthStatus>,
     },
 }

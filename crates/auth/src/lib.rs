@@ -5,7 +5,10 @@
 //!
 //! Server secrets (API keys in env vars and headers) live in the OS keyring
 //! through [`SecretStore`]; the database keeps placeholders.
+//!
+//! OAuth sign-in to remote servers: [`oauth`].
 
+pub mod oauth;
 mod secrets;
 
 pub use secrets::{

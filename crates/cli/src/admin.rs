@@ -314,7 +314,7 @@ fn print_servers(rows: &[ServerRow], running: bool) -> Result<(), CliError> {
     }
     writeln!(
         out,
-        "{:<20} {:<6} {:<9} {:<9} {:>5}  DETAIL",
+        "{:<20} {:<6} {:<9} {:<13} {:>5}  DETAIL",
         "NAME", "TYPE", "ENABLED", "STATUS", "TOOLS"
     )?;
     for row in rows {
@@ -338,7 +338,7 @@ fn print_servers(rows: &[ServerRow], running: bool) -> Result<(), CliError> {
         };
         writeln!(
             out,
-            "{:<20} {:<6} {:<9} {:<9} {:>5}  {}",
+            "{:<20} {:<6} {:<9} {:<13} {:>5}  {}",
             row.name,
             row.transport.kind(),
             if row.enabled { "yes" } else { "no" },

@@ -2,6 +2,7 @@
 //! only launch commands, and the admin commands.
 
 mod admin;
+mod auth;
 mod catalog;
 mod connect;
 mod doctor;
@@ -65,6 +66,9 @@ enum Command {
     Catalog(catalog::CatalogCommand),
     /// Check the setup and say how to fix what is wrong.
     Doctor(doctor::DoctorArgs),
+    /// Sign in to remote servers with OAuth, sign out, show status.
+    #[command(subcommand)]
+    Auth(auth::AuthCommand),
 }
 
 #[derive(Debug, Args)]
@@ -129,5 +133,6 @@ async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Approvals(cmd) => policy::approvals(&data_dir, cmd).await,
         Command::Catalog(cmd) => catalog::run(&data_dir, cmd).await,
         Command::Doctor(args) => doctor::run(&data_dir, args).await,
+        Command::Auth(cmd) => auth::run(&data_dir, cmd).await,
     }
 }

@@ -74,6 +74,39 @@ impl Remote {
         Ok(response)
     }
 
+    /// Runs a control API command (`POST <control>/rpc`).
+    pub async fn rpc(
+        &self,
+        method: &str,
+        params: serde_json::Value,
+    ) -> Result<serde_json::Value, CliError> {
+        let url = format!("{}rpc", self.info.control_url);
+        let response = self
+            .http
+            .post(&url)
+            .bearer_auth(&self.info.control_token)
+            .header(switchboard_api::http::RPC_HEADER, "cli")
+            .json(&serde_json::json!({ "method": method, "params": params }))
+            .send()
+            .await
+            .map_err(|e| CliError::Remote(e.to_string()))?;
+        let ok = response.status().is_success();
+        let body: serde_json::Value = response
+            .json()
+            .await
+            .map_err(|e| CliError::Remote(e.to_string()))?;
+        if ok {
+            Ok(body)
+        } else {
+            Err(CliError::Remote(
+                body.get("message")
+                    .and_then(|m| m.as_str())
+                    .unwrap_or("the command failed")
+                    .to_owned(),
+            ))
+        }
+    }
+
     /// Tools per server from the running gateway's cache.
     pub async fn tools(
         &self,

@@ -42,6 +42,7 @@ pub async fn run(data_dir: &Path, args: ServeArgs) -> Result<(), CliError> {
     println!("  MCP endpoint:  {}", info.mcp_url);
     println!("  Control:       {}", info.control_url);
     println!("  Data:          {}", data_dir.display());
+    println!("  Secrets:       {}", secrets_line(data_dir).await);
     // The fragment never reaches a server or a log; the code works once.
     println!(
         "  Control panel: http://{}/#login={}",
@@ -53,6 +54,29 @@ pub async fn run(data_dir: &Path, args: ServeArgs) -> Result<(), CliError> {
     tracing::info!("shutting down");
     gateway.shutdown().await?;
     Ok(())
+}
+
+/// Where OAuth tokens and server secrets go, or clearly why they cannot be
+/// kept and what to do (never a silent fallback).
+async fn secrets_line(data_dir: &Path) -> String {
+    let store = match switchboard_auth::SecretStore::from_env(data_dir) {
+        Ok(store) => store,
+        Err(e) => return format!("unusable: {e}"),
+    };
+    let probe = store.clone();
+    let checked = tokio::task::spawn_blocking(move || probe.check()).await;
+    match checked {
+        Ok(Ok(())) => store.describe(),
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "no secret store");
+            format!(
+                "NOT AVAILABLE: {e}\n                 OAuth sign-ins and secret headers cannot be kept. Start and unlock a keyring\n                 (GNOME Keyring, KWallet), or restart with {}=file to keep them in\n                 {} (mode 0600, readable by anyone who can read your files).",
+                switchboard_auth::SECRET_STORE_ENV,
+                data_dir.join(switchboard_auth::SECRETS_FILE).display()
+            )
+        }
+        Err(e) => format!("unknown ({e})"),
+    }
 }
 
 async fn wait_for_signal() {

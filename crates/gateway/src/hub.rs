@@ -45,6 +45,11 @@ impl Hub {
         }
     }
 
+    /// OAuth sign-in of the remote servers.
+    pub fn oauth(&self) -> &switchboard_auth::oauth::OAuth {
+        &self.env.oauth
+    }
+
     /// The upstream called `name`, when enabled.
     pub fn get(&self, name: &str) -> Option<Arc<Upstream>> {
         self.read().get(name).cloned()

@@ -155,10 +155,15 @@ fn environment(
         .pool_idle_timeout(Duration::from_secs(90))
         .build()
         .unwrap_or_default();
+    let oauth = switchboard_auth::oauth::OAuth::new(
+        secrets.clone(),
+        switchboard_auth::oauth::OAuthConfig::for_data_dir(store.data_dir()),
+    );
     Ok(Environment {
         dispatch,
         audit,
         policy,
+        oauth,
         secrets,
         log_dir: store.data_dir().join("logs").join("servers"),
         http,

@@ -24,6 +24,8 @@ TARGET_DIR = Path(os.environ.get("CARGO_TARGET_DIR") or Path.home() / ".cache" /
 SWITCHBOARD = TARGET_DIR / "debug" / "switchboard"
 CONFORMANCE_SERVER = TARGET_DIR / "debug" / "conformance-server"
 MCP_CLIENT = TARGET_DIR / "debug" / "mcp-client"
+OAUTH_CONFORMANCE_CLIENT = TARGET_DIR / "debug" / "oauth-conformance-client"
+PROTECTED_SERVER = TARGET_DIR / "debug" / "protected-server"
 
 PYTHON = Path(sys.executable)
 TOKEN_HOP = HELPERS / "token_hop.py"
@@ -41,5 +43,7 @@ def missing() -> list[str]:
         SWITCHBOARD: "cargo build --workspace --bins",
         CONFORMANCE_SERVER: "cargo build --workspace --bins",
         MCP_CLIENT: "cargo build --workspace --bins",
+        OAUTH_CONFORMANCE_CLIENT: "cargo build --workspace --bins",
+        PROTECTED_SERVER: "cargo build --workspace --bins",
     }
     return [f"{path} (run: {how})" for path, how in wanted.items() if not path.exists()]

@@ -27,7 +27,7 @@ export type Permission = "allow" | "ask" | "deny";
 /**
  * Lifecycle state of a server.
  */
-export type ServerState = "starting" | "ready" | "failed" | "stopped" | "blocked";
+export type ServerState = "starting" | "ready" | "failed" | "stopped" | "blocked" | "needs_sign_in";
 
 /**
  * Live status of an enabled server.
@@ -1047,6 +1047,155 @@ index: number,
 values: Array<[string, string, string]>, };
 
 /**
+ * Where a server stands with OAuth.
+ */
+export type SignInState = "none" | "signed_in" | "needs_sign_in" | "signing_in";
+
+/**
+ * A server's OAuth status (never a token).
+ */
+export type OAuthStatus = { 
+/**
+ * Server name.
+ */
+server: string, 
+/**
+ * State.
+ */
+state: SignInState, 
+/**
+ * The authorization server.
+ */
+issuer: string | null, 
+/**
+ * Scopes granted.
+ */
+scopes: Array<string>, 
+/**
+ * When the access token expires (Unix ms).
+ */
+expires_at_ms: number | null, 
+/**
+ * Why a sign-in is needed, or why the last one failed.
+ */
+reason: string | null, 
+/**
+ * The sign-in waiting for its redirect.
+ */
+flow_id: string | null, };
+
+/**
+ * One step of an OAuth attempt.
+ */
+export type OAuthStep = { 
+/**
+ * Unix ms.
+ */
+at_ms: number, 
+/**
+ * What was done (`GET https://…/.well-known/…`, `registration`, …).
+ */
+action: string, 
+/**
+ * HTTP status of the answer.
+ */
+status: number | null, 
+/**
+ * What came of it (secrets left out).
+ */
+detail: string | null, };
+
+/**
+ * One OAuth attempt: a sign-in, or a connection's token upkeep.
+ */
+export type OAuthAttempt = { 
+/**
+ * Counts up per server.
+ */
+attempt: number, 
+/**
+ * `sign-in`, `connection` or `sign-out`.
+ */
+kind: string, 
+/**
+ * Unix ms.
+ */
+started_ms: number, 
+/**
+ * Steps, oldest first.
+ */
+steps: Array<OAuthStep>, 
+/**
+ * How it ended.
+ */
+outcome: string | null, };
+
+/**
+ * A server's OAuth status with the record of its last attempts.
+ */
+export type OAuthDetail = { 
+/**
+ * The status.
+ */
+status: OAuthStatus, 
+/**
+ * The last attempts, oldest first.
+ */
+attempts: Array<OAuthAttempt>, };
+
+/**
+ * Starts a sign-in.
+ */
+export type BeginSignIn = { 
+/**
+ * Server name.
+ */
+name: string, 
+/**
+ * A client id registered out of band (else: metadata document or dynamic registration).
+ */
+client_id: string | null, 
+/**
+ * Its secret (kept in the keyring).
+ */
+client_secret: string | null, 
+/**
+ * Scopes to ask for (default: from the server's metadata).
+ */
+scopes: Array<string>, };
+
+/**
+ * A started sign-in: open the URL; completion shows in `oauth` events.
+ */
+export type SignInStarted = { 
+/**
+ * The flow, for `oauth_complete`.
+ */
+flow_id: string, 
+/**
+ * Open this in a browser or the host's window.
+ */
+authorization_url: string, 
+/**
+ * The loopback redirect URI the flow listens on.
+ */
+redirect_uri: string, };
+
+/**
+ * Completes a sign-in with the URL the authorization server redirected to
+ * (for hosts that catch the redirect in their own window).
+ */
+export type CompleteSignIn = { 
+/**
+ * The flow.
+ */
+flow_id: string, 
+/**
+ * The full redirect URL (code, state, iss).
+ */
+callback_url: string, };
+
+/**
  * Something that happened, pushed to the UI.
  */
 export type Event = { "type": "audit", 
@@ -1065,7 +1214,11 @@ pending: Array<ApprovalInfo>, } | { "type": "servers",
 /**
  * Every server.
  */
-servers: Array<ServerInfo>, };
+servers: Array<ServerInfo>, } | { "type": "oauth", 
+/**
+ * Every remote server's status.
+ */
+statuses: Array<OAuthStatus>, };
 
 /** Every command: its params and its result. */
 export type Rpc = {
@@ -1131,4 +1284,14 @@ export type Rpc = {
   settings_set: { params: SettingsUpdate; result: Settings };
   /** What is wrong, each problem with its fix. */
   doctor: { params: null; result: DoctorReport };
+  /** OAuth status of every remote server. */
+  oauth_list: { params: null; result: Array<OAuthStatus> };
+  /** A server's OAuth status and the debug record of its last attempts. */
+  oauth_detail: { params: ServerName; result: OAuthDetail };
+  /** Starts signing in to a server: returns the URL to open. */
+  oauth_begin: { params: BeginSignIn; result: SignInStarted };
+  /** Completes a sign-in with the redirect URL. */
+  oauth_complete: { params: CompleteSignIn; result: null };
+  /** Forgets a server's sign-in (tokens and registration). */
+  oauth_sign_out: { params: ServerName; result: boolean };
 };

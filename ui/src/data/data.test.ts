@@ -52,5 +52,6 @@ describe("staleKeys", () => {
     expect(staleKeys({ type: "audit", rows: [] })).toContainEqual(keys.stats);
     expect(staleKeys({ type: "audit_lagged", missed: 2 })).toContainEqual(keys.audit);
     expect(staleKeys({ type: "servers", servers: [] })).toContainEqual(["tools"]);
+    expect(staleKeys({ type: "oauth", statuses: [] })).toContainEqual(["oauth"]);
   });
 });

@@ -17,6 +17,7 @@ export const keys = {
   clients: ["clients"] as const,
   settings: ["settings"] as const,
   doctor: ["doctor"] as const,
+  oauth: (server: string) => ["oauth", server] as const,
 };
 
 /** Which cached queries an event makes stale. */
@@ -30,5 +31,7 @@ export function staleKeys(e: Event): (readonly string[])[] {
       return [keys.approvals, keys.overview];
     case "servers":
       return [keys.overview, ["tools"], ["offer"]];
+    case "oauth":
+      return [["oauth"], keys.servers];
   }
 }

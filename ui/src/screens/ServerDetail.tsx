@@ -6,6 +6,7 @@ import { errorText, rpc } from "../api";
 import { keys } from "../data/invalidate";
 import { Empty, ErrorNote, Page, PermissionToggle, StateBadge } from "../ui";
 import { splitCommand } from "./AddServer";
+import { OAuthPanel } from "./OAuthPanel";
 
 function ToolRow({ tool }: { tool: ToolInfo }) {
   const client = useQueryClient();
@@ -273,6 +274,7 @@ export function ServerDetail() {
       {server && editing && <EditServer server={server} onDone={() => setEditing(false)} />}
       <ErrorNote error={restart.error} />
       {server?.status?.error && <p className="error">{server.status.error}</p>}
+      {server?.transport.kind === "http" && <OAuthPanel server={server.name} />}
       {server && (
         <div className="segmented tabs" role="tablist" aria-label="Server sections">
           {tabs.map(([t, label]) => (

@@ -168,7 +168,11 @@ pub(crate) fn relay_error(server: &str, error: ServiceError) -> McpError {
             format!("server \"{server}\" closed the connection before answering"),
             None,
         ),
-        other => McpError::internal_error(format!("server \"{server}\": {other}"), None),
+        other => McpError::internal_error(
+            crate::upstream::explain_failure(server, &other)
+                .unwrap_or_else(|| format!("server \"{server}\": {other}")),
+            None,
+        ),
     }
 }
 

@@ -44,11 +44,13 @@ fn parse_header(name: &str, value: &str) -> Result<(HeaderName, HeaderValue), St
 /// A streamable HTTP client transport to `url` with the configured headers.
 /// rmcp re-initializes the session by itself when the server answers 404
 /// (session expired); [`Lenient`] extends that to servers that answer 400.
+/// With `auth`, requests carry the server's OAuth access token.
 pub(crate) fn transport(
     client: reqwest::Client,
     url: &str,
     headers: &BTreeMap<String, String>,
-) -> Result<StreamableHttpClientTransport<Lenient>, String> {
+    auth: Option<Arc<switchboard_auth::oauth::ServerAuth>>,
+) -> Result<StreamableHttpClientTransport<super::oauth::Authed<Lenient>>, String> {
     url::Url::parse(url).map_err(|e| format!("invalid URL {url}: {e}"))?;
     let mut custom = HashMap::new();
     for (name, value) in headers {
@@ -59,7 +61,10 @@ pub(crate) fn transport(
         .max_concurrent_requests(MAX_CONCURRENT_REQUESTS)
         .custom_headers(custom);
     Ok(StreamableHttpClientTransport::with_client(
-        Lenient(client),
+        super::oauth::Authed {
+            inner: Lenient(client),
+            auth,
+        },
         config,
     ))
 }

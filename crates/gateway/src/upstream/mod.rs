@@ -8,6 +8,7 @@ mod browse;
 mod client;
 mod http;
 mod listen;
+mod oauth;
 mod sse;
 mod stdio;
 
@@ -31,6 +32,7 @@ use tokio_util::sync::CancellationToken;
 pub use browse::{BrowseError, Offer, stderr_tail};
 pub use client::{UPSTREAM_LEGACY_VERSION, UPSTREAM_PROTOCOL_VERSION};
 pub(crate) use client::{UpstreamClient, ask_downstream};
+pub(crate) use oauth::explain_failure;
 
 use crate::dispatch::Dispatch;
 
@@ -48,6 +50,9 @@ pub enum UpstreamState {
     Stopped,
     /// Not started: its command waits for the user's approval.
     Blocked,
+    /// The server wants an OAuth sign-in; reconnects once signed in.
+    #[serde(rename = "needs_sign_in")]
+    NeedsSignIn,
 }
 
 /// What the UI and the CLI show about an upstream.
@@ -104,6 +109,8 @@ pub(crate) struct Environment {
     pub http: reqwest::Client,
     /// How long a server may take to initialize (npx may download first).
     pub init_timeout: Duration,
+    /// OAuth sign-in of remote servers (one per server, shared by all clients).
+    pub oauth: switchboard_auth::oauth::OAuth,
 }
 
 /// The live connection of an upstream.
@@ -265,6 +272,7 @@ impl Upstream {
                     UpstreamState::Failed => "failed",
                     UpstreamState::Stopped => "stopped",
                     UpstreamState::Blocked => "blocked",
+                    UpstreamState::NeedsSignIn => "needs sign-in",
                 },
                 reason: status.error,
             }
@@ -283,9 +291,10 @@ impl Upstream {
         let limit = match self.status().state {
             UpstreamState::Starting => limit,
             UpstreamState::Failed => limit.min(FAILED_GRACE),
-            UpstreamState::Ready | UpstreamState::Stopped | UpstreamState::Blocked => {
-                Duration::ZERO
-            }
+            UpstreamState::Ready
+            | UpstreamState::Stopped
+            | UpstreamState::Blocked
+            | UpstreamState::NeedsSignIn => Duration::ZERO,
         };
         let mut rx = self.shared.status.subscribe();
         let _ = tokio::time::timeout(
@@ -397,9 +406,14 @@ async fn supervise(
     drop(_enter);
     let mut backoff = BACKOFF_START;
     let mut was_ready = false;
+    let auth = oauth_of(&shared.name, &transport, &env);
+    let mut signed = auth.as_ref().map(|a| a.generation());
     loop {
         shared.set_status(|s| s.state = UpstreamState::Starting);
-        let connect = connect(&shared, &transport, &env);
+        if let Some(signed) = signed.as_mut() {
+            signed.mark_unchanged();
+        }
+        let connect = connect(&shared, &transport, &env, auth.clone());
         let connected = tokio::select! {
             c = connect => c,
             () = stop.cancelled() => break,
@@ -431,6 +445,19 @@ async fn supervise(
                 }
                 let previous_tools = shared.tools();
                 shared.refresh_tools(&peer).await;
+                // Initialized without a token, but the server wants one for
+                // everything else: no use serving until signed in.
+                if let Some(auth) = auth.as_ref().filter(|a| a.lost_now()) {
+                    connected.ct.cancel();
+                    let waiting = connected.running.waiting();
+                    let _ = tokio::time::timeout(Duration::from_secs(2), waiting).await;
+                    let message = "the server requires sign-in".to_owned();
+                    if await_sign_in(&shared, auth, signed.as_mut(), &stop, message).await {
+                        break;
+                    }
+                    backoff = BACKOFF_START;
+                    continue;
+                }
                 shared.set_live(Some(live));
                 shared.set_status(|s| {
                     s.state = UpstreamState::Ready;
@@ -456,6 +483,47 @@ async fn supervise(
                 tokio::pin!(waiting);
                 let reason = tokio::select! {
                     quit = &mut waiting => describe_quit(quit),
+                    () = sign_in_lost(auth.as_deref()) => {
+                        // The token was refused and could not be refreshed. The
+                        // connection stays, so calls fail at once with a message
+                        // naming the server, until someone signs in again.
+                        let reason = auth
+                            .as_ref()
+                            .and_then(|a| a.status().reason)
+                            .unwrap_or_else(|| "the server refused the sign-in".into());
+                        tracing::warn!(parent: &span, reason = %reason, "needs sign-in");
+                        shared.set_status(|s| {
+                            s.state = UpstreamState::NeedsSignIn;
+                            s.error = Some(oauth::sign_in_hint(&shared.name, &reason));
+                        });
+                        let mut ended = false;
+                        tokio::select! {
+                            () = sign_in_changed(signed.as_mut()) => {}
+                            _ = &mut waiting => ended = true,
+                            () = stop.cancelled() => {
+                                shared.set_live(None);
+                                ct.cancel();
+                                let _ = tokio::time::timeout(Duration::from_secs(2), &mut waiting).await;
+                                break;
+                            }
+                        }
+                        shared.set_live(None);
+                        ct.cancel();
+                        if !ended {
+                            let _ = tokio::time::timeout(Duration::from_secs(2), &mut waiting).await;
+                        }
+                        backoff = BACKOFF_START;
+                        continue;
+                    }
+                    () = sign_in_changed(signed.as_mut()) => {
+                        // Signed in again or out: start over with the new state.
+                        shared.set_live(None);
+                        ct.cancel();
+                        let _ = tokio::time::timeout(Duration::from_secs(2), &mut waiting).await;
+                        tracing::info!(parent: &span, "sign-in changed: reconnecting");
+                        backoff = BACKOFF_START;
+                        continue;
+                    }
                     () = stop.cancelled() => {
                         shared.set_live(None);
                         ct.cancel();
@@ -486,6 +554,13 @@ async fn supervise(
                 }
             }
             Err(message) => {
+                if let Some(auth) = auth.as_ref().filter(|a| a.needs_sign_in()) {
+                    if await_sign_in(&shared, auth, signed.as_mut(), &stop, message).await {
+                        break;
+                    }
+                    backoff = BACKOFF_START;
+                    continue;
+                }
                 tracing::warn!(parent: &span, error = %message, "connect failed");
                 shared.set_status(|s| {
                     s.state = UpstreamState::Failed;
@@ -573,14 +648,78 @@ fn failed_lifecycle(shared: &Shared) {
     };
 }
 
+/// The OAuth state of a streamable HTTP server, unless it has a configured
+/// `Authorization` header (then that header is what it gets).
+fn oauth_of(
+    name: &str,
+    transport: &TransportConfig,
+    env: &Environment,
+) -> Option<Arc<switchboard_auth::oauth::ServerAuth>> {
+    match transport {
+        TransportConfig::Http { url, headers }
+            if !headers
+                .keys()
+                .any(|k| k.eq_ignore_ascii_case("authorization")) =>
+        {
+            Some(env.oauth.server(name, url))
+        }
+        _ => None,
+    }
+}
+
+/// Marks the server as needing sign-in and waits until someone signs in (or
+/// out). True when the supervisor was stopped meanwhile.
+async fn await_sign_in(
+    shared: &Arc<Shared>,
+    auth: &switchboard_auth::oauth::ServerAuth,
+    signed: Option<&mut watch::Receiver<u64>>,
+    stop: &CancellationToken,
+    message: String,
+) -> bool {
+    shared.set_live(None);
+    let reason = auth.status().reason.unwrap_or(message);
+    tracing::warn!(server = %shared.name, reason = %reason, "needs sign-in");
+    shared.set_status(|s| {
+        s.state = UpstreamState::NeedsSignIn;
+        s.error = Some(oauth::sign_in_hint(&shared.name, &reason));
+    });
+    announce_tools(shared, true);
+    tokio::select! {
+        () = sign_in_changed(signed) => false,
+        () = stop.cancelled() => true,
+    }
+}
+
+/// Resolves when the server's tokens stop working (not for a missing scope:
+/// the other tools still work then).
+async fn sign_in_lost(auth: Option<&switchboard_auth::oauth::ServerAuth>) {
+    match auth {
+        Some(auth) => auth.lost().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Resolves when the server's sign-in changes; never without a sign-in.
+async fn sign_in_changed(rx: Option<&mut watch::Receiver<u64>>) {
+    match rx {
+        Some(rx) => {
+            if rx.changed().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        }
+        None => std::future::pending().await,
+    }
+}
+
 async fn connect(
     shared: &Arc<Shared>,
     transport: &TransportConfig,
     env: &Environment,
+    auth: Option<Arc<switchboard_auth::oauth::ServerAuth>>,
 ) -> Result<Connected, String> {
     let mode = next_lifecycle(shared, transport);
     let probed = matches!(mode, ClientLifecycleMode::Auto { .. });
-    let result = connect_with(shared, transport, env, mode).await;
+    let result = connect_with(shared, transport, env, mode, auth.clone()).await;
     match result {
         Err(probe_error) if probed => {
             // Some servers reject the probe in ways rmcp does not take as
@@ -588,8 +727,14 @@ async fn connect(
             // versions): try the handshake at once instead of failing.
             failed_lifecycle(shared);
             tracing::debug!(server = %shared.name, error = %probe_error, "server/discover failed; trying initialize");
-            let result =
-                connect_with(shared, transport, env, ClientLifecycleMode::Initialize).await;
+            let result = connect_with(
+                shared,
+                transport,
+                env,
+                ClientLifecycleMode::Initialize,
+                auth,
+            )
+            .await;
             if result.is_err() {
                 failed_lifecycle(shared);
             }
@@ -608,6 +753,7 @@ async fn connect_with(
     transport: &TransportConfig,
     env: &Environment,
     mode: ClientLifecycleMode,
+    auth: Option<Arc<switchboard_auth::oauth::ServerAuth>>,
 ) -> Result<Connected, String> {
     let client = UpstreamClient {
         shared: shared.clone(),
@@ -654,7 +800,7 @@ async fn connect_with(
         }
         TransportConfig::Http { url, headers } => {
             let headers = &resolve_secrets(env, headers).await?;
-            let transport = http::transport(env.http.clone(), url, headers)?;
+            let transport = http::transport(env.http.clone(), url, headers, auth)?;
             serve_remote(client, transport, mode, env.init_timeout).await
         }
         TransportConfig::Sse { url, headers } => {
