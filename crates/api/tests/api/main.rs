@@ -4,3 +4,4 @@
 #![allow(clippy::unwrap_used, reason = "test helpers")]
 mod bindings;
 mod http;
+mod oauth;
