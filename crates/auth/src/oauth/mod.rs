@@ -651,10 +651,19 @@ impl OAuth {
             }
         }
         let keys = keys(&self.inner, name);
-        let Some(issuer) = grant::read_index(&self.inner.secrets, &keys)
-            .await
-            .map_err(OAuthError::Store)?
-        else {
+        let issuer = match grant::read_index(&self.inner.secrets, &keys).await {
+            Ok(issuer) => issuer,
+            // A keyring that cannot be read holds no usable sign-in: the
+            // status says why instead of failing (the server may not need
+            // OAuth at all).
+            Err(e) => {
+                return Ok(AuthStatus {
+                    reason: Some(e),
+                    ..AuthStatus::none()
+                });
+            }
+        };
+        let Some(issuer) = issuer else {
             return Ok(AuthStatus::none());
         };
         let grant = grant::read_grant(&self.inner.secrets, &keys, &issuer)
