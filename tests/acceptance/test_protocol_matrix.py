@@ -61,6 +61,7 @@ def test_upstreams_speak_their_newest_version(matrix_gateway: Gateway) -> None:
 
 
 @pytest.mark.anyio
+@pytest.mark.filterwarnings("ignore:resources/subscribe is removed")
 @pytest.mark.parametrize("aggregated", [False, True], ids=["direct", "aggregate"])
 @pytest.mark.parametrize("upstream", list(UPSTREAMS))
 @pytest.mark.parametrize("mode", ["auto", "legacy"])
@@ -90,6 +91,9 @@ async def test_python_sdk(mode: str, upstream: str, aggregated: bool, matrix_gat
     ) as client:
         version = client.session.protocol_version
         assert version == (MODERN if mode == "auto" else LEGACY), version
+        # /mcp/SERVER presents the server itself, /mcp the gateway (discover and initialize alike).
+        identity = client.server_info.name if client.server_info else None
+        assert identity == ("switchboard" if aggregated else "switchboard-conformance-server"), identity
 
         tools = {tool.name for tool in (await client.list_tools()).tools}
         wanted = {tool("test_simple_text"), tool("test_elicitation"), tool("test_update_watched_resource")}
