@@ -58,6 +58,11 @@ def test_upstreams_speak_their_newest_version(matrix_gateway: Gateway) -> None:
     """The gateway probes with `server/discover` and falls back to `initialize`, per server."""
     listed = {s["name"]: (s.get("status") or {}).get("protocol_version") for s in matrix_gateway.servers()}
     assert {name: listed.get(name) for name in UPSTREAMS} == UPSTREAMS, listed
+    table = matrix_gateway.cli("servers", "list").stdout
+    rows = {line.split()[0]: line.split() for line in table.splitlines()[1:] if line.strip()}
+    assert "PROTOCOL" in table.splitlines()[0], table
+    for name, version in UPSTREAMS.items():
+        assert version in rows[name], table
 
 
 @pytest.mark.anyio
