@@ -11,6 +11,7 @@ a resource update after subscribing (`subscriptions/listen` or `resources/subscr
 
 from __future__ import annotations
 
+import json
 import uuid
 
 import anyio
@@ -57,9 +58,15 @@ def test_upstreams_speak_their_newest_version(matrix_gateway: Gateway) -> None:
     """The gateway probes with `server/discover` and falls back to `initialize`, per server."""
     listed = {s["name"]: (s.get("status") or {}).get("protocol_version") for s in matrix_gateway.servers()}
     assert {name: listed.get(name) for name in UPSTREAMS} == UPSTREAMS, listed
+    table = matrix_gateway.cli("servers", "list").stdout
+    rows = {line.split()[0]: line.split() for line in table.splitlines()[1:] if line.strip()}
+    assert "PROTOCOL" in table.splitlines()[0], table
+    for name, version in UPSTREAMS.items():
+        assert version in rows[name], table
 
 
 @pytest.mark.anyio
+@pytest.mark.filterwarnings("ignore:resources/subscribe is removed")
 @pytest.mark.parametrize("aggregated", [False, True], ids=["direct", "aggregate"])
 @pytest.mark.parametrize("upstream", list(UPSTREAMS))
 @pytest.mark.parametrize("mode", ["auto", "legacy"])
@@ -89,6 +96,9 @@ async def test_python_sdk(mode: str, upstream: str, aggregated: bool, matrix_gat
     ) as client:
         version = client.session.protocol_version
         assert version == (MODERN if mode == "auto" else LEGACY), version
+        # /mcp/SERVER presents the server itself, /mcp the gateway (discover and initialize alike).
+        identity = client.server_info.name if client.server_info else None
+        assert identity == ("switchboard" if aggregated else "switchboard-conformance-server"), identity
 
         tools = {tool.name for tool in (await client.list_tools()).tools}
         wanted = {tool("test_simple_text"), tool("test_elicitation"), tool("test_update_watched_resource")}
@@ -180,3 +190,46 @@ async def test_log_messages_reach_both_eras(mode: str, upstream: str, matrix_gat
             while len(logs) < 3:
                 await anyio.sleep(0.02)
     assert len(logs) >= 3, logs
+
+
+def stateless_call(http, url: str, token: str, request_id: int, method: str, params: dict, name_key: str | None):
+    """One 2026-07-28 request, as raw HTTP: version and capabilities in `_meta`, standard headers."""
+    from helpers import raw
+
+    meta = {
+        "io.modelcontextprotocol/protocolVersion": MODERN,
+        "io.modelcontextprotocol/clientInfo": {"name": "raw-tasks", "version": "0"},
+        "io.modelcontextprotocol/clientCapabilities": {"extensions": {"io.modelcontextprotocol/tasks": {}}},
+    }
+    extra = {"MCP-Protocol-Version": MODERN, "Mcp-Method": method}
+    if name_key is not None:
+        extra["Mcp-Name"] = params[name_key]
+    body = {"jsonrpc": "2.0", "id": request_id, "method": method, "params": {**params, "_meta": meta}}
+    response = http.post(url, json=body, headers=raw.headers(token, **extra))
+    return raw.response_to(response, request_id)
+
+
+def test_tasks_pass_through(matrix_gateway: Gateway) -> None:
+    """The tasks extension between a 2026-07-28 client and server: the call becomes a task,
+    and tasks/get on /mcp/SERVER reaches the server that holds it."""
+    import time
+
+    import httpx2
+
+    url = matrix_gateway.url("up-2026")
+    with httpx2.Client(timeout=30) as http:
+        created = stateless_call(
+            http, url, matrix_gateway.token, 1, "tools/call", {"name": "test_tool_with_task", "arguments": {}}, "name"
+        )
+        assert created.get("result", {}).get("resultType") == "task", created
+        task_id = created["result"]["taskId"]
+        deadline = time.monotonic() + 30
+        while True:
+            got = stateless_call(http, url, matrix_gateway.token, 2, "tasks/get", {"taskId": task_id}, "taskId")
+            result = got.get("result")
+            assert result is not None, got
+            if result["status"] != "working" or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+    assert result["status"] == "completed", result
+    assert "Task finished" in json.dumps(result), result

@@ -314,8 +314,8 @@ fn print_servers(rows: &[ServerRow], running: bool) -> Result<(), CliError> {
     }
     writeln!(
         out,
-        "{:<20} {:<6} {:<9} {:<13} {:>5}  DETAIL",
-        "NAME", "TYPE", "ENABLED", "STATUS", "TOOLS"
+        "{:<20} {:<6} {:<9} {:<13} {:>5}  {:<10}  DETAIL",
+        "NAME", "TYPE", "ENABLED", "STATUS", "TOOLS", "PROTOCOL"
     )?;
     for row in rows {
         let (state, tools, detail) = match &row.status {
@@ -331,6 +331,11 @@ fn print_servers(rows: &[ServerRow], running: bool) -> Result<(), CliError> {
             None if running => ("-".into(), "-".into(), String::new()),
             None => ("-".into(), "-".into(), "no gateway running".into()),
         };
+        let protocol = row
+            .status
+            .as_ref()
+            .and_then(|s| s.protocol_version.clone())
+            .unwrap_or_else(|| "-".into());
         let detail = if detail.is_empty() {
             describe(&row.transport)
         } else {
@@ -338,12 +343,13 @@ fn print_servers(rows: &[ServerRow], running: bool) -> Result<(), CliError> {
         };
         writeln!(
             out,
-            "{:<20} {:<6} {:<9} {:<13} {:>5}  {}",
+            "{:<20} {:<6} {:<9} {:<13} {:>5}  {:<10}  {}",
             row.name,
             row.transport.kind(),
             if row.enabled { "yes" } else { "no" },
             state,
             tools,
+            protocol,
             detail
         )?;
     }

@@ -22,7 +22,18 @@ impl ServerHandler for Front {
     fn get_info(&self) -> ServerConfig {
         match self.bound.get() {
             Some(bound) => self.info_for(&bound.caller.route),
-            None => self.info_for(&Route::All),
+            None => {
+                // Not bound yet: rmcp checks a stateless request against this
+                // before the handler learns the endpoint. Let tasks/* through
+                // to the handler, which relays them where the server offers
+                // them (discover and initialize describe the endpoint itself).
+                let mut info = self.info_for(&Route::All);
+                info.capabilities
+                    .extensions
+                    .get_or_insert_with(Default::default)
+                    .insert(TASKS_EXTENSION_ID.to_owned(), JsonObject::new());
+                info
+            }
         }
     }
 
@@ -52,8 +63,12 @@ impl ServerHandler for Front {
                 self.upstream(name)?.settled(self.core.settle).await;
             }
             context.peer.set_peer_info(request.clone());
-            let info = self.negotiate_initialize(&request)?;
-            let version = info.protocol_version.to_string();
+            // The version first (the session records it); the answer once the
+            // session is bound, so it describes this endpoint.
+            let version = self
+                .negotiate_initialize(&request)?
+                .protocol_version
+                .to_string();
             audit.protocol(&version);
             let key = self.core.dispatch.register_session(
                 context.peer.clone(),
@@ -83,7 +98,7 @@ impl ServerHandler for Front {
                 version = %request.protocol_version,
                 "session initialized"
             );
-            Ok(info)
+            self.negotiate_initialize(&request)
         }
         .await;
         self.audit_end(audit, &context, result).await
