@@ -65,8 +65,10 @@ lock:
 	bash tests/setup.sh --lock
 
 # Release build (measuring a debug build says little), then the interleaved
-# A/B/C/D run and the scale run; prints the table and writes bench-results/.
+# A/B/C/D run and the scale run; prints the table and writes bench-results/;
+# then the policy decision over the same 5,000 tools.
 bench:
 	bash tests/setup.sh --bench
 	cargo build --release -p switchboard-bench -p switchboard-fixtures -p switchboard-cli
 	$(CARGO_TARGET_DIR)/release/switchboard-bench run --out bench-results
+	cargo bench -p switchboard-gateway --bench policy

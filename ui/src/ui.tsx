@@ -22,6 +22,20 @@ export function Empty({ title, children }: { title: string; children?: ReactNode
   );
 }
 
+/** A form's buttons: submit, and a way back. */
+export function FormActions({ submit, busy, onCancel, cancel = "Cancel" }: { submit: string; busy: boolean; onCancel: () => void; cancel?: string }) {
+  return (
+    <div className="row">
+      <button type="submit" className="primary" disabled={busy}>
+        {submit}
+      </button>
+      <button type="button" onClick={onCancel}>
+        {cancel}
+      </button>
+    </div>
+  );
+}
+
 export function StateBadge({ state }: { state: ServerState | "disabled" }) {
   return <span className={`badge state-${state}`}>{state}</span>;
 }

@@ -3,6 +3,7 @@ import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import type { CatalogEntry, CatalogOption, NewTransport } from "../bindings";
 import { errorText, rpc } from "../api";
 import { keys } from "../data/invalidate";
+import { FormActions } from "../ui";
 
 type Mode = "command" | "url" | "json" | "catalog";
 const MODES: [Mode, string][] = [
@@ -101,14 +102,7 @@ export function AddServer({ onDone }: { onDone: () => void }) {
         )}
       </label>
       {error && <p className="error" role="alert">{error}</p>}
-      <div className="row">
-        <button type="submit" className="primary" disabled={add.isPending}>
-          Add server
-        </button>
-        <button type="button" onClick={onDone}>
-          Cancel
-        </button>
-      </div>
+      <FormActions submit="Add server" busy={add.isPending} onCancel={onDone} />
     </form>
   );
 }
@@ -224,14 +218,7 @@ function CatalogForm({ entry, onBack, onDone }: { entry: CatalogEntry; onBack: (
         );
       })}
       {add.error && <p className="error" role="alert">{errorText(add.error)}</p>}
-      <div className="row">
-        <button type="submit" className="primary" disabled={!option || add.isPending}>
-          Add server
-        </button>
-        <button type="button" onClick={onBack}>
-          Back
-        </button>
-      </div>
+      <FormActions submit="Add server" busy={!option || add.isPending} onCancel={onBack} cancel="Back" />
     </form>
   );
 }

@@ -4,7 +4,7 @@ import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import type { NewTransport, Permission, ServerInfo, ToolInfo } from "../bindings";
 import { errorText, rpc } from "../api";
 import { keys } from "../data/invalidate";
-import { Empty, ErrorNote, Page, PermissionToggle, StateBadge } from "../ui";
+import { Empty, ErrorNote, FormActions, Page, PermissionToggle, StateBadge } from "../ui";
 import { splitCommand } from "./AddServer";
 import { OAuthPanel } from "./OAuthPanel";
 
@@ -209,14 +209,7 @@ function EditServer({ server, onDone }: { server: ServerInfo; onDone: () => void
         <span className="muted small">Stored values stay hidden: a name alone keeps its value; NAME=new replaces it. Secrets go to the OS keyring.</span>
       </label>
       {update.error && <p className="error" role="alert">{errorText(update.error)}</p>}
-      <div className="row">
-        <button className="primary" type="submit" disabled={update.isPending}>
-          Save
-        </button>
-        <button type="button" onClick={onDone}>
-          Cancel
-        </button>
-      </div>
+      <FormActions submit="Save" busy={update.isPending} onCancel={onDone} />
     </form>
   );
 }
