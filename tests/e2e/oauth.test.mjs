@@ -93,15 +93,15 @@ test("sign in to a remote server from its page", async () => {
   await panel.locator(".oauth-needs_sign_in").waitFor({ timeout: 30_000 });
   await shot("oauth-needs-sign-in");
 
-  await panel.getByRole("button", { name: "Sign in" }).click();
-  const link = panel.getByRole("link", { name: "Open the sign-in page" });
+  // Sign in opens the consent page in a new tab by itself; the panel keeps a link to it.
+  const [tab] = await Promise.all([page.waitForEvent("popup"), panel.getByRole("button", { name: "Sign in" }).click()]);
+  const link = panel.getByRole("link", { name: "Open the sign-in page again" });
   await link.waitFor();
   const authorizationUrl = await link.getAttribute("href");
   assert.match(authorizationUrl, /code_challenge_method=S256/);
 
-  // The user's browser tab: the authorization server's login and consent pages.
-  const tab = await browser.newPage();
-  await tab.goto(authorizationUrl);
+  // The authorization server's login and consent pages, in that tab.
+  await tab.waitForSelector('input[name="login"]', { timeout: 30_000 });
   await tab.fill('input[name="login"]', "alice");
   await tab.fill('input[name="password"]', "password");
   await tab.click('button[type="submit"]');

@@ -31,4 +31,13 @@ export const tauri: Platform = {
 
   signIn: async () => true,
   signInWith: async () => true,
+
+  async openConsent(url, flowId) {
+    try {
+      await invoke("open_consent", { url, flowId });
+      return true;
+    } catch {
+      return false;
+    }
+  },
 };

@@ -10,4 +10,10 @@ export interface Platform {
   signIn(): Promise<boolean>;
   /** Signs in with a code or token the user pasted. */
   signInWith(code: string): Promise<boolean>;
+  /**
+   * Shows a remote server's consent page for the sign-in `flowId`: its own
+   * window in the desktop app (closed when the sign-in ends), a browser tab
+   * otherwise. False when nothing could be opened (a blocked pop-up).
+   */
+  openConsent(url: string, flowId: string): Promise<boolean>;
 }

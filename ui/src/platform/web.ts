@@ -46,4 +46,12 @@ export const web: Platform = {
   },
 
   signInWith: login,
+
+  async openConsent(url) {
+    // noopener: the consent page gets no handle on the control panel. With it
+    // window.open always returns null, so a blocked pop-up cannot be told
+    // apart; the panel keeps a link to the page either way.
+    window.open(url, "_blank", "noopener");
+    return true;
+  },
 };

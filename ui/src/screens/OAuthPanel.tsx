@@ -1,7 +1,7 @@
 import { useState } from "react";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import type { OAuthAttempt, SignInStarted, SignInState } from "../bindings";
-import { rpc } from "../api";
+import { getPlatform, rpc } from "../api";
 import { keys } from "../data/invalidate";
 import { ErrorNote } from "../ui";
 
@@ -47,7 +47,11 @@ export function OAuthPanel({ server }: { server: string }) {
   const refresh = () => client.invalidateQueries({ queryKey: keys.oauth(server) });
   const begin = useMutation({
     mutationFn: () => rpc("oauth_begin", { name: server, client_id: null, client_secret: null, scopes: [] }),
-    onSuccess: (s) => setStarted(s),
+    onSuccess: (s) => {
+      setStarted(s);
+      // The consent page opens at once: its own window in the desktop app.
+      void getPlatform().openConsent(s.authorization_url, s.flow_id);
+    },
     onSettled: refresh,
   });
   const signOut = useMutation({
@@ -84,8 +88,16 @@ export function OAuthPanel({ server }: { server: string }) {
       {status.reason && <p className="muted small">{status.reason}</p>}
       {waiting && started && (
         <p className="small">
-          <a href={started.authorization_url} target="_blank" rel="noopener noreferrer">
-            Open the sign-in page
+          <a
+            href={started.authorization_url}
+            target="_blank"
+            rel="noopener noreferrer"
+            onClick={(e) => {
+              e.preventDefault();
+              void getPlatform().openConsent(started.authorization_url, started.flow_id);
+            }}
+          >
+            Open the sign-in page again
           </a>{" "}
           <span className="muted">— this page updates when the sign-in completes.</span>
         </p>
