@@ -79,7 +79,11 @@ fn build(options: Options) -> Result<tauri::App, DesktopError> {
         .setup(move |app| {
             let host = Host::launch(options);
             app.manage(host.clone());
-            tray::create(app.handle())?;
+            // Without a tray (no status notifier on this desktop) the app still
+            // works; the window comes back by launching the app again.
+            if let Err(e) = tray::create(app.handle()) {
+                tracing::warn!("no tray icon: {e}");
+            }
             tauri::async_runtime::spawn(tray::follow(app.handle().clone(), host));
             quit_on_signal(app.handle().clone());
             Ok(())

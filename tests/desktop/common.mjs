@@ -126,3 +126,28 @@ export async function mcp(base, token) {
   await send("notifications/initialized", {}, true);
   return send;
 }
+
+/**
+ * Counts, in the page, the audit rows that arrive over the event channel
+ * (small messages are evaluated directly, large ones fetched: both end in a
+ * registered IPC callback, which this wraps). Read `window.__auditSeen`.
+ */
+export function countAuditRows(session) {
+  return session.exec(() => {
+    const seen = { messages: 0, rows: 0, largest: 0 };
+    window.__auditSeen = seen;
+    const callbacks = window.__TAURI_INTERNALS__.callbacks;
+    for (const [id, callback] of callbacks) {
+      callbacks.set(id, (data) => {
+        const m = data?.message;
+        if (m?.type === "audit") {
+          seen.messages++;
+          seen.rows += m.rows.length;
+          seen.largest = Math.max(seen.largest, JSON.stringify(m).length);
+        }
+        return callback(data);
+      });
+    }
+    return callbacks.size;
+  });
+}

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Session } from "./webdriver.mjs";
-import { alive, appPid, dataDir, env, freePort, mcp } from "./common.mjs";
+import { alive, appPid, countAuditRows, dataDir, env, freePort, mcp } from "./common.mjs";
 
 let session, data, base;
 
@@ -112,6 +112,22 @@ test("the control panel in the desktop window", { timeout: 120_000 }, async () =
     [...document.querySelectorAll(".log-row")].some((r) => r.textContent.includes("echo")),
   );
   await shot("desktop-activity");
+
+  // A burst: every record arrives, however the channel carries it.
+  await countAuditRows(session);
+  const burst = 400;
+  for (let i = 0; i < burst; i += 40) {
+    await Promise.all(
+      Array.from({ length: 40 }, () => call("tools/call", { name: "echo__payload", arguments: { bytes: 16 } })),
+    );
+  }
+  const seen = await session.waitFor(
+    `${burst} audit rows in the page`,
+    (n) => window.__auditSeen.rows >= n && window.__auditSeen,
+    { args: [burst] },
+  );
+  assert.ok(seen.rows >= burst, JSON.stringify(seen));
+  console.log(`burst: ${JSON.stringify(seen)}`);
 });
 
 test("quitting drains the gateway", { timeout: 60_000 }, async () => {
