@@ -7,6 +7,7 @@
 mod commands;
 mod error;
 mod host;
+mod renderer;
 mod tray;
 
 use std::{process::ExitCode, time::Duration};
@@ -22,6 +23,7 @@ const MAIN_WINDOW: &str = "main";
 
 /// Runs the app until Quit; the gateway is drained before it returns.
 pub fn run() -> ExitCode {
+    renderer::prefer_working_renderer();
     init_tracing();
     let options = match Options::resolve(std::env::args().skip(1), |k| std::env::var(k).ok()) {
         Ok(options) => options,

@@ -101,6 +101,12 @@ chmod 700 "$XDG_RUNTIME_DIR"
 export SWITCHBOARD_SECRET_STORE=file
 export DESKTOP_TMP="$TMP"
 
+# Without a GPU the app picks WebKitGTK's older renderer (src-tauri/src/renderer.rs),
+# from which WebKitWebDriver cannot take screenshots: tests keep the default one.
+case "$SCRIPT" in
+    *.test.mjs) export WEBKIT_DISABLE_DMABUF_RENDERER="${WEBKIT_DISABLE_DMABUF_RENDERER:-0}" ;;
+esac
+
 PORT="$(free_port)"
 TAURI_WEBVIEW_AUTOMATION=true WebKitWebDriver --port="$PORT" >"$DESKTOP_OUT/webdriver.log" 2>&1 &
 PIDS+=($!)
