@@ -7,6 +7,7 @@
 #   make lint    format check and clippy
 #   make fmt     format the Rust code
 #   make bench   the gateway's cost next to a direct connection and nginx (BENCHMARKS.md)
+#   make measure-desktop  the desktop app's memory, first window and frame times
 #
 # Builds go to $(CARGO_TARGET_DIR), outside the clone, so repeated runs are incremental.
 
@@ -18,7 +19,7 @@ SWITCHBOARD := $(CARGO_TARGET_DIR)/debug/switchboard
 DESKTOP := $(CARGO_TARGET_DIR)/debug/switchboard-desktop
 
 .PHONY: all run test setup setup-run build lint fmt unit acceptance lock bench ui ui-test e2e \
-	desktop icons
+	desktop measure-desktop icons
 
 all: test
 
@@ -84,6 +85,12 @@ bench:
 	bash tests/setup.sh --bench
 	cargo build --release -p switchboard-bench -p switchboard-fixtures -p switchboard-cli
 	$(CARGO_TARGET_DIR)/release/switchboard-bench run --out bench-results
+
+# Idle memory, time to first window and frame times under 1,000 events/s of the
+# desktop app (release build, like `bench`); prints the figures for BENCHMARKS.md.
+measure-desktop: setup ui
+	cargo build --release -p switchboard-desktop -p switchboard-cli -p switchboard-fixtures
+	SWITCHBOARD_PROFILE=release bash tests/desktop/run.sh measure.mjs
 
 # App icons from icons/icon.svg (the generated files are committed).
 icons:
