@@ -4,6 +4,7 @@
 // through run.sh, which owns the display, the bus and the driver.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Session } from "./webdriver.mjs";
@@ -128,6 +129,17 @@ test("the control panel in the desktop window", { timeout: 120_000 }, async () =
   );
   assert.ok(seen.rows >= burst, JSON.stringify(seen));
   console.log(`burst: ${JSON.stringify(seen)}`);
+});
+
+test("a second launch hands over to the running app", { timeout: 60_000 }, async () => {
+  const pid = appPid(env.app);
+  assert.ok(pid, "the app's process");
+  const second = spawn(env.app, ["--data-dir", data.dir], { stdio: "ignore" });
+  const code = await new Promise((resolve) => second.once("exit", resolve));
+  assert.equal(code, 0, "the second instance exits");
+  assert.ok(alive(pid), "the first instance keeps running");
+  // It shows the window it was asked for: still the same page, still live.
+  assert.equal(await session.exec(() => !!document.querySelector('nav[aria-label="Main"]')), true);
 });
 
 test("quitting drains the gateway", { timeout: 60_000 }, async () => {
