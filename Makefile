@@ -1,10 +1,13 @@
 # Switchboard: build, run and test.
 #
-#   make run     build and start the gateway headless (prints its URLs)
-#   make test    everything CI runs: setup, format check, clippy, unit tests, acceptance tests
+#   make run     build and start the desktop app (or, without a display, the gateway
+#                headless: it prints its URLs)
+#   make test    everything CI runs: setup, format check, clippy, unit tests, acceptance
+#                tests, UI tests, browser and desktop end-to-end tests
 #   make lint    format check and clippy
 #   make fmt     format the Rust code
 #   make bench   the gateway's cost next to a direct connection and nginx (BENCHMARKS.md)
+#   make measure-desktop  the desktop app's memory, first window and frame times
 #
 # Builds go to $(CARGO_TARGET_DIR), outside the clone, so repeated runs are incremental.
 
@@ -13,17 +16,24 @@ export SWITCHBOARD_VENV ?= $(HOME)/.cache/switchboard/venv
 
 PYTHON := $(SWITCHBOARD_VENV)/bin/python
 SWITCHBOARD := $(CARGO_TARGET_DIR)/debug/switchboard
+DESKTOP := $(CARGO_TARGET_DIR)/debug/switchboard-desktop
 
-.PHONY: all run test setup setup-run build lint fmt unit acceptance lock bench ui ui-test e2e
+.PHONY: all run test setup setup-run build lint fmt unit acceptance lock bench ui ui-test e2e \
+	desktop measure-desktop icons
 
 all: test
 
-# Headless for now: `serve` prints the MCP endpoint and the control URL.
+# The desktop app where there is a display; else `serve`, which prints the MCP
+# endpoint and the control panel's URL.
 run: setup-run ui
-	cargo build -p switchboard-cli
-	$(SWITCHBOARD) serve
+	@if [ -n "$$DISPLAY$$WAYLAND_DISPLAY" ]; then \
+		cargo build -p switchboard-desktop && exec $(DESKTOP); \
+	else \
+		echo "No display (\$$DISPLAY, \$$WAYLAND_DISPLAY): starting the gateway headless."; \
+		cargo build -p switchboard-cli && exec $(SWITCHBOARD) serve; \
+	fi
 
-test: setup lint unit acceptance ui-test e2e
+test: setup lint unit acceptance ui-test e2e desktop
 
 setup:
 	bash tests/setup.sh
@@ -31,17 +41,18 @@ setup:
 setup-run:
 	bash tests/setup.sh --run
 
-build:
+# The desktop app embeds ui/dist, so everything that compiles it needs the UI built.
+build: ui
 	cargo build --workspace --bins
 
-lint:
+lint: ui
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets -- -D warnings
 
 fmt:
 	cargo fmt --all
 
-unit:
+unit: ui
 	cargo test --workspace
 
 acceptance: build
@@ -60,6 +71,11 @@ ui-test:
 e2e: build ui
 	cd tests/e2e && node --test web.test.mjs oauth.test.mjs
 
+# The desktop app in a real WebKitGTK webview (Xvfb + WebKitWebDriver), with the
+# echo fixture as a server; screenshots in tests/out/desktop.
+desktop: build
+	bash tests/desktop/run.sh desktop.test.mjs
+
 # Re-resolve tests/package-lock.json after changing tests/package.json.
 lock:
 	bash tests/setup.sh --lock
@@ -72,3 +88,15 @@ bench:
 	cargo build --release -p switchboard-bench -p switchboard-fixtures -p switchboard-cli
 	$(CARGO_TARGET_DIR)/release/switchboard-bench run --out bench-results
 	cargo bench -p switchboard-gateway --bench policy
+
+# Idle memory, time to first window and frame times under 1,000 events/s of the
+# desktop app (release build, like `bench`); prints the figures for BENCHMARKS.md.
+measure-desktop: setup ui
+	cargo build --release -p switchboard-desktop -p switchboard-cli -p switchboard-fixtures
+	SWITCHBOARD_PROFILE=release bash tests/desktop/run.sh measure.mjs
+
+# App icons from icons/icon.svg (the generated files are committed).
+icons:
+	cd icons && npx --yes @tauri-apps/cli@2.12.3 icon icon.svg -o gen && \
+		cp gen/32x32.png gen/64x64.png gen/128x128.png gen/128x128@2x.png gen/icon.png \
+			gen/icon.ico gen/icon.icns . && rm -rf gen

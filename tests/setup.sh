@@ -3,7 +3,8 @@
 # each step checks first and does nothing when its inputs have not changed.
 #
 #   bash tests/setup.sh          everything `make test` needs
-#   bash tests/setup.sh --run    only what `make run` needs (system packages for the build)
+#   bash tests/setup.sh --run    only what `make run` needs (system packages for the build,
+#                                the desktop app's libraries, the UI's npm packages)
 #   bash tests/setup.sh --bench  what `make bench` needs (system packages, nginx)
 #   bash tests/setup.sh --lock   regenerate tests/package-lock.json (see below)
 #
@@ -25,6 +26,11 @@ VENV="${SWITCHBOARD_VENV:-$HOME/.cache/switchboard/venv}"
 MODE="${1:-all}"
 
 APT_BUILD=(build-essential pkg-config libssl-dev ca-certificates)
+# The desktop app (Tauri 2 on WebKitGTK, tray via libayatana-appindicator).
+APT_DESKTOP=(file xdg-utils libwebkit2gtk-4.1-dev libjavascriptcoregtk-4.1-dev libsoup-3.0-dev
+    libgtk-3-dev libayatana-appindicator3-dev librsvg2-dev libxdo-dev)
+# Its end-to-end test: a private X server, a session bus, the webview's WebDriver.
+APT_DESKTOP_TEST=(xvfb xauth dbus webkit2gtk-driver)
 
 log() { printf '[setup] %s\n' "$*"; }
 now() { date +%s.%N; }
@@ -134,11 +140,13 @@ case "$MODE" in
         # Browser e2e, and a real Secret Service (run under a private D-Bus
         # session by the tests that need one).
         apt_install chromium dbus gnome-keyring
+        apt_install "${APT_DESKTOP[@]}" "${APT_DESKTOP_TEST[@]}"
         ui_packages "$TESTS/../ui"
         ui_packages "$TESTS/e2e"
         ;;
     --run)
         system_packages
+        apt_install "${APT_DESKTOP[@]}"
         ui_packages "$TESTS/../ui"
         ;;
     --bench)

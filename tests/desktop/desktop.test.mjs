@@ -1,0 +1,155 @@
+// End-to-end test of the desktop app: the real binary in a real WebKitGTK
+// webview (WebKitWebDriver), its own gateway with the echo fixture as a stdio
+// server, and an MCP client calling through it. Run by `make desktop`
+// through run.sh, which owns the display, the bus and the driver.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { Session } from "./webdriver.mjs";
+import { alive, appPid, countAuditRows, dataDir, env, freePort, mcp } from "./common.mjs";
+
+let session, data, base;
+
+async function shot(name) {
+  writeFileSync(join(env.out, `${name}.png`), await session.screenshot());
+}
+
+/** Waits until the file at `path` contains `text`. */
+async function waitForFile(path, text, timeout = 10_000) {
+  const until = Date.now() + timeout;
+  while (!(existsSync(path) && readFileSync(path, "utf8").includes(text))) {
+    if (Date.now() > until) throw new Error(`no "${text}" in ${path}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+const nav = (label) => `nav[aria-label="Main"] a[title="${label}"]`;
+
+before(async () => {
+  data = dataDir("e2e-");
+  const port = await freePort();
+  base = `http://127.0.0.1:${port}`;
+  session = await Session.start(env.driver, env.app, ["--data-dir", data.dir, "--listen", `127.0.0.1:${port}`]);
+});
+
+after(async () => {
+  await session?.end();
+});
+
+test("the control panel in the desktop window", { timeout: 120_000 }, async () => {
+  // The UI finds the Tauri host and talks over IPC: no sign-in screen.
+  await session.waitFor("the main navigation", () => !!document.querySelector('nav[aria-label="Main"]'));
+  assert.equal(await session.exec(() => "__TAURI_INTERNALS__" in window), true);
+  assert.equal(await session.exec(() => !!document.querySelector('input[aria-label="Control token"]')), false);
+  // The window may call the two commands of capabilities/main.json and nothing else.
+  const refused = await session.execAsync(() =>
+    window.__TAURI_INTERNALS__.invoke("plugin:window|hide", { label: "main" }).then(
+      () => "allowed",
+      (e) => String(e),
+    ),
+  );
+  assert.match(refused, /not allowed/, "core window commands are refused");
+  await session.waitFor("the overview", () => document.querySelector("main h1")?.textContent);
+  await shot("desktop-overview");
+
+  // The configured server comes up and shows as ready.
+  await session.click(nav("Servers"));
+  await session.waitFor("echo ready", () => !!document.querySelector('tr[data-server="echo"] .state-ready'), {
+    timeout: 60_000,
+  });
+  await shot("desktop-servers");
+
+  // Its tools; deny echo.
+  await session.click('tr[data-server="echo"] a');
+  await session.waitFor("the echo tool", () => !!document.querySelector('li[data-tool="echo"]'));
+  const deny = await session.exec(() =>
+    [...document.querySelectorAll('li[data-tool="echo"] [role="radio"]')].find((b) => b.textContent === "deny"),
+  );
+  await session.clickElement(deny);
+  await session.waitFor(
+    "deny chosen",
+    () => document.querySelector('li[data-tool="echo"] [aria-checked="true"]')?.textContent === "deny",
+  );
+  await shot("desktop-server-detail");
+
+  // The app's gateway serves MCP clients on loopback and applies the choice.
+  const call = await mcp(base, data.token);
+  let denied;
+  for (let i = 0; i < 30; i++) {
+    denied = await call("tools/call", { name: "echo__echo", arguments: { text: "hi" } });
+    if (denied.error || denied.result?.isError) break;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  assert.ok(denied.error || denied.result?.isError, `denied: ${JSON.stringify(denied)}`);
+
+  // Ask: the waiting call shows up (pushed over the event channel, which also
+  // raises the desktop notification) and is allowed from the window.
+  const ask = await session.exec(() =>
+    [...document.querySelectorAll('li[data-tool="echo"] [role="radio"]')].find((b) => b.textContent === "ask"),
+  );
+  await session.clickElement(ask);
+  await session.waitFor(
+    "ask chosen",
+    () => document.querySelector('li[data-tool="echo"] [aria-checked="true"]')?.textContent === "ask",
+  );
+  await new Promise((r) => setTimeout(r, 800)); // the gateway follows the store
+  const waiting = call("tools/call", { name: "echo__echo", arguments: { text: "approve me" } });
+  await session.click(nav("Approvals"));
+  await session.waitFor("the waiting call", () => !!document.querySelector("li[data-approval]"));
+  await shot("desktop-approvals");
+  await waitForFile(process.env.DESKTOP_NOTIFICATIONS, "A call waits for your approval");
+  const allow = await session.exec(() =>
+    [...document.querySelectorAll("li[data-approval] button")].find((b) => b.textContent.trim() === "Allow once"),
+  );
+  await session.clickElement(allow);
+  const allowed = await waiting;
+  assert.equal(allowed.result?.content?.[0]?.text, "approve me", JSON.stringify(allowed));
+
+  // The calls reach the live log over the event channel.
+  await session.click(nav("Activity"));
+  await session.waitFor("the calls in Activity", () =>
+    [...document.querySelectorAll(".log-row")].some((r) => r.textContent.includes("echo")),
+  );
+  await shot("desktop-activity");
+
+  // A burst: every record arrives, however the channel carries it.
+  await countAuditRows(session);
+  const burst = 400;
+  for (let i = 0; i < burst; i += 40) {
+    await Promise.all(
+      Array.from({ length: 40 }, () => call("tools/call", { name: "echo__payload", arguments: { bytes: 16 } })),
+    );
+  }
+  const seen = await session.waitFor(
+    `${burst} audit rows in the page`,
+    (n) => window.__auditSeen.rows >= n && window.__auditSeen,
+    { args: [burst] },
+  );
+  assert.ok(seen.rows >= burst, JSON.stringify(seen));
+  console.log(`burst: ${JSON.stringify(seen)}`);
+});
+
+test("a second launch hands over to the running app", { timeout: 60_000 }, async () => {
+  const pid = appPid(env.app);
+  assert.ok(pid, "the app's process");
+  const second = spawn(env.app, ["--data-dir", data.dir], { stdio: "ignore" });
+  const code = await new Promise((resolve) => second.once("exit", resolve));
+  assert.equal(code, 0, "the second instance exits");
+  assert.ok(alive(pid), "the first instance keeps running");
+  // It shows the window it was asked for: still the same page, still live.
+  assert.equal(await session.exec(() => !!document.querySelector('nav[aria-label="Main"]')), true);
+});
+
+test("quitting drains the gateway", { timeout: 60_000 }, async () => {
+  const pid = appPid(env.app);
+  assert.ok(pid, "the app's process");
+  const published = join(data.dir, "gateway.json");
+  assert.ok(existsSync(published), "the running gateway publishes gateway.json");
+  process.kill(pid, "SIGTERM");
+  for (let i = 0; i < 200 && alive(pid); i++) await new Promise((r) => setTimeout(r, 100));
+  assert.ok(!alive(pid), "the app exits on SIGTERM");
+  // Gateway::shutdown removes the file last, after the audit log committed.
+  assert.ok(!existsSync(published), "gateway.json is removed by the drained shutdown");
+});
