@@ -1,8 +1,10 @@
 // Pieces shared by the desktop test and the desktop measurement.
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, readdirSync } from "node:fs";
-import { createServer } from "node:net";
 import { join } from "node:path";
+import { freePort, mcp } from "../e2e/mcp.mjs";
+
+export { freePort, mcp };
 
 export const env = {
   app: process.env.SWITCHBOARD_DESKTOP_BIN,
@@ -16,15 +18,6 @@ for (const [k, v] of Object.entries(env)) {
   if (!v) throw new Error(`${k} is not set: run this through tests/desktop/run.sh`);
 }
 
-export function freePort() {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, "127.0.0.1", () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /** A data directory with the echo fixture as a stdio server and a client token. */
 export function dataDir(prefix) {
@@ -94,37 +87,6 @@ export function rss(pids) {
       return [];
     }
   });
-}
-
-/** A minimal MCP client over streamable HTTP with a keep-alive connection. */
-export async function mcp(base, token) {
-  let session;
-  let id = 0;
-  const send = async (method, params, notify = false) => {
-    const res = await fetch(`${base}/mcp`, {
-      method: "POST",
-      headers: {
-        authorization: `Bearer ${token}`,
-        "content-type": "application/json",
-        accept: "application/json, text/event-stream",
-        ...(session ? { "mcp-session-id": session } : {}),
-        "mcp-protocol-version": "2025-06-18",
-      },
-      body: JSON.stringify(notify ? { jsonrpc: "2.0", method, params } : { jsonrpc: "2.0", id: ++id, method, params }),
-    });
-    session ??= res.headers.get("mcp-session-id");
-    const text = await res.text();
-    if (notify) return null;
-    const line = text
-      .split("\n")
-      .filter((l) => l.startsWith("data:"))
-      .map((l) => l.slice(5))
-      .find((l) => l.includes('"id"'));
-    return JSON.parse(line ?? text);
-  };
-  await send("initialize", { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "desktop-test", version: "1" } });
-  await send("notifications/initialized", {}, true);
-  return send;
 }
 
 /**

@@ -9,7 +9,7 @@ import { mkdtempSync, mkdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
-import { createServer } from "node:net";
+import { freePort, mcp as connect } from "./mcp.mjs";
 import { chromium } from "playwright-core";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -23,15 +23,6 @@ mkdirSync(shots, { recursive: true });
 
 let serve, browser, page, panelUrl, base;
 
-function freePort() {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, "127.0.0.1", () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 before(async () => {
   const data = mkdtempSync(join(tmpdir(), "switchboard-e2e-"));
@@ -72,33 +63,6 @@ async function shot(name) {
   await page.screenshot({ path: join(shots, `${name}.png`) });
 }
 
-/** A minimal MCP client over streamable HTTP. */
-async function mcp(token) {
-  let session;
-  let id = 0;
-  const send = async (method, params, notify = false) => {
-    const res = await fetch(`${base}/mcp`, {
-      method: "POST",
-      headers: {
-        authorization: `Bearer ${token}`,
-        "content-type": "application/json",
-        accept: "application/json, text/event-stream",
-        ...(session ? { "mcp-session-id": session } : {}),
-        "mcp-protocol-version": "2025-06-18",
-      },
-      body: JSON.stringify(notify ? { jsonrpc: "2.0", method, params } : { jsonrpc: "2.0", id: ++id, method, params }),
-    });
-    session ??= res.headers.get("mcp-session-id");
-    const text = await res.text();
-    if (notify) return null;
-    const line = text.split("\n").filter((l) => l.startsWith("data:")).map((l) => l.slice(5)).find((l) => l.includes('"id"'));
-    return JSON.parse(line ?? text);
-  };
-  await send("initialize", { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "e2e", version: "1" } });
-  await send("notifications/initialized", {}, true);
-  return send;
-}
-
 test("the control panel end to end", { timeout: 180_000 }, async () => {
   await page.goto(panelUrl);
   await page.getByRole("heading", { name: "Welcome to Switchboard" }).waitFor();
@@ -134,7 +98,7 @@ test("the control panel end to end", { timeout: 180_000 }, async () => {
   await echo.getByRole("radio", { name: "deny" }).click();
   await echo.locator('[aria-checked="true"]', { hasText: "deny" }).waitFor();
   await shot("server-detail");
-  const call = await mcp(token);
+  const call = await connect(base, token);
   let refused;
   for (let i = 0; i < 20; i++) {
     refused = await call("tools/call", { name: "everything__echo", arguments: { message: "hi" } });

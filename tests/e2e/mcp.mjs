@@ -1,0 +1,44 @@
+// Test helpers shared by the browser and desktop end-to-end tests: a free
+// loopback port, and a minimal MCP client over streamable HTTP.
+import { createServer } from "node:net";
+
+export function freePort() {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.listen(0, "127.0.0.1", () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** A minimal MCP client over streamable HTTP with a keep-alive connection. */
+export async function mcp(base, token, name = "e2e") {
+  let session;
+  let id = 0;
+  const send = async (method, params, notify = false) => {
+    const res = await fetch(`${base}/mcp`, {
+      method: "POST",
+      headers: {
+        authorization: `Bearer ${token}`,
+        "content-type": "application/json",
+        accept: "application/json, text/event-stream",
+        ...(session ? { "mcp-session-id": session } : {}),
+        "mcp-protocol-version": "2025-06-18",
+      },
+      body: JSON.stringify(notify ? { jsonrpc: "2.0", method, params } : { jsonrpc: "2.0", id: ++id, method, params }),
+    });
+    session ??= res.headers.get("mcp-session-id");
+    const text = await res.text();
+    if (notify) return null;
+    const line = text
+      .split("\n")
+      .filter((l) => l.startsWith("data:"))
+      .map((l) => l.slice(5))
+      .find((l) => l.includes('"id"'));
+    return JSON.parse(line ?? text);
+  };
+  await send("initialize", { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name, version: "1" } });
+  await send("notifications/initialized", {}, true);
+  return send;
+}
