@@ -10,7 +10,10 @@ use std::{
 };
 
 use futures::StreamExt as _;
-use switchboard_api::{ApiError, ErrorCode, Event, schema::SignInState};
+use switchboard_api::{
+    ApiError, ErrorCode, Event,
+    schema::{OAuthStatus, SignInState},
+};
 use tauri::{AppHandle, State, WebviewUrl, WebviewWindowBuilder};
 
 use crate::host::Host;
@@ -24,6 +27,13 @@ static NEXT: AtomicU64 = AtomicU64::new(1);
 
 fn invalid(message: impl Into<String>) -> ApiError {
     ApiError::new(ErrorCode::Invalid, message)
+}
+
+/// Whether some server is still signing in with `flow_id`.
+fn signing_in(statuses: &[OAuthStatus], flow_id: &str) -> bool {
+    statuses
+        .iter()
+        .any(|s| s.state == SignInState::SigningIn && s.flow_id.as_deref() == Some(flow_id))
 }
 
 /// Opens `url` (the authorization URL of sign-in `flow_id`) in a new window.
@@ -53,18 +63,23 @@ pub async fn open_consent(
         })?;
     tracing::info!(window = %label, flow = %flow_id, "consent window opened");
     let events = running.api.events();
+    let api = running.api.clone();
     tauri::async_runtime::spawn(async move {
         let mut events = std::pin::pin!(events);
         let ended = async {
+            // The sign-in may have ended before the window opened.
+            let now = api.call("oauth_list", serde_json::Value::Null).await;
+            let now = now
+                .ok()
+                .and_then(|v| serde_json::from_value::<Vec<OAuthStatus>>(v).ok());
+            if now.is_some_and(|statuses| !signing_in(&statuses, &flow_id)) {
+                return;
+            }
             while let Some(event) = events.next().await {
-                if let Event::Oauth { statuses } = event {
-                    // The flow ended when no server is signing in with it.
-                    let pending = statuses.iter().any(|s| {
-                        s.state == SignInState::SigningIn && s.flow_id.as_deref() == Some(&flow_id)
-                    });
-                    if !pending {
-                        return;
-                    }
+                if let Event::Oauth { statuses } = event
+                    && !signing_in(&statuses, &flow_id)
+                {
+                    return;
                 }
             }
         };

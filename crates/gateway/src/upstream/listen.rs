@@ -14,12 +14,23 @@ use super::{Shared, UpstreamClient};
 
 /// Pause before reopening a stream the server ended.
 const REOPEN_AFTER: Duration = Duration::from_secs(1);
+/// Pause before trying again to open a stream that failed to open.
+const RETRY_AFTER: Duration = Duration::from_millis(250);
+/// Longest pause between such attempts.
+const RETRY_MAX: Duration = Duration::from_secs(30);
+
+/// Whether the server answered that it has no listen streams at all (as
+/// opposed to a failure worth retrying).
+fn unsupported(error: &rmcp::ServiceError) -> bool {
+    matches!(error, rmcp::ServiceError::McpError(e) if e.code == rmcp::model::ErrorCode::METHOD_NOT_FOUND)
+}
 
 pub(super) async fn run(shared: Arc<Shared>, peer: Peer<RoleClient>, ct: CancellationToken) {
     let client = UpstreamClient {
         shared: shared.clone(),
     };
     let mut want = shared.listen_want.subscribe();
+    let mut retry = RETRY_AFTER;
     loop {
         let generation = *want.borrow_and_update();
         let mut filter = SubscriptionFilter::builder()
@@ -37,6 +48,18 @@ pub(super) async fn run(shared: Arc<Shared>, peer: Peer<RoleClient>, ct: Cancell
         };
         let mut subscription = match opened {
             Ok(subscription) => subscription,
+            Err(e) if !unsupported(&e) => {
+                // A transient failure (the connection or its credentials were
+                // not ready): try again soon; subscribers keep waiting.
+                tracing::warn!(server = %shared.name, error = %e, "subscriptions/listen failed; retrying");
+                tokio::select! {
+                    () = tokio::time::sleep(retry) => {
+                        retry = (retry * 2).min(RETRY_MAX);
+                        continue;
+                    }
+                    () = ct.cancelled() => return,
+                }
+            }
             Err(e) => {
                 tracing::debug!(server = %shared.name, error = %e, "subscriptions/listen refused");
                 shared
@@ -49,6 +72,7 @@ pub(super) async fn run(shared: Arc<Shared>, peer: Peer<RoleClient>, ct: Cancell
                 }
             }
         };
+        retry = RETRY_AFTER;
         shared
             .listen_have
             .send_modify(|h| *h = (*h).max(generation));
