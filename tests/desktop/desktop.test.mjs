@@ -51,6 +51,22 @@ test("the control panel in the desktop window", { timeout: 120_000 }, async () =
     ),
   );
   assert.match(refused, /not allowed/, "core window commands are refused");
+
+  // An OAuth consent page opens in a window of its own, only for http(s) URLs, and
+  // closes once its sign-in has ended (here: a flow that is not running).
+  const consent = (url) =>
+    session.execAsync(
+      (u) => window.__TAURI_INTERNALS__.invoke("open_consent", { url: u, flowId: "ended" }).then(() => "opened", (e) => e.message ?? String(e)),
+      url,
+    );
+  assert.match(await consent("javascript:alert(1)"), /http\(s\) URL/);
+  const handles = async () => (await session.cmd("GET", "/window/handles")).length;
+  const before = await handles();
+  assert.equal(await consent(`${base}/`), "opened");
+  console.log(`consent window: handles ${before} -> ${await handles()}`);
+  const deadline = Date.now() + 15_000;
+  while ((await handles()) > before && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+  assert.equal(await handles(), before, "the consent window closed by itself");
   await session.waitFor("the overview", () => document.querySelector("main h1")?.textContent);
   await shot("desktop-overview");
 
