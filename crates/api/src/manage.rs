@@ -2,10 +2,8 @@
 //! what they offer, changed tool definitions), permission rules for every
 //! scope, profiles, and the server catalog.
 
-use std::collections::BTreeMap;
-
 use switchboard_clients::catalog::{self, Answers, Catalog, Choice, FieldKind};
-use switchboard_store::{PermissionEntry, Scope, ServerRecord, TransportConfig};
+use switchboard_store::{PermissionEntry, Scope, ServerRecord};
 
 use crate::{
     Api,
@@ -31,14 +29,6 @@ fn rule_scope(s: Scope) -> RuleScope {
         Scope::Everyone => RuleScope::Everyone,
         Scope::Profile(p) => RuleScope::Profile(p),
         Scope::Client(c) => RuleScope::Client(c),
-    }
-}
-
-/// Env vars or headers of a transport.
-fn pairs_mut(t: &mut TransportConfig) -> &mut BTreeMap<String, String> {
-    match t {
-        TransportConfig::Stdio { env, .. } => env,
-        TransportConfig::Http { headers, .. } | TransportConfig::Sse { headers, .. } => headers,
     }
 }
 
@@ -101,9 +91,8 @@ impl Api {
             .ok_or_else(|| ApiError::not_found(format!("no server named \"{}\"", new.name)))?;
         let mut transport = transport_from(new.transport)?;
         // A value left empty keeps what is stored (the UI never sees secrets).
-        let mut kept = old.transport.clone();
-        let kept = pairs_mut(&mut kept);
-        for (key, value) in pairs_mut(&mut transport).iter_mut() {
+        let kept = old.transport.pairs();
+        for (key, value) in transport.pairs_mut().iter_mut() {
             if value.is_empty()
                 && let Some(stored) = kept.get(key)
             {

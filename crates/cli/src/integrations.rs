@@ -92,13 +92,7 @@ pub struct UninstallArgs {
 /// Deletes the keyring entries a removed server's placeholders point to.
 /// Failures are reported, not fatal: the server is already gone.
 pub fn forget_secrets(data_dir: &Path, transport: &switchboard_store::TransportConfig) {
-    use switchboard_store::TransportConfig;
-    let values: Vec<&String> = match transport {
-        TransportConfig::Stdio { env, .. } => env.values().collect(),
-        TransportConfig::Http { headers, .. } | TransportConfig::Sse { headers, .. } => {
-            headers.values().collect()
-        }
-    };
+    let values: Vec<&String> = transport.pairs().values().collect();
     let refs: Vec<_> = values
         .into_iter()
         .filter_map(|v| switchboard_auth::SecretRef::parse(v))

@@ -419,22 +419,17 @@ fn runtimes(input: &Input<'_>, servers: &[ServerRecord], report: &mut Report) {
 }
 
 fn secrets_of(transport: &TransportConfig) -> Vec<SecretRef> {
-    let map = match transport {
-        TransportConfig::Stdio { env, .. } => env,
-        TransportConfig::Http { headers, .. } | TransportConfig::Sse { headers, .. } => headers,
-    };
-    map.values().filter_map(|v| SecretRef::parse(v)).collect()
+    transport
+        .pairs()
+        .values()
+        .filter_map(|v| SecretRef::parse(v))
+        .collect()
 }
 
 fn keyring(input: &Input<'_>, servers: &[ServerRecord], report: &mut Report) {
     let with_secrets: Vec<&str> = servers
         .iter()
-        .filter(|s| match &s.transport {
-            TransportConfig::Stdio { env, .. } => has_placeholders(env),
-            TransportConfig::Http { headers, .. } | TransportConfig::Sse { headers, .. } => {
-                has_placeholders(headers)
-            }
-        })
+        .filter(|s| has_placeholders(s.transport.pairs()))
         .map(|s| s.name.as_str())
         .collect();
     let result = match &input.secrets {

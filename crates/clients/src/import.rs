@@ -359,14 +359,17 @@ pub fn sanitize_name(name: &str) -> String {
     }
 }
 
+/// What a transport's pairs are, as secret purposes name them: `env` or `header`.
+fn pair_kind(transport: &TransportConfig) -> &'static str {
+    match transport {
+        TransportConfig::Stdio { .. } => "env",
+        TransportConfig::Http { .. } | TransportConfig::Sse { .. } => "header",
+    }
+}
+
 /// The env vars (stdio) or headers (remote) that look like secrets, with their values.
 pub fn secret_values(transport: &TransportConfig) -> Vec<(String, String)> {
-    let (map, purpose) = match transport {
-        TransportConfig::Stdio { env, .. } => (env, "env"),
-        TransportConfig::Http { headers, .. } | TransportConfig::Sse { headers, .. } => {
-            (headers, "header")
-        }
-    };
+    let (map, purpose) = (transport.pairs(), pair_kind(transport));
     map.iter()
         .filter(|(k, v)| looks_secret(k) && !v.is_empty() && SecretRef::parse(v).is_none())
         .map(|(k, v)| (format!("{purpose}:{k}"), v.clone()))
@@ -558,12 +561,8 @@ pub fn store_secrets_where(
 ) -> Result<TransportConfig> {
     let mut found = secret_values(transport);
     let mut transport = transport.clone();
-    let (map, kind) = match &mut transport {
-        TransportConfig::Stdio { env, .. } => (env, "env"),
-        TransportConfig::Http { headers, .. } | TransportConfig::Sse { headers, .. } => {
-            (headers, "header")
-        }
-    };
+    let kind = pair_kind(&transport);
+    let map = transport.pairs_mut();
     for purpose in also {
         let Some(key) = purpose.strip_prefix(kind).and_then(|r| r.strip_prefix(':')) else {
             continue;

@@ -129,15 +129,9 @@ pub const AUDIT_SETTINGS_KEY: &str = "audit";
 /// Every secret the configuration holds (header and environment values), so
 /// the audit log can mask them wherever they show up.
 fn configured_secrets(servers: &[switchboard_store::ServerRecord]) -> Vec<String> {
-    use switchboard_store::TransportConfig;
     servers
         .iter()
-        .flat_map(|s| match &s.transport {
-            TransportConfig::Stdio { env, .. } => env.values().cloned().collect::<Vec<_>>(),
-            TransportConfig::Http { headers, .. } | TransportConfig::Sse { headers, .. } => {
-                headers.values().cloned().collect()
-            }
-        })
+        .flat_map(|s| s.transport.pairs().values().cloned())
         .collect()
 }
 

@@ -90,6 +90,23 @@ pub enum TransportConfig {
 }
 
 impl TransportConfig {
+    /// Its name-value pairs: the extra environment of a stdio server, the
+    /// headers of a remote one (where secrets, or their placeholders, live).
+    pub fn pairs(&self) -> &BTreeMap<String, String> {
+        match self {
+            TransportConfig::Stdio { env, .. } => env,
+            TransportConfig::Http { headers, .. } | TransportConfig::Sse { headers, .. } => headers,
+        }
+    }
+
+    /// [`Self::pairs`], to change.
+    pub fn pairs_mut(&mut self) -> &mut BTreeMap<String, String> {
+        match self {
+            TransportConfig::Stdio { env, .. } => env,
+            TransportConfig::Http { headers, .. } | TransportConfig::Sse { headers, .. } => headers,
+        }
+    }
+
     /// For stdio servers, a SHA-256 over what decides what runs: command,
     /// arguments, environment and working directory.
     pub fn launch_hash(&self) -> Option<String> {
