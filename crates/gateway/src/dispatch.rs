@@ -10,7 +10,7 @@
 use std::{
     collections::{HashMap, HashSet},
     sync::{
-        Arc, Mutex, MutexGuard,
+        Arc, Mutex, MutexGuard, OnceLock,
         atomic::{AtomicU64, Ordering},
     },
     time::Instant,
@@ -20,7 +20,7 @@ use rmcp::{
     RoleServer,
     model::{
         ClientCapabilities, LoggingLevel, LoggingMessageNotificationParam, ProgressToken,
-        RequestId, ResourceUpdatedNotificationParam,
+        RequestId, ResourceUpdatedNotificationParam, ServerNotification,
     },
     service::{Peer, SubscriptionSink},
 };
@@ -78,22 +78,51 @@ pub(crate) struct CallLink {
     pub client: String,
     pub downstream_id: RequestId,
     pub downstream_token: Option<ProgressToken>,
-    pub upstream_id: RequestId,
-    pub upstream_token: ProgressToken,
+    /// The upstream request serving this call: set the moment it is sent
+    /// (see [`crate::upstream`]'s transport watch), so nothing the server
+    /// says about it can arrive before the call is known by its id.
+    pub upstream: OnceLock<UpstreamRequest>,
     pub capabilities: ClientCapabilities,
-    /// Progress notifications being relayed right now.
-    pub relaying: ProgressRelays,
+    /// Progress notifications received for this call and not yet relayed.
+    pub relaying: Arc<ProgressRelays>,
     /// For calls of 2026-07-28 clients: where the server's requests for input
     /// go (they become an `InputRequiredResult`, see [`crate::bridge`]).
     pub inputs: Option<crate::bridge::Inputs>,
 }
 
-/// Counts progress notifications of one call that are on their way to the
-/// client, so the call's result can wait for them.
+/// How the upstream knows the request serving a call.
+#[derive(Debug, Clone)]
+pub(crate) struct UpstreamRequest {
+    pub id: RequestId,
+    pub progress_token: ProgressToken,
+}
+
+impl CallLink {
+    /// Records the upstream request serving this call (the first one wins).
+    pub fn bind(&self, id: RequestId, progress_token: ProgressToken) {
+        let _ = self.upstream.set(UpstreamRequest { id, progress_token });
+    }
+
+    fn is_request(&self, id: &RequestId) -> bool {
+        self.upstream.get().is_some_and(|u| &u.id == id)
+    }
+
+    fn has_token(&self, token: &ProgressToken) -> bool {
+        self.upstream
+            .get()
+            .is_some_and(|u| &u.progress_token == token)
+    }
+}
+
+/// Counts notifications of one call (or one stateless request) that have
+/// been received from the upstream and are not yet relayed to the client,
+/// so the result can wait for them.
 ///
 /// rmcp hands each upstream notification to its own task but resolves the
 /// response directly, so without this a result could overtake the progress
-/// the server sent before it.
+/// the server sent before it. The count goes up as the upstream transport
+/// receives a notification (in order with the response) and down when its
+/// handler has finished.
 #[derive(Debug, Default)]
 pub(crate) struct ProgressRelays {
     count: std::sync::atomic::AtomicUsize,
@@ -102,16 +131,13 @@ pub(crate) struct ProgressRelays {
 
 impl ProgressRelays {
     /// Marks one relay as started; it ends when the guard drops.
-    pub fn start(&self) -> RelayGuard<'_> {
+    pub fn start(self: &Arc<Self>) -> RelayGuard {
         self.count.fetch_add(1, Ordering::AcqRel);
-        RelayGuard(self)
+        RelayGuard(self.clone())
     }
 
-    /// Lets queued relays run, then waits (at most `limit`) for them to finish.
+    /// Waits (at most `limit`) for the relays counted so far to finish.
     pub async fn settle(&self, limit: std::time::Duration) {
-        // Notification tasks spawned before the response are queued behind
-        // the task that resolved it: give them their turn first.
-        tokio::task::yield_now().await;
         let _ = tokio::time::timeout(limit, async {
             loop {
                 let idle = self.idle.notified();
@@ -125,10 +151,11 @@ impl ProgressRelays {
     }
 }
 
-/// One progress relay in flight.
-pub(crate) struct RelayGuard<'a>(&'a ProgressRelays);
+/// One relay in flight.
+#[derive(Debug)]
+pub(crate) struct RelayGuard(Arc<ProgressRelays>);
 
-impl Drop for RelayGuard<'_> {
+impl Drop for RelayGuard {
     fn drop(&mut self) {
         if self.0.count.fetch_sub(1, Ordering::AcqRel) == 1 {
             self.0.idle.notify_waiters();
@@ -224,6 +251,8 @@ pub(crate) struct Dispatch {
     next_session: AtomicU64,
     sessions: Mutex<HashMap<SessionKey, SessionEntry>>,
     calls: Mutex<HashMap<String, Vec<Arc<CallLink>>>>,
+    /// Listen streams of stateless clients being opened.
+    pub openings: crate::opening::Openings,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -431,7 +460,8 @@ impl Dispatch {
             .map(|s| s.peer.clone())
     }
 
-    /// Registers an in-flight call; dropping the guard unregisters it.
+    /// Registers an in-flight call, before its upstream request is sent;
+    /// dropping the guard unregisters it.
     pub fn begin_call(self: &Arc<Self>, server: &str, link: CallLink) -> CallGuard {
         let link = Arc::new(link);
         lock(&self.calls)
@@ -450,7 +480,7 @@ impl Dispatch {
         lock(&self.calls)
             .get(server)?
             .iter()
-            .find(|c| &c.upstream_token == token)
+            .find(|c| c.has_token(token))
             .cloned()
     }
 
@@ -466,11 +496,33 @@ impl Dispatch {
         let calls = lock(&self.calls);
         let list = calls.get(server)?;
         if let Some(id) = upstream_id
-            && let Some(found) = list.iter().find(|c| &c.upstream_id == id)
+            && let Some(found) = list.iter().find(|c| c.is_request(id))
         {
             return Some(found.clone());
         }
         list.last().cloned()
+    }
+}
+
+impl Dispatch {
+    /// Counts `notification`, just received from `server`, as on its way to
+    /// the calls and stateless requests it will be relayed to; each count
+    /// ends when its guard drops.
+    pub fn count_relays(&self, server: &str, notification: &ServerNotification) -> Vec<RelayGuard> {
+        match notification {
+            ServerNotification::ProgressNotification(n) => self
+                .call_by_progress(server, &n.params.progress_token)
+                .filter(|c| c.downstream_token.is_some())
+                .map(|c| c.relaying.start())
+                .into_iter()
+                .collect(),
+            ServerNotification::LoggingMessageNotification(n) => self
+                .log_listeners(server, n.params.level)
+                .iter()
+                .filter_map(|l| l.relays.as_ref().map(|r| r.start()))
+                .collect(),
+            _ => Vec::new(),
+        }
     }
 }
 
@@ -483,7 +535,7 @@ pub(crate) struct CallGuard {
 
 impl CallGuard {
     /// The registered call.
-    pub fn link(&self) -> &CallLink {
+    pub fn link(&self) -> &Arc<CallLink> {
         &self.link
     }
 }

@@ -13,6 +13,7 @@ pub mod front;
 pub mod http;
 pub mod hub;
 pub mod names;
+mod opening;
 pub mod policy;
 mod route;
 mod runtime;

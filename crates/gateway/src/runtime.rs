@@ -211,6 +211,7 @@ impl Gateway {
             control_token: control_token.expose().clone(),
             max_body_bytes: config.max_body_bytes,
             hub: hub.clone(),
+            dispatch: dispatch.clone(),
         });
         let shutdown = CancellationToken::new();
         let limits = HttpLimits {

@@ -4,7 +4,7 @@ use std::{sync::Arc, time::Duration};
 
 use rmcp::{
     ErrorData as McpError, RoleServer, ServiceError,
-    model::{CancelledNotificationParam, ClientRequest, ServerResult},
+    model::{CancelledNotificationParam, ClientRequest, GetExtensions, ServerResult},
     service::{PeerRequestOptions, RequestContext},
 };
 
@@ -12,7 +12,7 @@ use super::Bound;
 use crate::{
     bridge::{Bridge, CallEvent},
     dispatch::{CallLink, Dispatch},
-    upstream::Upstream,
+    upstream::{ServesCall, Upstream},
 };
 
 /// `_meta` keys that describe the client's own lifecycle (2026-07-28). The
@@ -36,10 +36,17 @@ pub(crate) async fn forward(
     bridge: &Arc<Bridge>,
     bound: &Bound,
     upstream: &Upstream,
-    request: ClientRequest,
+    mut request: ClientRequest,
     context: &RequestContext<RoleServer>,
     settle: Duration,
 ) -> Result<ServerResult, McpError> {
+    if bound.stateless {
+        // What the client subscribed to just before is in place first.
+        dispatch
+            .openings
+            .settled(&bound.caller.client, crate::opening::OPENING_LIMIT)
+            .await;
+    }
     // A server that is restarting (after a crash, or a config change) gets a
     // moment to come back instead of failing the call at once.
     let live = upstream
@@ -81,17 +88,14 @@ pub(crate) async fn forward(
     if !meta.0.0.is_empty() {
         options = options.with_meta(meta);
     }
-    let handle = live
-        .peer
-        .send_request_with_option(request, options)
-        .await
-        .map_err(|e| relay_error(upstream.name(), e))?;
     let (inputs, events) = if bridged {
         let (tx, rx) = tokio::sync::mpsc::channel(8);
         (Some(tx), Some(rx))
     } else {
         (None, None)
     };
+    // Registered before it is sent: the upstream may ask or notify about the
+    // call before this task runs again.
     let registered = dispatch.begin_call(
         upstream.name(),
         CallLink {
@@ -99,13 +103,24 @@ pub(crate) async fn forward(
             client: bound.caller.client.clone(),
             downstream_id: context.id.clone(),
             downstream_token,
-            upstream_id: handle.id.clone(),
-            upstream_token: handle.progress_token.clone(),
+            upstream: Default::default(),
             capabilities: bound.capabilities.clone(),
             relaying: Default::default(),
             inputs: inputs.clone(),
         },
     );
+    request
+        .extensions_mut()
+        .insert(ServesCall(registered.link().clone()));
+    let handle = live
+        .peer
+        .send_request_with_option(request, options)
+        .await
+        .map_err(|e| relay_error(upstream.name(), e))?;
+    // The transport bound it as it went out; this covers one that did not.
+    registered
+        .link()
+        .bind(handle.id.clone(), handle.progress_token.clone());
     let (id, peer) = (handle.id.clone(), handle.peer.clone());
     if let (Some(events), Some(done)) = (events, inputs) {
         // The call may outlive this request (parked while the client answers),

@@ -4,7 +4,7 @@
     reason = "subscribe, logging and roots are still part of 2025-11-25"
 )]
 
-use std::borrow::Cow;
+use std::{borrow::Cow, sync::Arc};
 
 use rmcp::{
     ErrorData as McpError, RoleServer, ServerHandler,
@@ -170,6 +170,13 @@ impl ServerHandler for Front {
                     tracing::warn!(server = up.name(), uri, error = %e, "upstream subscription failed");
                 }
             }
+        }
+        if let Some(opening) = context
+            .extensions
+            .get::<http::request::Parts>()
+            .and_then(|parts| parts.extensions.get::<Arc<crate::opening::Opening>>())
+        {
+            opening.opened();
         }
         // The record is the opening of the stream; it stays open until the
         // client cancels it.

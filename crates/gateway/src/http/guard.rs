@@ -93,6 +93,7 @@ pub(crate) struct GuardState {
     pub control_token: String,
     pub max_body_bytes: usize,
     pub hub: Arc<crate::hub::Hub>,
+    pub dispatch: Arc<crate::dispatch::Dispatch>,
 }
 
 /// A JSON-RPC error as an HTTP response (id null: the request was not read).
@@ -237,6 +238,15 @@ pub(crate) async fn mcp_guard(
         None => return rpc_error(StatusCode::NOT_FOUND, -32601, "not found"),
     };
     tracing::trace!(client = %client.name, ?route, "request admitted");
+    if request
+        .headers()
+        .get("mcp-method")
+        .is_some_and(|m| m == "subscriptions/listen")
+    {
+        // The client's next requests wait until this stream is open.
+        let opening = state.dispatch.openings.begin(&client.name);
+        request.extensions_mut().insert(opening);
+    }
     request.extensions_mut().insert(Caller {
         client: client.name,
         route,

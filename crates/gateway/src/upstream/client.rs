@@ -415,7 +415,7 @@ impl ClientHandler for UpstreamClient {
     async fn on_progress(
         &self,
         params: ProgressNotificationParam,
-        _context: NotificationContext<RoleClient>,
+        context: NotificationContext<RoleClient>,
     ) {
         let Some(link) = self
             .shared
@@ -428,13 +428,14 @@ impl ClientHandler for UpstreamClient {
         let Some(token) = link.downstream_token.clone() else {
             return;
         };
-        let _relaying = link.relaying.start();
         let mut params = params;
         params.progress_token = token;
         let logged = serde_json::to_value(&params).ok();
         if let Err(e) = link.peer.notify_progress(params).await {
             tracing::debug!(server = self.server(), error = %e, "progress not delivered");
         }
+        // Ends the relay counted when the notification arrived.
+        drop(context);
         self.commit(self.record("notifications/progress", Some(&link.client), logged))
             .await;
     }
@@ -442,22 +443,18 @@ impl ClientHandler for UpstreamClient {
     async fn on_logging_message(
         &self,
         params: LoggingMessageNotificationParam,
-        _context: NotificationContext<RoleClient>,
+        context: NotificationContext<RoleClient>,
     ) {
         // Relayed before it is recorded: a stateless request waits for the
-        // relays that started before its answer, not for the audit log.
+        // relays counted as the message arrived, not for the audit log.
         let listeners = self
             .shared
             .dispatch
             .log_listeners(self.server(), params.level);
-        let _relaying: Vec<_> = listeners
-            .iter()
-            .filter_map(|l| l.relays.as_ref().map(|r| r.start()))
-            .collect();
         for listener in &listeners {
             listener.log(params.clone()).await;
         }
-        drop(_relaying);
+        drop(context);
         self.commit(self.record(
             "notifications/message",
             None,

@@ -11,6 +11,7 @@ mod listen;
 mod oauth;
 mod sse;
 mod stdio;
+mod watched;
 
 use std::{
     collections::VecDeque,
@@ -23,6 +24,7 @@ use rmcp::{
     ClientLifecycleMode, ErrorData as McpError, RoleClient,
     model::{ServerPeerInfo, SubscribeRequestParams, Tool, UnsubscribeRequestParams},
     service::{Peer, RunningService, serve_client_with_lifecycle_and_ct},
+    transport::IntoTransport,
 };
 use serde::{Deserialize, Serialize};
 use switchboard_store::{ServerRecord, TransportConfig};
@@ -33,6 +35,7 @@ pub use browse::{BrowseError, Offer, stderr_tail};
 pub use client::{UPSTREAM_LEGACY_VERSION, UPSTREAM_PROTOCOL_VERSION};
 pub(crate) use client::{UpstreamClient, ask_downstream};
 pub(crate) use oauth::explain_failure;
+pub(crate) use watched::ServesCall;
 
 use crate::dispatch::Dispatch;
 
@@ -776,6 +779,11 @@ async fn connect_with(
             )
             .await?;
             let ct = CancellationToken::new();
+            let io = watched::Watched::new(
+                IntoTransport::<RoleClient, _, _>::into_transport(io),
+                shared.dispatch.clone(),
+                &shared.name,
+            );
             let serving = serve_client_with_lifecycle_and_ct(client, io, mode, ct.clone());
             match tokio::time::timeout(env.init_timeout, serving).await {
                 Ok(Ok(running)) => Ok(Connected {
@@ -854,9 +862,14 @@ async fn serve_remote<T, E, A>(
     limit: Duration,
 ) -> Result<Connected, String>
 where
-    T: rmcp::transport::IntoTransport<RoleClient, E, A>,
+    T: IntoTransport<RoleClient, E, A>,
     E: std::error::Error + Send + Sync + 'static,
 {
+    let transport = watched::Watched::new(
+        transport.into_transport(),
+        client.shared.dispatch.clone(),
+        &client.shared.name,
+    );
     let ct = CancellationToken::new();
     let serving = serve_client_with_lifecycle_and_ct(client, transport, mode, ct.clone());
     match tokio::time::timeout(limit, serving).await {
