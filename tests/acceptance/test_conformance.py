@@ -125,11 +125,19 @@ def legacy_direct(legacy_fixture_server: HttpPeer, session_dir, sandbox_env) -> 
 
 
 def test_fixture_through_the_gateway(setup: Setup, legacy_direct: ConformanceRun, session_dir, sandbox_env) -> None:
-    """Spec 2025-11-25, with the upstream on 2025-11-25."""
+    """Spec 2025-11-25, with the upstream on 2025-11-25. Its tool calls (elicitation,
+    sampling, logging, errors, content kinds) take the gateway's direct path, relayed as
+    bytes on the gateway's own session with the server; those with a progress token go
+    through rmcp's sessions."""
+    before = setup.gateway.status()["direct_calls"]
     through = conformance(
         f"fixture 2025-11-25 via /mcp/{FIXTURE_LEGACY}", setup.url(FIXTURE_LEGACY), session_dir, sandbox_env
     )
+    direct = setup.gateway.status()["direct_calls"] - before
+    print(f"tools/call on the direct path: {direct}")
     compare(legacy_direct, through)
+    assert direct >= 8, f"only {direct} calls took the direct path"
+
 
 
 def test_2025_clients_of_a_2026_upstream(setup: Setup, legacy_direct: ConformanceRun, session_dir, sandbox_env) -> None:

@@ -65,6 +65,8 @@ pub(crate) struct SessionEntry {
     pub subscriptions: HashSet<(String, String)>,
     pub log_level: Option<LoggingLevel>,
     pub last_call: Instant,
+    /// The id rmcp gave the session on HTTP, once a request showed it.
+    pub http_session: Option<Arc<str>>,
     /// Log messages on their way to a stateless request, which waits for
     /// them before it answers (its stream ends with the answer).
     pub relays: Arc<ProgressRelays>,
@@ -253,6 +255,20 @@ pub(crate) struct Dispatch {
     calls: Mutex<HashMap<String, Vec<Arc<CallLink>>>>,
     /// Listen streams of stateless clients being opened.
     pub openings: crate::opening::Openings,
+    /// Sessions by the id rmcp gave them on HTTP, with their client.
+    by_http_session: Mutex<HashMap<Arc<str>, (SessionKey, String)>>,
+}
+
+/// Put into an `initialize` request by the HTTP guard; the front fills in
+/// the session it registers, so the guard can pair it with the id rmcp
+/// gives it in the answer.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct SessionSlot(pub Arc<OnceLock<SessionKey>>);
+
+/// What the direct path needs of a known session.
+pub(crate) struct DirectSession {
+    pub protocol_version: String,
+    pub capabilities: ClientCapabilities,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -282,6 +298,7 @@ impl Dispatch {
                 subscriptions: HashSet::new(),
                 log_level: None,
                 last_call: Instant::now(),
+                http_session: None,
                 relays: Arc::default(),
             },
         );
@@ -295,6 +312,9 @@ impl Dispatch {
         let Some(entry) = removed else {
             return Vec::new();
         };
+        if let Some(id) = &entry.http_session {
+            lock(&self.by_http_session).remove(id);
+        }
         entry
             .subscriptions
             .into_iter()
@@ -359,6 +379,46 @@ impl Dispatch {
         if let Some(s) = lock(&self.sessions).get_mut(&key) {
             s.last_call = Instant::now();
         }
+    }
+
+    /// Learns the id rmcp gave the session `key` of `client` on HTTP (from
+    /// the answer to its `initialize`).
+    pub fn learn_http_session(&self, key: SessionKey, client: &str, http_session: &str) {
+        let id: Arc<str> = http_session.into();
+        {
+            let mut sessions = lock(&self.sessions);
+            let Some(s) = sessions.get_mut(&key) else {
+                return;
+            };
+            s.http_session = Some(id.clone());
+        }
+        lock(&self.by_http_session).insert(id, (key, client.to_owned()));
+    }
+
+    /// The session rmcp knows as `http_session`, when it belongs to `client`
+    /// on `route` and rmcp served it within `fresh` (so rmcp's idle timer
+    /// will not end it while the direct path serves it).
+    pub fn direct_session(
+        &self,
+        http_session: &str,
+        client: &str,
+        route: &Route,
+        fresh: std::time::Duration,
+    ) -> Option<DirectSession> {
+        let key = {
+            let map = lock(&self.by_http_session);
+            let (key, owner) = map.get(http_session)?;
+            if owner != client {
+                return None;
+            }
+            *key
+        };
+        let sessions = lock(&self.sessions);
+        let s = sessions.get(&key)?;
+        (&s.route == route && s.last_call.elapsed() < fresh).then(|| DirectSession {
+            protocol_version: s.protocol_version.clone(),
+            capabilities: s.capabilities.clone(),
+        })
     }
 
     /// Lets log messages already on their way to a stateless request arrive

@@ -205,13 +205,15 @@ impl Gateway {
             settle: config.settle,
             page_size: config.page_size.max(1),
             tools_cache: Default::default(),
+            direct: Default::default(),
+            session_idle: config.session_idle,
         });
         let guard = Arc::new(GuardState {
             tokens: ClientTokens::load(store.clone()).await?,
             control_token: control_token.expose().clone(),
             max_body_bytes: config.max_body_bytes,
             hub: hub.clone(),
-            dispatch: dispatch.clone(),
+            core: core.clone(),
         });
         let shutdown = CancellationToken::new();
         let limits = HttpLimits {
@@ -220,7 +222,7 @@ impl Gateway {
         };
         let mounted = http::Mounted::default();
         let app = http::router(
-            core,
+            core.clone(),
             guard.clone(),
             &limits,
             shutdown.child_token(),

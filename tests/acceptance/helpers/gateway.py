@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx2
+
 from . import paths
 from .procs import Proc, cmdline, descendants, run
 
@@ -192,6 +194,16 @@ class Gateway(Switchboard):
     @property
     def port(self) -> int:
         return int(self.origin.rsplit(":", 1)[1])
+
+    def status(self) -> dict[str, Any]:
+        """`GET /api/status` (sessions, servers, calls on the direct path)."""
+        response = httpx2.get(
+            f"{self.origin}/api/status",
+            headers={"authorization": f"Bearer {self.control_token}"},
+            timeout=10,
+        )
+        response.raise_for_status()
+        return response.json()
 
     def url(self, server: str | None = None) -> str:
         """`/mcp` (all servers) or `/mcp/SERVER` (one server)."""

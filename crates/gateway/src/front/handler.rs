@@ -77,6 +77,13 @@ impl ServerHandler for Front {
                 caller.route.clone(),
                 request.capabilities.clone(),
             );
+            if let Some(slot) = context
+                .extensions
+                .get::<http::request::Parts>()
+                .and_then(|parts| parts.extensions.get::<crate::dispatch::SessionSlot>())
+            {
+                let _ = slot.0.set(key);
+            }
             let bound = Bound {
                 key,
                 caller,

@@ -11,6 +11,7 @@
 
 mod aggregate;
 mod audit;
+pub(crate) mod direct;
 mod forward;
 mod handler;
 mod mrtr;
@@ -56,6 +57,10 @@ pub(crate) struct Core {
     pub policy: Arc<crate::policy::Policy>,
     /// Merged tool lists of `/mcp`, per client.
     pub tools_cache: tools_cache::ToolsCache,
+    /// Calls on the direct path (see [`direct`]).
+    pub direct: direct::DirectCalls,
+    /// How long rmcp keeps an idle client session.
+    pub session_idle: Duration,
 }
 
 /// A session after `initialize`, or one stateless 2026-07-28 request.

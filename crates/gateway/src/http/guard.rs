@@ -93,7 +93,7 @@ pub(crate) struct GuardState {
     pub control_token: String,
     pub max_body_bytes: usize,
     pub hub: Arc<crate::hub::Hub>,
-    pub dispatch: Arc<crate::dispatch::Dispatch>,
+    pub core: Arc<crate::front::Core>,
 }
 
 /// A JSON-RPC error as an HTTP response (id null: the request was not read).
@@ -244,9 +244,10 @@ pub(crate) async fn mcp_guard(
         .is_some_and(|m| m == "subscriptions/listen")
     {
         // The client's next requests wait until this stream is open.
-        let opening = state.dispatch.openings.begin(&client.name);
+        let opening = state.core.dispatch.openings.begin(&client.name);
         request.extensions_mut().insert(opening);
     }
+    let client_name = client.name.clone();
     request.extensions_mut().insert(Caller {
         client: client.name,
         route,
@@ -259,8 +260,35 @@ pub(crate) async fn mcp_guard(
         Ok(bytes) => bytes,
         Err(_) => return too_large(state.max_body_bytes),
     };
+    // A call that needs nothing of rmcp's sessions is relayed directly.
+    if let Some(caller) = parts.extensions.get::<Caller>()
+        && let Some(response) =
+            crate::front::direct::intercept(&state.core, caller, &parts, &bytes).await
+    {
+        return response;
+    }
+    // The session an `initialize` opens is paired with the id rmcp gives it.
+    let mut parts = parts;
+    let slot = (!parts.headers.contains_key("mcp-session-id")
+        && crate::front::direct::may_initialize(&bytes))
+    .then(|| {
+        let slot = crate::dispatch::SessionSlot::default();
+        parts.extensions.insert(slot.clone());
+        slot
+    });
     let request = Request::from_parts(parts, Body::from(bytes.clone()));
     let mut response = next.run(request).await;
+    if let Some(key) = slot.as_ref().and_then(|s| s.0.get())
+        && let Some(id) = response
+            .headers()
+            .get("mcp-session-id")
+            .and_then(|v| v.to_str().ok())
+    {
+        state
+            .core
+            .dispatch
+            .learn_http_session(*key, &client_name, id);
+    }
     // rmcp acknowledges a session DELETE with 202; clients (the Python SDK
     // among them) expect the plain success of a completed deletion.
     if is_delete && response.status() == StatusCode::ACCEPTED {

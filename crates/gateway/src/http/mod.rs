@@ -118,6 +118,9 @@ pub struct StatusReport {
     pub session_versions: BTreeMap<String, usize>,
     /// Status of every enabled server.
     pub servers: BTreeMap<String, UpstreamStatus>,
+    /// `tools/call` requests relayed on the direct path since start.
+    #[serde(default)]
+    pub direct_calls: u64,
 }
 
 async fn status(State(core): State<Arc<Core>>) -> impl IntoResponse {
@@ -126,6 +129,7 @@ async fn status(State(core): State<Arc<Core>>) -> impl IntoResponse {
         sessions: core.dispatch.session_count(),
         session_versions: core.dispatch.session_versions(),
         servers: core.hub.statuses(),
+        direct_calls: core.direct.served(),
     })
 }
 

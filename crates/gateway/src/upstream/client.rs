@@ -51,7 +51,7 @@ impl UpstreamClient {
     }
 
     /// A record of a message from this server.
-    fn record(
+    pub(super) fn record(
         &self,
         method: &str,
         client: Option<&str>,
@@ -66,7 +66,7 @@ impl UpstreamClient {
         record
     }
 
-    async fn commit(&self, record: AuditRecord) {
+    pub(super) async fn commit(&self, record: AuditRecord) {
         if let Some(audit) = &self.shared.audit
             && let Err(e) = audit.record(record).await
         {
@@ -239,8 +239,31 @@ impl UpstreamClient {
             ServerNotification::ResourceUpdatedNotification(n) => {
                 self.resource_updated(n.params).await;
             }
+            ServerNotification::LoggingMessageNotification(n) => self.log(n.params).await,
             _ => {}
         }
+    }
+
+    /// A server's log message, to every session that hears it, then recorded.
+    async fn log(&self, params: LoggingMessageNotificationParam) {
+        self.relay_log(&params).await;
+        self.record_log(params).await;
+    }
+
+    async fn relay_log(&self, params: &LoggingMessageNotificationParam) {
+        let listeners = self
+            .shared
+            .dispatch
+            .log_listeners(self.server(), params.level);
+        for listener in &listeners {
+            listener.log(params.clone()).await;
+        }
+    }
+
+    async fn record_log(&self, params: LoggingMessageNotificationParam) {
+        let logged = serde_json::to_value(&params).ok();
+        self.commit(self.record("notifications/message", None, logged))
+            .await;
     }
 
     async fn tools_changed(&self, peer: &Peer<RoleClient>) {
@@ -447,20 +470,9 @@ impl ClientHandler for UpstreamClient {
     ) {
         // Relayed before it is recorded: a stateless request waits for the
         // relays counted as the message arrived, not for the audit log.
-        let listeners = self
-            .shared
-            .dispatch
-            .log_listeners(self.server(), params.level);
-        for listener in &listeners {
-            listener.log(params.clone()).await;
-        }
+        self.relay_log(&params).await;
         drop(context);
-        self.commit(self.record(
-            "notifications/message",
-            None,
-            serde_json::to_value(&params).ok(),
-        ))
-        .await;
+        self.record_log(params).await;
     }
 
     async fn on_resource_updated(

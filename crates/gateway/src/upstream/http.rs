@@ -41,6 +41,26 @@ fn parse_header(name: &str, value: &str) -> Result<(HeaderName, HeaderValue), St
     Ok((header_name, header_value))
 }
 
+/// The session id the server gave the gateway's connection, as last sent.
+#[derive(Debug, Default)]
+pub(crate) struct SessionCell(std::sync::Mutex<Option<Arc<str>>>);
+
+impl SessionCell {
+    fn note(&self, id: Option<&Arc<str>>) {
+        if let Some(id) = id {
+            let mut cell = self.0.lock().unwrap_or_else(|e| e.into_inner());
+            if cell.as_ref() != Some(id) {
+                *cell = Some(id.clone());
+            }
+        }
+    }
+
+    /// The session the connection uses now, once it has one.
+    pub fn get(&self) -> Option<Arc<str>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
 /// A streamable HTTP client transport to `url` with the configured headers.
 /// rmcp re-initializes the session by itself when the server answers 404
 /// (session expired); [`Lenient`] extends that to servers that answer 400.
@@ -50,6 +70,7 @@ pub(crate) fn transport(
     url: &str,
     headers: &BTreeMap<String, String>,
     auth: Option<Arc<switchboard_auth::oauth::ServerAuth>>,
+    session: Arc<SessionCell>,
 ) -> Result<StreamableHttpClientTransport<super::oauth::Authed<Lenient>>, String> {
     url::Url::parse(url).map_err(|e| format!("invalid URL {url}: {e}"))?;
     let mut custom = HashMap::new();
@@ -62,7 +83,7 @@ pub(crate) fn transport(
         .custom_headers(custom);
     Ok(StreamableHttpClientTransport::with_client(
         super::oauth::Authed {
-            inner: Lenient(client),
+            inner: Lenient(client, session),
             auth,
         },
         config,
@@ -77,8 +98,9 @@ pub(crate) fn transport(
 /// With a session attached this is taken for what it is, an expired session
 /// (rmcp opens a new one and retries once); otherwise the error is bound to
 /// the request so its caller gets it.
+/// It also notes the session id it sends, for the direct path.
 #[derive(Clone)]
-pub(crate) struct Lenient(reqwest::Client);
+pub(crate) struct Lenient(reqwest::Client, Arc<SessionCell>);
 
 impl Lenient {
     fn settle(
@@ -122,6 +144,7 @@ impl StreamableHttpClient for Lenient {
         custom_headers: HashMap<HeaderName, HeaderValue>,
     ) -> Result<StreamableHttpPostResponse, StreamableHttpError<Self::Error>> {
         let (id, had_session) = (request_id(&message), session_id.is_some());
+        self.1.note(session_id.as_ref());
         let response = self
             .0
             .post_message(uri, message, session_id, auth_header, custom_headers)
@@ -139,6 +162,7 @@ impl StreamableHttpClient for Lenient {
         max_sse_event_size: usize,
     ) -> Result<StreamableHttpPostResponse, StreamableHttpError<Self::Error>> {
         let (id, had_session) = (request_id(&message), session_id.is_some());
+        self.1.note(session_id.as_ref());
         let response = self
             .0
             .post_message_with_max_sse_event_size(

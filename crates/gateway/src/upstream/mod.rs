@@ -6,6 +6,7 @@
 
 mod browse;
 mod client;
+pub(crate) mod direct;
 mod http;
 mod listen;
 mod oauth;
@@ -120,6 +121,9 @@ pub(crate) struct Environment {
 pub(crate) struct Live {
     pub peer: Peer<RoleClient>,
     pub info: Arc<ServerPeerInfo>,
+    /// How to send a call on this connection without rmcp (streamable HTTP
+    /// servers without OAuth; see [`crate::front::direct`]).
+    pub direct: Option<Arc<direct::Route>>,
 }
 
 impl Live {
@@ -387,6 +391,7 @@ type Running = RunningService<RoleClient, UpstreamClient>;
 struct Connected {
     running: Running,
     process: Option<stdio::Process>,
+    direct: Option<Arc<direct::Route>>,
     /// Ends the rmcp service loop (and with it the transport).
     ct: CancellationToken,
 }
@@ -437,6 +442,7 @@ async fn supervise(
                 let live = Arc::new(Live {
                     peer: peer.clone(),
                     info: Arc::new(info),
+                    direct: connected.direct.clone(),
                 });
                 remember(&shared, &live);
                 if live.stateless() {
@@ -481,6 +487,7 @@ async fn supervise(
                     running,
                     mut process,
                     ct,
+                    ..
                 } = connected;
                 let waiting = running.waiting();
                 tokio::pin!(waiting);
@@ -789,6 +796,7 @@ async fn connect_with(
                 Ok(Ok(running)) => Ok(Connected {
                     running,
                     process: Some(process),
+                    direct: None,
                     ct,
                 }),
                 Ok(Err(e)) => {
@@ -808,8 +816,18 @@ async fn connect_with(
         }
         TransportConfig::Http { url, headers } => {
             let headers = &resolve_secrets(env, headers).await?;
-            let transport = http::transport(env.http.clone(), url, headers, auth)?;
-            serve_remote(client, transport, mode, env.init_timeout).await
+            let session = Arc::new(http::SessionCell::default());
+            let direct = Arc::new(direct::Route::new(
+                env.http.clone(),
+                url,
+                http::header_map(headers)?,
+                session.clone(),
+                auth.clone(),
+            ));
+            let transport = http::transport(env.http.clone(), url, headers, auth, session)?;
+            let mut connected = serve_remote(client, transport, mode, env.init_timeout).await?;
+            connected.direct = Some(direct);
+            Ok(connected)
         }
         TransportConfig::Sse { url, headers } => {
             let headers = http::header_map(&resolve_secrets(env, headers).await?)?;
@@ -876,6 +894,7 @@ where
         Ok(Ok(running)) => Ok(Connected {
             running,
             process: None,
+            direct: None,
             ct,
         }),
         Ok(Err(e)) => Err(format!("initialize failed: {e}")),

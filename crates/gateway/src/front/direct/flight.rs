@@ -1,0 +1,132 @@
+//! The audit record of a direct call, written exactly once.
+
+use std::{sync::Arc, time::Instant};
+
+use axum::response::Response;
+use serde_json::{Value, json};
+use switchboard_audit::{AuditRecord, Status};
+
+use super::{CallKey, Context, Core, Sent, events::json_response, lock, send_upstream};
+
+/// One direct call's record, written exactly once: with its answer, or as
+/// cancelled when the call is dropped before it has one.
+pub(super) struct Flight {
+    core: Arc<Core>,
+    record: Option<AuditRecord>,
+    started: Instant,
+    registered: Option<(CallKey, Arc<Sent>)>,
+}
+
+impl Flight {
+    pub fn new(
+        core: &Arc<Core>,
+        record: AuditRecord,
+        started: Instant,
+        registered: Option<(CallKey, Arc<Sent>)>,
+    ) -> Self {
+        Self {
+            core: core.clone(),
+            record: Some(record),
+            started,
+            registered,
+        }
+    }
+
+    fn unregister(&mut self) {
+        if let Some((key, _)) = self.registered.take() {
+            lock(&self.core.direct.calls).remove(&key);
+        }
+    }
+
+    /// Records the answer and turns it into the client's; in strict mode an
+    /// answer that cannot be recorded is withheld (an error instead).
+    pub async fn finish_message(&mut self, context: &Context, mut reply: Value) -> Value {
+        self.unregister();
+        let Some(mut record) = self.record.take() else {
+            return reply;
+        };
+        record.latency_us = Some(elapsed_us(self.started));
+        reply["id"] = context.client_id.clone();
+        if let Some(error) = reply.get("error") {
+            record.status = Status::Error;
+            record.error_code = error.get("code").and_then(Value::as_i64);
+            record.error_message = error
+                .get("message")
+                .and_then(Value::as_str)
+                .map(str::to_owned);
+        } else if let Some(result) = reply.get("result") {
+            if result.get("isError").and_then(Value::as_bool) == Some(true) {
+                record.status = Status::Error;
+            }
+            record.response = Some(result.clone());
+        }
+        match self.core.audit.record(record).await {
+            Ok(()) => reply,
+            Err(e) => {
+                tracing::error!(error = %e, "unrecorded answer withheld");
+                error_message(&context.client_id, -32603, &e.to_string())
+            }
+        }
+    }
+
+    pub async fn finish(&mut self, context: &Context, reply: Value) -> Response {
+        json_response(&self.finish_message(context, reply).await)
+    }
+
+    /// Records a failure of the call and turns it into the client's error.
+    pub async fn fail_message(&mut self, client_id: &Value, code: i64, message: String) -> Value {
+        self.unregister();
+        if let Some(mut record) = self.record.take() {
+            record.latency_us = Some(elapsed_us(self.started));
+            record.status = Status::Error;
+            record.error_code = Some(code);
+            record.error_message = Some(message.clone());
+            if let Err(e) = self.core.audit.record(record).await {
+                tracing::error!(error = %e, "failed call not recorded");
+            }
+        }
+        error_message(client_id, code, &message)
+    }
+
+    pub async fn fail(&mut self, client_id: &Value, code: i64, message: String) -> Response {
+        json_response(&self.fail_message(client_id, code, message).await)
+    }
+}
+
+impl Drop for Flight {
+    fn drop(&mut self) {
+        let Some(mut record) = self.record.take() else {
+            return;
+        };
+        // The client went away (or cancelled) before the answer.
+        let registered = self.registered.take();
+        if let Some((key, _)) = &registered {
+            lock(&self.core.direct.calls).remove(key);
+        }
+        record.latency_us = Some(elapsed_us(self.started));
+        record.status = Status::Cancelled;
+        record.error_message = Some("the client left before the answer".into());
+        let core = self.core.clone();
+        tokio::spawn(async move {
+            if let Some((_, sent)) = registered {
+                let cancel = json!({
+                    "jsonrpc": "2.0",
+                    "method": "notifications/cancelled",
+                    "params": { "requestId": sent.upstream_id, "reason": "cancelled by the client" },
+                });
+                send_upstream(&sent.route, &sent.version, &cancel).await;
+            }
+            if let Err(e) = core.audit.record(record).await {
+                tracing::error!(error = %e, "cancelled call not recorded");
+            }
+        });
+    }
+}
+
+fn elapsed_us(started: Instant) -> i64 {
+    i64::try_from(started.elapsed().as_micros()).unwrap_or(i64::MAX)
+}
+
+fn error_message(id: &Value, code: i64, message: &str) -> Value {
+    json!({ "jsonrpc": "2.0", "id": id, "error": { "code": code, "message": message } })
+}

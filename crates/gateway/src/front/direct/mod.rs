@@ -1,0 +1,644 @@
+//! The direct path: `tools/call` on `/mcp/{server}` relayed as bytes.
+//!
+//! On the usual path rmcp ends the client's session and the gateway opens its
+//! own to each server: every message is parsed into types, re-serialized and
+//! handed between a handful of tasks, twice. A call that needs none of that
+//! skips it: the HTTP guard hands it here, it is checked and recorded as on
+//! the usual path, and its bytes are POSTed on the gateway's own session with
+//! the server (under a request id of the gateway's); the answer comes back
+//! the same way.
+//!
+//! A call takes this path only when all of this holds (anything else goes
+//! the usual way, unchanged):
+//! - it comes on a session (protocol 2025-11-25 or older) to `/mcp/{server}`
+//!   that the gateway knows, that belongs to the caller, and that used the
+//!   usual path recently (so rmcp's idle timer keeps the session alive);
+//! - it is one `tools/call`, without a progress token or a task;
+//! - the server is a streamable HTTP server on a session, without OAuth;
+//! - the policy allows the tool outright and no rate limit refuses it.
+//!
+//! While it runs, the server's notifications are handled as rmcp's client
+//! would have handed them on (log messages, list changes, resource updates).
+//! Its requests (elicitation, sampling, roots) go to the client on the
+//! call's own response stream under an id of the gateway's; the client's
+//! answer, POSTed back, goes to the server under the server's id. A call the
+//! client abandons (it cancels, or drops the connection) is cancelled at the
+//! server and recorded as cancelled.
+
+use std::{
+    collections::HashMap,
+    convert::Infallible,
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::Instant,
+};
+
+use axum::{
+    body::Body,
+    http::{HeaderValue, StatusCode, header, request::Parts},
+    response::{IntoResponse, Response},
+};
+use bytes::Bytes;
+use futures::StreamExt as _;
+use rmcp::model::{ClientCapabilities, ServerJsonRpcMessage, Tool};
+use serde_json::{Map, Value, json};
+use switchboard_audit::{AuditRecord, Decision, Direction};
+use switchboard_store::Permission;
+use tokio::sync::mpsc;
+
+mod events;
+mod flight;
+
+use super::Core;
+use crate::{
+    route::{Caller, Route},
+    upstream::{
+        Upstream,
+        direct::{Asked, Route as UpstreamRoute},
+    },
+};
+#[cfg(test)]
+use events::parse_event;
+use events::{Events, is_answer, sse};
+use flight::Flight;
+
+/// Prefix of the ids the gateway gives requests it relays to a client.
+const ASK_PREFIX: &str = "switchboard-ask-";
+
+/// Calls on the direct path, and the server requests they relayed.
+#[derive(Default)]
+pub(crate) struct DirectCalls {
+    next: AtomicU64,
+    served: AtomicU64,
+    /// Server requests waiting for the client's answer, by the id it sees.
+    asks: Mutex<HashMap<String, PendingAsk>>,
+    /// Calls in flight, by (session id, the client's request id as JSON).
+    calls: Mutex<HashMap<CallKey, Arc<Sent>>>,
+}
+
+/// A server request relayed to a client.
+struct PendingAsk {
+    session: Arc<str>,
+    upstream_id: Value,
+    method: String,
+    client: String,
+    params: Option<Value>,
+    started: Instant,
+    up: Arc<Upstream>,
+    route: Arc<UpstreamRoute>,
+    version: String,
+}
+
+/// A call in flight: its session, and the client's request id as JSON.
+type CallKey = (Arc<str>, String);
+
+/// Where a call in flight went.
+struct Sent {
+    client: String,
+    upstream_id: String,
+    route: Arc<UpstreamRoute>,
+    version: String,
+}
+
+impl DirectCalls {
+    /// Calls sent on the direct path so far.
+    pub fn served(&self) -> u64 {
+        self.served.load(Ordering::Relaxed)
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// Whether a request body may be an `initialize` (a quick look, no parsing).
+pub(crate) fn may_initialize(body: &[u8]) -> bool {
+    contains(body, b"\"initialize\"")
+}
+
+/// Serves the request here when it belongs to the direct path; `None` hands
+/// it to rmcp.
+pub(crate) async fn intercept(
+    core: &Arc<Core>,
+    caller: &Caller,
+    parts: &Parts,
+    body: &Bytes,
+) -> Option<Response> {
+    let Route::Server(server) = &caller.route else {
+        return None;
+    };
+    if parts.method != axum::http::Method::POST {
+        return None;
+    }
+    let session: Arc<str> = parts.headers.get("mcp-session-id")?.to_str().ok()?.into();
+    let bytes = body.as_ref();
+    if contains(bytes, ASK_PREFIX.as_bytes())
+        && let Some(response) = answer(core, caller, &session, bytes).await
+    {
+        return Some(response);
+    }
+    if contains(bytes, b"notifications/cancelled") {
+        return cancel(core, caller, &session, bytes).await;
+    }
+    if !contains(bytes, b"tools/call") {
+        return None;
+    }
+    let accepts = parts
+        .headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("application/json") && a.contains("text/event-stream"));
+    if !accepts {
+        return None;
+    }
+    let call = Call::parse(bytes)?;
+    let known = core.dispatch.direct_session(
+        &session,
+        &caller.client,
+        &caller.route,
+        core.session_idle / 2,
+    )?;
+    // A header that disagrees with the session gets rmcp's answer.
+    if let Some(header) = parts.headers.get("mcp-protocol-version")
+        && header.as_bytes() != known.protocol_version.as_bytes()
+    {
+        return None;
+    }
+    let up = core.hub.get(server)?;
+    let (live, route) = up.direct()?;
+    let tool = up
+        .tools()
+        .iter()
+        .find(|t| t.name == call.name.as_str())
+        .cloned()
+        .unwrap_or_else(|| Tool::new(call.name.clone(), "", Map::new()));
+    let verdict = core.policy.tool_verdict(&caller.client, server, &tool);
+    if verdict.permission != Permission::Allow
+        || core
+            .policy
+            .take_rate(&caller.client, server, &call.name)
+            .is_err()
+    {
+        return None;
+    }
+    let version = live.info.protocol_version.to_string();
+    let upstream_id = format!(
+        "switchboard-{}",
+        core.direct.next.fetch_add(1, Ordering::Relaxed)
+    );
+    let mut message = call.message;
+    message["id"] = Value::String(upstream_id.clone());
+    let sent_body = serde_json::to_vec(&message).ok()?;
+    let request = route.post(&version, sent_body).await?;
+
+    let mut record = AuditRecord::new(Direction::ClientToServer, "tools/call");
+    record.client = Some(caller.client.clone());
+    record.session = Some(session.to_string());
+    record.server = Some(server.clone());
+    record.name = Some(call.name.clone());
+    record.request = message.get_mut("params").map(Value::take);
+    record.protocol_version = Some(known.protocol_version);
+    record.decision = Decision::Allowed;
+    record.rule = Some(verdict.rule);
+
+    let started = Instant::now();
+    core.direct.served.fetch_add(1, Ordering::Relaxed);
+    let response = match request.send().await {
+        Ok(response) => response,
+        Err(e) => {
+            let message = format!("server \"{server}\" did not answer: {e}");
+            let mut flight = Flight::new(core, record, started, None);
+            return Some(flight.fail(&call.id, -32603, message).await);
+        }
+    };
+    if matches!(
+        response.status(),
+        StatusCode::NOT_FOUND | StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN
+    ) {
+        // The server ended the gateway's session, or wants a (new) sign-in:
+        // nothing ran, and the usual path knows how to recover.
+        return None;
+    }
+    let key = (session.clone(), call.id.to_string());
+    let sent = Arc::new(Sent {
+        client: caller.client.clone(),
+        upstream_id: upstream_id.clone(),
+        route: route.clone(),
+        version: version.clone(),
+    });
+    lock(&core.direct.calls).insert(key.clone(), sent.clone());
+    let mut flight = Flight::new(core, record, started, Some((key, sent)));
+    if !response.status().is_success() {
+        let status = response.status();
+        let message = format!("server \"{server}\" answered HTTP {status}");
+        return Some(flight.fail(&call.id, -32603, message).await);
+    }
+    let is_sse = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/event-stream"));
+    let context = Context {
+        core: core.clone(),
+        session,
+        client: caller.client.clone(),
+        capabilities: known.capabilities,
+        up: up.clone(),
+        live,
+        route,
+        version,
+        client_id: call.id,
+        upstream_id: Value::String(upstream_id),
+        asked: Mutex::default(),
+    };
+    if !is_sse {
+        let reply = match response.bytes().await {
+            Ok(bytes) => serde_json::from_slice::<Value>(&bytes).ok(),
+            Err(_) => None,
+        };
+        return Some(match reply {
+            Some(reply) if context.is_answer(&reply) => flight.finish(&context, reply).await,
+            _ => {
+                let message = format!("server \"{}\" sent no answer", up.name());
+                flight.fail(&context.client_id, -32603, message).await
+            }
+        });
+    }
+    let mut events =
+        Events::new(sse_stream::SseStream::from_byte_stream(response.bytes_stream()).boxed());
+    // Until the server asks the client something, the answer is awaited
+    // here and goes back as plain JSON.
+    while let Some(message) = events.next(&context).await {
+        if context.is_answer(&message) {
+            return Some(flight.finish(&context, message).await);
+        }
+        if let Some(relayed) = context.on_message(message).await {
+            // The server asked for input: the answer becomes a stream.
+            let (tx, rx) = mpsc::channel::<Bytes>(16);
+            let _ = tx.try_send(relayed);
+            tokio::spawn(stream_rest(context, flight, events, tx));
+            let body = futures::stream::unfold(rx, |mut rx| async move {
+                rx.recv().await.map(|b| (Ok::<_, Infallible>(b), rx))
+            });
+            let mut response = Body::from_stream(body).into_response();
+            response.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/event-stream"),
+            );
+            response
+                .headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+            return Some(response);
+        }
+    }
+    let message = format!(
+        "server \"{}\" closed the stream before answering",
+        up.name()
+    );
+    Some(flight.fail(&context.client_id, -32603, message).await)
+}
+
+/// The rest of a call whose answer became a stream.
+async fn stream_rest(context: Context, flight: Flight, events: Events, tx: mpsc::Sender<Bytes>) {
+    relay_rest(&context, flight, events, tx).await;
+    context.forget_asks();
+}
+
+async fn relay_rest(
+    context: &Context,
+    mut flight: Flight,
+    mut events: Events,
+    tx: mpsc::Sender<Bytes>,
+) {
+    loop {
+        let next = tokio::select! {
+            next = events.next(context) => next,
+            () = tx.closed() => return, // the client left: `flight` cancels it
+        };
+        let Some(message) = next else {
+            let message = format!(
+                "server \"{}\" closed the stream before answering",
+                context.up.name()
+            );
+            let reply = flight
+                .fail_message(&context.client_id, -32603, message)
+                .await;
+            let _ = tx.send(sse(&reply)).await;
+            return;
+        };
+        if context.is_answer(&message) {
+            let reply = flight.finish_message(context, message).await;
+            let _ = tx.send(sse(&reply)).await;
+            return;
+        }
+        if let Some(relayed) = context.on_message(message).await
+            && tx.send(relayed).await.is_err()
+        {
+            return;
+        }
+    }
+}
+
+/// A `tools/call` request that may take the direct path.
+struct Call {
+    message: Value,
+    id: Value,
+    name: String,
+}
+
+impl Call {
+    fn parse(bytes: &[u8]) -> Option<Self> {
+        let message: Value = serde_json::from_slice(bytes).ok()?;
+        let object = message.as_object()?;
+        if object.get("method")?.as_str()? != "tools/call" {
+            return None;
+        }
+        let id = object.get("id")?.clone();
+        if !(id.is_string() || id.is_i64() || id.is_u64()) {
+            return None;
+        }
+        let params = object.get("params")?.as_object()?;
+        let name = params.get("name")?.as_str()?.to_owned();
+        let progress = params
+            .get("_meta")
+            .and_then(|m| m.get("progressToken"))
+            .is_some();
+        if progress || params.contains_key("task") {
+            return None;
+        }
+        Some(Self { message, id, name })
+    }
+}
+
+/// What a direct call needs while it runs.
+struct Context {
+    core: Arc<Core>,
+    session: Arc<str>,
+    client: String,
+    capabilities: ClientCapabilities,
+    up: Arc<Upstream>,
+    live: Arc<crate::upstream::Live>,
+    route: Arc<UpstreamRoute>,
+    version: String,
+    client_id: Value,
+    upstream_id: Value,
+    /// Ids of the server requests this call relayed to the client.
+    asked: Mutex<Vec<String>>,
+}
+
+impl Context {
+    /// Forgets the server requests of this call still waiting for an answer.
+    fn forget_asks(&self) {
+        let ids = std::mem::take(&mut *lock(&self.asked));
+        let mut asks = lock(&self.core.direct.asks);
+        for id in ids {
+            asks.remove(&id);
+        }
+    }
+
+    /// Whether `message` is the server's answer to the call.
+    fn is_answer(&self, message: &Value) -> bool {
+        is_answer(message, &self.upstream_id)
+    }
+
+    /// Handles something else the server sent on the call's stream; what
+    /// must reach the client comes back as an SSE event.
+    async fn on_message(&self, message: Value) -> Option<Bytes> {
+        let Ok(parsed) = serde_json::from_value::<ServerJsonRpcMessage>(message.clone()) else {
+            tracing::debug!(
+                server = self.up.name(),
+                "unreadable message on a call's stream"
+            );
+            return None;
+        };
+        match parsed {
+            ServerJsonRpcMessage::Notification(n) => {
+                self.up
+                    .direct_notification(&self.live, n.notification)
+                    .await;
+                None
+            }
+            ServerJsonRpcMessage::Request(_) => self.ask(message).await,
+            _ => None,
+        }
+    }
+
+    /// A request of the server: relayed to the client when it can answer,
+    /// else answered here as the usual path would.
+    async fn ask(&self, mut message: Value) -> Option<Bytes> {
+        let method = message.get("method")?.as_str()?.to_owned();
+        let upstream_id = message.get("id")?.clone();
+        let params = message.get("params").cloned();
+        let caps = &self.capabilities;
+        let refusal = match method.as_str() {
+            "elicitation/create" if caps.elicitation.is_none() => {
+                Some("the client of this call does not support elicitation")
+            }
+            "sampling/createMessage" if caps.sampling.is_none() => {
+                Some("the client of this call does not support sampling")
+            }
+            _ => None,
+        };
+        let started = Instant::now();
+        let answered = match method.as_str() {
+            "ping" => Some(Ok(json!({}))),
+            "roots/list" if caps.roots.is_none() => Some(Ok(json!({ "roots": [] }))),
+            _ => refusal.map(|why| Err((-32600_i64, why.to_owned()))),
+        };
+        if let Some(outcome) = answered {
+            self.reply_upstream(&self.route, &self.version, upstream_id, &outcome)
+                .await;
+            if method != "ping" {
+                let asked = Asked {
+                    method: &method,
+                    client: &self.client,
+                    params,
+                    started,
+                };
+                self.up.record_asked(asked, outcome).await;
+            }
+            return None;
+        }
+        let id = format!(
+            "{ASK_PREFIX}{}",
+            self.core.direct.next.fetch_add(1, Ordering::Relaxed)
+        );
+        message["id"] = Value::String(id.clone());
+        lock(&self.asked).push(id.clone());
+        lock(&self.core.direct.asks).insert(
+            id,
+            PendingAsk {
+                session: self.session.clone(),
+                upstream_id,
+                method,
+                client: self.client.clone(),
+                params,
+                started,
+                up: self.up.clone(),
+                route: self.route.clone(),
+                version: self.version.clone(),
+            },
+        );
+        Some(sse(&message))
+    }
+
+    async fn reply_upstream(
+        &self,
+        route: &UpstreamRoute,
+        version: &str,
+        id: Value,
+        outcome: &Result<Value, (i64, String)>,
+    ) {
+        send_upstream(route, version, &reply_message(id, outcome)).await;
+    }
+}
+
+fn reply_message(id: Value, outcome: &Result<Value, (i64, String)>) -> Value {
+    match outcome {
+        Ok(result) => json!({ "jsonrpc": "2.0", "id": id, "result": result }),
+        Err((code, message)) => {
+            json!({ "jsonrpc": "2.0", "id": id, "error": { "code": code, "message": message } })
+        }
+    }
+}
+
+async fn send_upstream(route: &UpstreamRoute, version: &str, message: &Value) {
+    let Ok(body) = serde_json::to_vec(message) else {
+        return;
+    };
+    let Some(request) = route.post(version, body).await else {
+        return;
+    };
+    if let Err(e) = request.send().await {
+        tracing::warn!(error = %e, "could not relay a message to the server");
+    }
+}
+
+/// The client's answer to a relayed server request.
+async fn answer(
+    core: &Arc<Core>,
+    caller: &Caller,
+    session: &Arc<str>,
+    bytes: &[u8],
+) -> Option<Response> {
+    let message: Value = serde_json::from_slice(bytes).ok()?;
+    if message.get("method").is_some() {
+        return None;
+    }
+    let id = message.get("id")?.as_str()?;
+    let pending = {
+        let mut asks = lock(&core.direct.asks);
+        match asks.get(id) {
+            Some(p) if &p.session == session && p.client == caller.client => asks.remove(id)?,
+            _ => return None,
+        }
+    };
+    let outcome = match (message.get("result"), message.get("error")) {
+        (Some(result), _) => Ok(result.clone()),
+        (None, Some(error)) => Err((
+            error.get("code").and_then(Value::as_i64).unwrap_or(-32603),
+            error
+                .get("message")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_owned(),
+        )),
+        (None, None) => return None,
+    };
+    let mut relayed = message.clone();
+    relayed["id"] = pending.upstream_id.clone();
+    send_upstream(&pending.route, &pending.version, &relayed).await;
+    let asked = Asked {
+        method: &pending.method,
+        client: &pending.client,
+        params: pending.params.clone(),
+        started: pending.started,
+    };
+    pending.up.record_asked(asked, outcome).await;
+    Some(StatusCode::ACCEPTED.into_response())
+}
+
+/// The client cancels a direct call: the server hears it under its id.
+async fn cancel(
+    core: &Arc<Core>,
+    caller: &Caller,
+    session: &Arc<str>,
+    bytes: &[u8],
+) -> Option<Response> {
+    let message: Value = serde_json::from_slice(bytes).ok()?;
+    if message.get("method")?.as_str()? != "notifications/cancelled" {
+        return None;
+    }
+    let params = message.get("params")?;
+    let key = (session.clone(), params.get("requestId")?.to_string());
+    let sent = lock(&core.direct.calls)
+        .get(&key)
+        .filter(|sent| sent.client == caller.client)
+        .cloned()?;
+    let mut relayed = message.clone();
+    relayed["params"]["requestId"] = Value::String(sent.upstream_id.clone());
+    send_upstream(&sent.route, &sent.version, &relayed).await;
+    Some(StatusCode::ACCEPTED.into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Option<Call> {
+        Call::parse(text.as_bytes())
+    }
+
+    #[test]
+    fn only_plain_tool_calls_take_the_direct_path() {
+        let call = parse(r#"{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"echo","arguments":{"text":"tools/call"}}}"#)
+            .expect("a plain call");
+        assert_eq!(call.name, "echo");
+        assert_eq!(call.id, json!(7));
+        assert!(
+            parse(r#"{"jsonrpc":"2.0","id":"a","method":"tools/call","params":{"name":"x"}}"#)
+                .is_some()
+        );
+        for refused in [
+            // progress must be relayed under the client's token
+            r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"x","_meta":{"progressToken":1}}}"#,
+            // tasks are tracked by the usual path
+            r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"x","task":{}}}"#,
+            // not a call, a notification, a batch, no name, odd ids, not JSON
+            r#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#,
+            r#"{"jsonrpc":"2.0","method":"tools/call","params":{"name":"x"}}"#,
+            r#"[{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"x"}}]"#,
+            r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{}}"#,
+            r#"{"jsonrpc":"2.0","id":null,"method":"tools/call","params":{"name":"x"}}"#,
+            r#"{"jsonrpc":"2.0","id":1.5,"method":"tools/call","params":{"name":"x"}}"#,
+            r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"x"}"#,
+        ] {
+            assert!(parse(refused).is_none(), "{refused}");
+        }
+    }
+
+    #[test]
+    fn answers_are_told_from_other_messages() {
+        let reply = |m: Value| is_answer(&m, &json!("switchboard-3"));
+        assert!(reply(
+            json!({"jsonrpc":"2.0","id":"switchboard-3","result":{}})
+        ));
+        assert!(reply(
+            json!({"jsonrpc":"2.0","id":"switchboard-3","error":{"code":1,"message":""}})
+        ));
+        // a server request reusing the id is not the answer
+        assert!(!reply(
+            json!({"jsonrpc":"2.0","id":"switchboard-3","method":"ping"})
+        ));
+        assert!(!reply(json!({"jsonrpc":"2.0","id":3,"result":{}})));
+        assert_eq!(parse_event(Some(" ".into())), None);
+        assert_eq!(parse_event(None), None);
+        assert_eq!(parse_event(Some("{\"a\":1}".into())), Some(json!({"a":1})));
+    }
+}
