@@ -354,3 +354,64 @@ async def test_cancel_reaches_the_upstream(server: str, aggregated: bool, tapped
         after = await client.call_tool(route.name("echo"), {"message": "after the cancel"})
         assert text_of(after) == "Echo: after the cancel"
     print(f"{route}: upstream id {request_id!r} got notifications/cancelled and stopped answering")
+
+
+async def test_cancel_on_the_direct_path(tapped: Tapped) -> None:
+    """A call of a session client (2025-11-25) without a progress token on `/mcp/SERVER` of
+    a streamable HTTP server takes the direct path (relayed as bytes on the gateway's own
+    session). Cancelling it still cancels it at the server, under the gateway's id, and
+    records it as cancelled."""
+    gateway = tapped.gateway
+    duration = round(3 + random.randint(1, 999_999) / 1_000_000, 6)
+    direct_before = gateway.status()["direct_calls"]
+
+    def upstream_call_id():
+        for entry in recorded(tapped.records[TAP_HTTP]):
+            msg = entry["msg"]
+            if (
+                entry["dir"] == "to_server"
+                and msg.get("method") == "tools/call"
+                and msg["params"].get("arguments", {}).get("duration") == duration
+            ):
+                return msg["id"]
+        return None
+
+    async with connect(gateway.url(TAP_HTTP), gateway.token, mode="legacy") as client:
+        assert text_of(await client.call_tool("echo", {"message": "first"})) == "Echo: first"
+        async with anyio.create_task_group() as group:
+            group.start_soon(
+                client.call_tool, "trigger-long-running-operation", {"duration": duration, "steps": 3}
+            )
+            with anyio.move_on_after(15):
+                while upstream_call_id() is None:
+                    await anyio.sleep(0.05)
+            group.cancel_scope.cancel()
+        request_id = upstream_call_id()
+        assert request_id is not None, "the upstream never received the call"
+        assert str(request_id).startswith("switchboard-"), f"not the direct path's id: {request_id!r}"
+
+        def cancels():
+            return [
+                entry
+                for entry in recorded(tapped.records[TAP_HTTP])
+                if entry["dir"] == "to_server"
+                and entry["msg"].get("method") == "notifications/cancelled"
+                and entry["msg"].get("params", {}).get("requestId") == request_id
+            ]
+
+        with anyio.move_on_after(10):
+            while not cancels():
+                await anyio.sleep(0.1)
+        assert cancels(), f"the upstream was never sent notifications/cancelled for id {request_id!r}"
+        after = await client.call_tool("echo", {"message": "after the cancel"})
+        assert text_of(after) == "Echo: after the cancel"
+
+    assert gateway.status()["direct_calls"] - direct_before >= 2
+    rows = [
+        json.loads(line)
+        for line in gateway.cli("logs", "--json", "--server", TAP_HTTP).stdout.splitlines()
+        if line.strip()
+    ]
+    long_calls = [r for r in rows if r.get("name") == "trigger-long-running-operation"]
+    assert long_calls and long_calls[-1]["status"] == "cancelled", long_calls[-1:]
+    print(f"direct path: upstream id {request_id!r} got notifications/cancelled; recorded as cancelled")

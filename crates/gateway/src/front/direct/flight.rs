@@ -93,6 +93,23 @@ impl Flight {
     }
 }
 
+impl Flight {
+    /// Records the call as cancelled by the client (the server has been told).
+    pub async fn cancelled(&mut self, client_id: &Value) -> Value {
+        self.unregister();
+        let message = "request cancelled by the client";
+        if let Some(mut record) = self.record.take() {
+            record.latency_us = Some(elapsed_us(self.started));
+            record.status = Status::Cancelled;
+            record.error_message = Some(message.to_owned());
+            if let Err(e) = self.core.audit.record(record).await {
+                tracing::error!(error = %e, "cancelled call not recorded");
+            }
+        }
+        error_message(client_id, -32800, message)
+    }
+}
+
 impl Drop for Flight {
     fn drop(&mut self) {
         let Some(mut record) = self.record.take() else {

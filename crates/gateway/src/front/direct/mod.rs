@@ -47,6 +47,7 @@ use serde_json::{Map, Value, json};
 use switchboard_audit::{AuditRecord, Decision, Direction};
 use switchboard_store::Permission;
 use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 
 mod events;
 mod flight;
@@ -61,7 +62,7 @@ use crate::{
 };
 #[cfg(test)]
 use events::parse_event;
-use events::{Events, is_answer, sse};
+use events::{Events, is_answer, json_response, sse};
 use flight::Flight;
 
 /// Prefix of the ids the gateway gives requests it relays to a client.
@@ -100,6 +101,8 @@ struct Sent {
     upstream_id: String,
     route: Arc<UpstreamRoute>,
     version: String,
+    /// Set when the client cancels the call.
+    cancelled: CancellationToken,
 }
 
 impl DirectCalls {
@@ -231,8 +234,10 @@ pub(crate) async fn intercept(
         upstream_id: upstream_id.clone(),
         route: route.clone(),
         version: version.clone(),
+        cancelled: CancellationToken::new(),
     });
     lock(&core.direct.calls).insert(key.clone(), sent.clone());
+    let cancelled = sent.cancelled.clone();
     let mut flight = Flight::new(core, record, started, Some((key, sent)));
     if !response.status().is_success() {
         let status = response.status();
@@ -256,6 +261,7 @@ pub(crate) async fn intercept(
         client_id: call.id,
         upstream_id: Value::String(upstream_id),
         asked: Mutex::default(),
+        cancelled,
     };
     if !is_sse {
         let reply = match response.bytes().await {
@@ -274,7 +280,16 @@ pub(crate) async fn intercept(
         Events::new(sse_stream::SseStream::from_byte_stream(response.bytes_stream()).boxed());
     // Until the server asks the client something, the answer is awaited
     // here and goes back as plain JSON.
-    while let Some(message) = events.next(&context).await {
+    loop {
+        let message = tokio::select! {
+            message = events.next(&context) => message,
+            () = context.cancelled.cancelled() => {
+                return Some(json_response(&flight.cancelled(&context.client_id).await));
+            }
+        };
+        let Some(message) = message else {
+            break;
+        };
         if context.is_answer(&message) {
             return Some(flight.finish(&context, message).await);
         }
@@ -320,6 +335,10 @@ async fn relay_rest(
         let next = tokio::select! {
             next = events.next(context) => next,
             () = tx.closed() => return, // the client left: `flight` cancels it
+            () = context.cancelled.cancelled() => {
+                let _ = tx.send(sse(&flight.cancelled(&context.client_id).await)).await;
+                return;
+            }
         };
         let Some(message) = next else {
             let message = format!(
@@ -390,6 +409,8 @@ struct Context {
     upstream_id: Value,
     /// Ids of the server requests this call relayed to the client.
     asked: Mutex<Vec<String>>,
+    /// Set when the client cancels the call.
+    cancelled: CancellationToken,
 }
 
 impl Context {
@@ -584,6 +605,7 @@ async fn cancel(
     let mut relayed = message.clone();
     relayed["params"]["requestId"] = Value::String(sent.upstream_id.clone());
     send_upstream(&sent.route, &sent.version, &relayed).await;
+    sent.cancelled.cancel();
     Some(StatusCode::ACCEPTED.into_response())
 }
 
