@@ -129,11 +129,11 @@ def test_fixture_through_the_gateway(setup: Setup, legacy_direct: ConformanceRun
     sampling, logging, errors, content kinds) take the gateway's direct path, relayed as
     bytes on the gateway's own session with the server; those with a progress token go
     through rmcp's sessions."""
-    before = setup.gateway.status()["direct_calls"]
+    before = setup.gateway.status()["direct_requests"]
     through = conformance(
         f"fixture 2025-11-25 via /mcp/{FIXTURE_LEGACY}", setup.url(FIXTURE_LEGACY), session_dir, sandbox_env
     )
-    direct = setup.gateway.status()["direct_calls"] - before
+    direct = setup.gateway.status()["direct_requests"] - before
     print(f"tools/call on the direct path: {direct}")
     compare(legacy_direct, through)
     assert direct >= 8, f"only {direct} calls took the direct path"

@@ -363,7 +363,7 @@ async def test_cancel_on_the_direct_path(tapped: Tapped) -> None:
     records it as cancelled."""
     gateway = tapped.gateway
     duration = round(3 + random.randint(1, 999_999) / 1_000_000, 6)
-    direct_before = gateway.status()["direct_calls"]
+    direct_before = gateway.status()["direct_requests"]
 
     def upstream_call_id():
         for entry in recorded(tapped.records[TAP_HTTP]):
@@ -406,7 +406,7 @@ async def test_cancel_on_the_direct_path(tapped: Tapped) -> None:
         after = await client.call_tool("echo", {"message": "after the cancel"})
         assert text_of(after) == "Echo: after the cancel"
 
-    assert gateway.status()["direct_calls"] - direct_before >= 2
+    assert gateway.status()["direct_requests"] - direct_before >= 2
     rows = [
         json.loads(line)
         for line in gateway.cli("logs", "--json", "--server", TAP_HTTP).stdout.splitlines()
@@ -415,3 +415,27 @@ async def test_cancel_on_the_direct_path(tapped: Tapped) -> None:
     long_calls = [r for r in rows if r.get("name") == "trigger-long-running-operation"]
     assert long_calls and long_calls[-1]["status"] == "cancelled", long_calls[-1:]
     print(f"direct path: upstream id {request_id!r} got notifications/cancelled; recorded as cancelled")
+
+
+async def test_tool_list_from_the_cache_on_the_direct_path(gateway: Gateway) -> None:
+    """A session client's `tools/list` on `/mcp` is answered from the per-client cache as
+    the JSON it was serialized to once, identical to the list rmcp built, and a policy
+    change shows in the very next list."""
+    hidden = f"{EV_HTTP}__get-resource-reference"
+    async with connect(gateway.url(), gateway.token, mode="legacy") as client:
+        first = await client.list_tools()  # built by rmcp, which fills the cache
+        before = gateway.status()["direct_requests"]
+        second = await client.list_tools()
+        assert gateway.status()["direct_requests"] - before == 1, "the second list did not come from the cache"
+        assert [t.model_dump() for t in second.tools] == [t.model_dump() for t in first.tools]
+        assert hidden in {t.name for t in second.tools}
+        gateway.cli("tools", "set", EV_HTTP, "get-resource-reference", "deny", "--client", "acceptance")
+        try:
+            with anyio.fail_after(15):
+                while hidden in {t.name for t in (await client.list_tools()).tools}:
+                    await anyio.sleep(0.1)
+            third = await client.list_tools()
+            assert {t.name for t in first.tools} - {t.name for t in third.tools} == {hidden}
+        finally:
+            gateway.cli("tools", "set", EV_HTTP, "get-resource-reference", "allow", "--client", "acceptance")
+    print(f"{len(second.tools)} tools from the cache; the denied tool left the next list")

@@ -4,7 +4,7 @@ use std::{borrow::Cow, sync::Arc};
 
 use rmcp::{ErrorData as McpError, RoleClient, ServiceError, model::*, service::Peer};
 
-use super::{Bound, Front, Route, split_name, split_uri, tools_cache::Sources};
+use super::{Bound, Front, Route, split_name, split_uri};
 use crate::{
     names::{self, SpanningCursor},
     upstream::{Live, Upstream},
@@ -21,14 +21,7 @@ impl Front {
         self.core.hub.settled(self.core.settle).await;
         let client = bound.caller.client.as_str();
         let generation = self.core.policy.generation();
-        let sources: Sources = self
-            .core
-            .hub
-            .all()
-            .into_iter()
-            .filter(|up| up.connection().is_ok())
-            .map(|up| (up.name().to_owned(), up.tools()))
-            .collect();
+        let sources = self.core.tool_sources();
         if let Some(tools) = self.core.tools_cache.get(client, generation, &sources) {
             return ListToolsResult::with_all_items(tools.as_ref().clone());
         }

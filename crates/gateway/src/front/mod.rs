@@ -63,6 +63,18 @@ pub(crate) struct Core {
     pub session_idle: Duration,
 }
 
+impl Core {
+    /// What the merged tool list is built from: each ready server's tools.
+    pub(crate) fn tool_sources(&self) -> tools_cache::Sources {
+        self.hub
+            .all()
+            .into_iter()
+            .filter(|up| up.connection().is_ok())
+            .map(|up| (up.name().to_owned(), up.tools()))
+            .collect()
+    }
+}
+
 /// A session after `initialize`, or one stateless 2026-07-28 request.
 pub(crate) struct Bound {
     pub key: SessionKey,

@@ -6,10 +6,11 @@
 
 use std::{
     collections::HashMap,
-    sync::{Arc, Mutex},
+    sync::{Arc, Mutex, OnceLock},
 };
 
-use rmcp::model::Tool;
+use bytes::Bytes;
+use rmcp::model::{ListToolsResult, Tool};
 
 /// Clients whose lists are kept at most; past that the cache starts over.
 const MAX_CLIENTS: usize = 256;
@@ -21,6 +22,8 @@ struct Entry {
     generation: u64,
     sources: Sources,
     tools: Arc<Vec<Tool>>,
+    /// The list as the JSON of a `tools/list` result, made on first use.
+    json: Arc<OnceLock<Bytes>>,
 }
 
 /// Merged, filtered and qualified tool lists by client.
@@ -46,6 +49,29 @@ impl ToolsCache {
             .map(|e| e.tools.clone())
     }
 
+    /// The list built for `client` from exactly these inputs as the JSON of
+    /// a `tools/list` result, with the number of tools, if it is cached.
+    pub fn get_json(
+        &self,
+        client: &str,
+        generation: u64,
+        sources: &Sources,
+    ) -> Option<(Bytes, usize)> {
+        let (tools, json) = {
+            let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+            let entry = entries
+                .get(client)
+                .filter(|e| e.generation == generation && same(&e.sources, sources))?;
+            (entry.tools.clone(), entry.json.clone())
+        };
+        // Serialized outside the lock, once per entry.
+        let bytes = json.get_or_init(|| {
+            let result = ListToolsResult::with_all_items(tools.as_ref().clone());
+            Bytes::from(serde_json::to_vec(&result).unwrap_or_default())
+        });
+        Some((bytes.clone(), tools.len()))
+    }
+
     /// Keeps `tools`, built for `client` from these inputs.
     pub fn put(&self, client: &str, generation: u64, sources: Sources, tools: Arc<Vec<Tool>>) {
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
@@ -58,6 +84,7 @@ impl ToolsCache {
                 generation,
                 sources,
                 tools,
+                json: Arc::default(),
             },
         );
     }

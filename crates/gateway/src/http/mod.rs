@@ -118,9 +118,10 @@ pub struct StatusReport {
     pub session_versions: BTreeMap<String, usize>,
     /// Status of every enabled server.
     pub servers: BTreeMap<String, UpstreamStatus>,
-    /// `tools/call` requests relayed on the direct path since start.
+    /// Requests served on the direct path since start (`tools/call` on
+    /// `/mcp/{server}`, cached `tools/list` on `/mcp`).
     #[serde(default)]
-    pub direct_calls: u64,
+    pub direct_requests: u64,
 }
 
 async fn status(State(core): State<Arc<Core>>) -> impl IntoResponse {
@@ -129,7 +130,7 @@ async fn status(State(core): State<Arc<Core>>) -> impl IntoResponse {
         sessions: core.dispatch.session_count(),
         session_versions: core.dispatch.session_versions(),
         servers: core.hub.statuses(),
-        direct_calls: core.direct.served(),
+        direct_requests: core.direct.served(),
     })
 }
 

@@ -106,7 +106,7 @@ struct Sent {
 }
 
 impl DirectCalls {
-    /// Calls sent on the direct path so far.
+    /// Requests served on the direct path so far.
     pub fn served(&self) -> u64 {
         self.served.load(Ordering::Relaxed)
     }
@@ -133,9 +133,6 @@ pub(crate) async fn intercept(
     parts: &Parts,
     body: &Bytes,
 ) -> Option<Response> {
-    let Route::Server(server) = &caller.route else {
-        return None;
-    };
     if parts.method != axum::http::Method::POST {
         return None;
     }
@@ -149,9 +146,6 @@ pub(crate) async fn intercept(
     if contains(bytes, b"notifications/cancelled") {
         return cancel(core, caller, &session, bytes).await;
     }
-    if !contains(bytes, b"tools/call") {
-        return None;
-    }
     let accepts = parts
         .headers
         .get(header::ACCEPT)
@@ -160,19 +154,15 @@ pub(crate) async fn intercept(
     if !accepts {
         return None;
     }
+    let server = match &caller.route {
+        Route::Server(server) if contains(bytes, b"tools/call") => server,
+        Route::All if contains(bytes, b"tools/list") => {
+            return list_tools(core, caller, parts, &session, bytes).await;
+        }
+        _ => return None,
+    };
     let call = Call::parse(bytes)?;
-    let known = core.dispatch.direct_session(
-        &session,
-        &caller.client,
-        &caller.route,
-        core.session_idle / 2,
-    )?;
-    // A header that disagrees with the session gets rmcp's answer.
-    if let Some(header) = parts.headers.get("mcp-protocol-version")
-        && header.as_bytes() != known.protocol_version.as_bytes()
-    {
-        return None;
-    }
+    let known = known_session(core, caller, parts, &session)?;
     let up = core.hub.get(server)?;
     let (live, route) = up.direct()?;
     let tool = up
@@ -362,6 +352,92 @@ async fn relay_rest(
             return;
         }
     }
+}
+
+/// The caller's own session, when the direct path may serve it.
+fn known_session(
+    core: &Core,
+    caller: &Caller,
+    parts: &Parts,
+    session: &str,
+) -> Option<crate::dispatch::DirectSession> {
+    let known = core.dispatch.direct_session(
+        session,
+        &caller.client,
+        &caller.route,
+        core.session_idle / 2,
+    )?;
+    // A header that disagrees with the session gets rmcp's answer.
+    match parts.headers.get("mcp-protocol-version") {
+        Some(header) if header.as_bytes() != known.protocol_version.as_bytes() => None,
+        _ => Some(known),
+    }
+}
+
+/// `tools/list` on `/mcp` from the per-client cache, as the JSON it was
+/// serialized to once (with thousands of tools, building and serializing
+/// the list is most of the request). The usual path fills the cache.
+async fn list_tools(
+    core: &Arc<Core>,
+    caller: &Caller,
+    parts: &Parts,
+    session: &Arc<str>,
+    bytes: &[u8],
+) -> Option<Response> {
+    let started = Instant::now();
+    let message: Value = serde_json::from_slice(bytes).ok()?;
+    if message.get("method")?.as_str()? != "tools/list" {
+        return None;
+    }
+    let id = message.get("id")?;
+    if !(id.is_string() || id.is_i64() || id.is_u64()) {
+        return None;
+    }
+    let params = message.get("params");
+    if params.and_then(|p| p.get("cursor")).is_some() {
+        return None;
+    }
+    let known = known_session(core, caller, parts, session)?;
+    // The usual path waits for servers still starting.
+    let starting = core
+        .hub
+        .all()
+        .iter()
+        .any(|up| up.status().state == crate::upstream::UpstreamState::Starting);
+    if starting {
+        return None;
+    }
+    let generation = core.policy.generation();
+    let (list, items) =
+        core.tools_cache
+            .get_json(&caller.client, generation, &core.tool_sources())?;
+    let mut record = AuditRecord::new(Direction::ClientToServer, "tools/list");
+    record.client = Some(caller.client.clone());
+    record.session = Some(session.to_string());
+    record.request = params.cloned();
+    record.protocol_version = Some(known.protocol_version);
+    record.response = Some(json!({ "items": items, "nextCursor": null }));
+    record.latency_us = Some(i64::try_from(started.elapsed().as_micros()).unwrap_or(i64::MAX));
+    if let Err(e) = core.audit.record(record).await {
+        tracing::error!(error = %e, "unrecorded answer withheld");
+        return Some(json_response(&json!({
+            "jsonrpc": "2.0",
+            "id": id,
+            "error": { "code": -32603, "message": e.to_string() },
+        })));
+    }
+    core.direct.served.fetch_add(1, Ordering::Relaxed);
+    let head = format!("{{\"jsonrpc\":\"2.0\",\"id\":{id},\"result\":");
+    let mut body = Vec::with_capacity(head.len() + list.len() + 1);
+    body.extend_from_slice(head.as_bytes());
+    body.extend_from_slice(&list);
+    body.push(b'}');
+    let mut response = Body::from(body).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    Some(response)
 }
 
 /// A `tools/call` request that may take the direct path.
