@@ -157,6 +157,8 @@ struct RuntimeInfo {
 #[derive(Debug, Deserialize)]
 struct Status {
     servers: BTreeMap<String, ServerStatus>,
+    #[serde(default)]
+    direct_requests: u64,
 }
 
 #[derive(Debug, Deserialize)]
@@ -182,6 +184,15 @@ pub struct Gateway {
 impl Gateway {
     /// Server name -> state, from the control API.
     async fn states(&self) -> Result<BTreeMap<String, ServerStatus>, BoxError> {
+        Ok(self.status().await?.servers)
+    }
+
+    /// Requests the gateway served on its direct path (relayed as bytes).
+    pub async fn direct_requests(&self) -> Result<u64, BoxError> {
+        Ok(self.status().await?.direct_requests)
+    }
+
+    async fn status(&self) -> Result<Status, BoxError> {
         let status: Status = self
             .http
             .get(format!("{}status", self.control_url))
@@ -191,7 +202,7 @@ impl Gateway {
             .error_for_status()?
             .json()
             .await?;
-        Ok(status.servers)
+        Ok(status)
     }
 
     /// Time from spawn until the control API first answers.

@@ -401,14 +401,15 @@ fn memory_lines(r: &Report) -> Vec<String> {
             format!(
                 "Gateway{} RSS: idle {:.1} MB; with its C+D session pools open {:.1} MB; peak under load \
                  {:.1} MB; 2 s after the load {:.1} MB. Data dir after the run {:.0} MB; its stdio echo \
-                 server peaked at {:.1} MB.",
+                 server peaked at {:.1} MB. Requests served on its direct path: {}.",
                 mode_suffix(g.audit),
                 g.idle_rss_mb,
                 g.with_sessions_rss_mb,
                 g.peak_rss_mb,
                 g.after_load_rss_mb,
                 g.data_dir_mb,
-                g.stdio_child_peak_rss_mb
+                g.stdio_child_peak_rss_mb,
+                g.direct_requests
             )
         })
         .collect()

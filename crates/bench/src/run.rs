@@ -284,6 +284,8 @@ pub struct GatewayMemory {
     pub stdio_child_peak_rss_mb: f64,
     /// Size of its data directory (store + audit log) after the run.
     pub data_dir_mb: f64,
+    /// Requests it served on its direct path (C's tools/call, relayed as bytes).
+    pub direct_requests: u64,
 }
 
 /// What the matrix measured.
@@ -708,6 +710,7 @@ async fn matrix(
             .into_iter()
             .max()
             .unwrap_or_default();
+        let direct_requests = g.gateway.direct_requests().await.unwrap_or_default();
         let left = g.gateway.stop().await;
         if left > 0 {
             progress(&format!(
@@ -722,6 +725,7 @@ async fn matrix(
             peak_rss_mb: mb(peak),
             stdio_child_peak_rss_mb: mb(child_peak),
             data_dir_mb: mb(dir_size(&g.data_dir)),
+            direct_requests,
         });
     }
     nginx.proc.stop(Duration::from_secs(5)).await;

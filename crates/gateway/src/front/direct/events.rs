@@ -110,8 +110,21 @@ pub(super) fn sse(message: &Value) -> Bytes {
     Bytes::from(format!("event: message\ndata: {message}\n\n"))
 }
 
+/// An SSE event carrying a message already serialized.
+pub(super) fn sse_bytes(message: &[u8]) -> Bytes {
+    let mut event = Vec::with_capacity(message.len() + 24);
+    event.extend_from_slice(b"event: message\ndata: ");
+    event.extend_from_slice(message);
+    event.extend_from_slice(b"\n\n");
+    Bytes::from(event)
+}
+
 pub(super) fn json_response(message: &Value) -> Response {
-    let mut response = Body::from(serde_json::to_vec(message).unwrap_or_default()).into_response();
+    json_bytes_response(Bytes::from(serde_json::to_vec(message).unwrap_or_default()))
+}
+
+pub(super) fn json_bytes_response(body: Bytes) -> Response {
+    let mut response = Body::from(body).into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),

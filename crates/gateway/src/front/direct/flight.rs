@@ -3,10 +3,15 @@
 use std::{sync::Arc, time::Instant};
 
 use axum::response::Response;
+use bytes::Bytes;
 use serde_json::{Value, json};
 use switchboard_audit::{AuditRecord, Status};
 
-use super::{CallKey, Context, Core, Sent, events::json_response, lock, send_upstream};
+use super::{
+    CallKey, Context, Core, Sent,
+    events::{json_bytes_response, json_response},
+    lock, send_upstream,
+};
 
 /// One direct call's record, written exactly once: with its answer, or as
 /// cancelled when the call is dropped before it has one.
@@ -38,15 +43,18 @@ impl Flight {
         }
     }
 
-    /// Records the answer and turns it into the client's; in strict mode an
-    /// answer that cannot be recorded is withheld (an error instead).
-    pub async fn finish_message(&mut self, context: &Context, mut reply: Value) -> Value {
+    /// Records the answer and turns it into the client's (as JSON); in
+    /// strict mode an answer that cannot be recorded is withheld (an error
+    /// instead). The result is not copied: the record takes it once the
+    /// client's answer is written.
+    pub async fn finish_message(&mut self, context: &Context, mut reply: Value) -> Bytes {
         self.unregister();
+        reply["id"] = context.client_id.clone();
+        let bytes = Bytes::from(serde_json::to_vec(&reply).unwrap_or_default());
         let Some(mut record) = self.record.take() else {
-            return reply;
+            return bytes;
         };
         record.latency_us = Some(elapsed_us(self.started));
-        reply["id"] = context.client_id.clone();
         if let Some(error) = reply.get("error") {
             record.status = Status::Error;
             record.error_code = error.get("code").and_then(Value::as_i64);
@@ -54,23 +62,24 @@ impl Flight {
                 .get("message")
                 .and_then(Value::as_str)
                 .map(str::to_owned);
-        } else if let Some(result) = reply.get("result") {
+        } else if let Some(result) = reply.get_mut("result") {
             if result.get("isError").and_then(Value::as_bool) == Some(true) {
                 record.status = Status::Error;
             }
-            record.response = Some(result.clone());
+            record.response = Some(result.take());
         }
         match self.core.audit.record(record).await {
-            Ok(()) => reply,
+            Ok(()) => bytes,
             Err(e) => {
                 tracing::error!(error = %e, "unrecorded answer withheld");
-                error_message(&context.client_id, -32603, &e.to_string())
+                let error = error_message(&context.client_id, -32603, &e.to_string());
+                Bytes::from(serde_json::to_vec(&error).unwrap_or_default())
             }
         }
     }
 
     pub async fn finish(&mut self, context: &Context, reply: Value) -> Response {
-        json_response(&self.finish_message(context, reply).await)
+        json_bytes_response(self.finish_message(context, reply).await)
     }
 
     /// Records a failure of the call and turns it into the client's error.

@@ -62,7 +62,7 @@ use crate::{
 };
 #[cfg(test)]
 use events::parse_event;
-use events::{Events, is_answer, json_response, sse};
+use events::{Events, is_answer, json_response, sse, sse_bytes};
 use flight::Flight;
 
 /// Prefix of the ids the gateway gives requests it relays to a client.
@@ -343,7 +343,7 @@ async fn relay_rest(
         };
         if context.is_answer(&message) {
             let reply = flight.finish_message(context, message).await;
-            let _ = tx.send(sse(&reply)).await;
+            let _ = tx.send(sse_bytes(&reply)).await;
             return;
         }
         if let Some(relayed) = context.on_message(message).await
