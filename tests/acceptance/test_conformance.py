@@ -153,12 +153,18 @@ def test_2025_clients_of_a_2026_upstream(setup: Setup, legacy_direct: Conformanc
 def test_fixture_2026_through_the_gateway(
     setup: Setup, fixture_server: HttpPeer, session_dir, sandbox_env
 ) -> None:
-    """Spec 2026-07-28, with the upstream on 2026-07-28: stateless requests both ways."""
+    """Spec 2026-07-28, with the upstream on 2026-07-28: stateless requests both ways. Plain
+    tool calls take the gateway's direct path (relayed as bytes); those with a log level,
+    a progress token or an input-required retry go through rmcp."""
     direct = conformance("fixture 2026-07-28 directly", fixture_server.url, session_dir, sandbox_env, SPEC_2026)
+    before = setup.gateway.status()["direct_requests"]
     through = conformance(
         f"fixture 2026-07-28 via /mcp/{FIXTURE}", setup.url(FIXTURE), session_dir, sandbox_env, SPEC_2026
     )
+    relayed = setup.gateway.status()["direct_requests"] - before
+    print(f"requests on the direct path: {relayed}")
     compare(direct, through)
+    assert relayed >= 5, f"only {relayed} calls took the direct path"
 
 
 @pytest.mark.parametrize("server", [EV_HTTP, EV_STDIO])

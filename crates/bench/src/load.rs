@@ -11,12 +11,12 @@ use std::{
 };
 
 use rmcp::{
-    RoleClient, ServiceExt as _,
+    ClientLifecycleMode, RoleClient,
     model::{
         CallToolRequestParams, CallToolResponse, CallToolResult, ClientCapabilities, ClientConfig,
         ContentBlock, Implementation, JsonObject, ProtocolVersion,
     },
-    service::{Peer, RunningService},
+    service::{Peer, RunningService, serve_client_with_lifecycle},
     transport::{
         StreamableHttpClientTransport, streamable_http_client::StreamableHttpClientTransportConfig,
     },
@@ -41,6 +41,30 @@ pub struct Target {
     /// Reuse HTTP connections between requests. Off is what rmcp's own client
     /// does (`from_config`: a new connection per POST).
     pub keep_alive: bool,
+    /// The protocol the client speaks.
+    pub protocol: Protocol,
+}
+
+/// The protocol a load client speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+pub enum Protocol {
+    /// 2026-07-28: stateless requests (`server/discover`, no session).
+    #[value(name = "2026-07-28")]
+    #[serde(rename = "2026-07-28")]
+    Stateless,
+    /// 2025-11-25: a session opened with `initialize`.
+    #[value(name = "2025-11-25")]
+    #[serde(rename = "2025-11-25")]
+    Session,
+}
+
+impl Protocol {
+    pub fn label(self) -> &'static str {
+        match self {
+            Protocol::Stateless => "2026-07-28",
+            Protocol::Session => "2025-11-25",
+        }
+    }
 }
 
 /// What each call asks for.
@@ -99,7 +123,7 @@ pub struct Session {
 }
 
 impl Session {
-    /// Connects and initializes (protocol 2025-11-25).
+    /// Connects: `server/discover` (2026-07-28) or `initialize` (2025-11-25).
     pub async fn connect(target: &Target) -> Result<Self, BoxError> {
         let mut config = StreamableHttpClientTransportConfig::with_uri(target.url.clone());
         if let Some(token) = &target.token {
@@ -114,12 +138,25 @@ impl Session {
         } else {
             StreamableHttpClientTransport::from_config(config)
         };
+        let (version, lifecycle) = match target.protocol {
+            Protocol::Stateless => (
+                ProtocolVersion::V_2026_07_28,
+                ClientLifecycleMode::Discover {
+                    preferred_versions: vec![ProtocolVersion::V_2026_07_28],
+                },
+            ),
+            Protocol::Session => (
+                ProtocolVersion::V_2025_11_25,
+                ClientLifecycleMode::Initialize,
+            ),
+        };
         let info = ClientConfig::new(
             ClientCapabilities::default(),
             Implementation::new("switchboard-bench", env!("CARGO_PKG_VERSION")),
         )
-        .with_protocol_version(ProtocolVersion::V_2025_11_25);
-        let service = tokio::time::timeout(CONNECT_TIMEOUT, info.serve(transport))
+        .with_protocol_version(version);
+        let serving = serve_client_with_lifecycle(info, transport, lifecycle);
+        let service = tokio::time::timeout(CONNECT_TIMEOUT, serving)
             .await
             .map_err(|_| format!("no answer to initialize from {} within 20 s", target.url))??;
         Ok(Self { service })

@@ -81,6 +81,10 @@ pub struct RunArgs {
     /// Reuse HTTP connections in the load generator (rmcp's own client opens one per request).
     #[arg(long)]
     pub keep_alive: bool,
+    /// The protocol of the load clients: 2026-07-28 (stateless, what rmcp 3.9 and the
+    /// Python SDK 2.3 speak by default) or 2025-11-25 (sessions).
+    #[arg(long, value_enum, default_value = "2026-07-28")]
+    pub protocol: load::Protocol,
     /// nginx worker processes.
     #[arg(long, default_value_t = 2)]
     pub nginx_workers: usize,
@@ -139,6 +143,9 @@ struct LoadArgs {
     /// Reuse HTTP connections between requests.
     #[arg(long)]
     keep_alive: bool,
+    /// The protocol to speak.
+    #[arg(long, value_enum, default_value = "2026-07-28")]
+    protocol: load::Protocol,
     /// Print the summary as JSON.
     #[arg(long)]
     json: bool,
@@ -189,6 +196,7 @@ async fn load_only(args: LoadArgs) -> Result<(), BoxError> {
         url: args.url,
         token: args.token,
         keep_alive: args.keep_alive,
+        protocol: args.protocol,
     };
     let workload = match args.payload {
         Some(n) => load::Workload::Payload(n),

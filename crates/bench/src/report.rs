@@ -358,8 +358,9 @@ fn method_lines(r: &Report) -> Vec<String> {
     let m = &r.matrix;
     vec![
         format!(
-            "Load: closed-loop tools/call on rmcp streamable-HTTP client sessions (protocol 2025-11-25); \
+            "Load: closed-loop tools/call on rmcp streamable-HTTP clients (protocol {}); \
              {} interleaved rounds x {:.1} s per path and cell after {:.1} s warm-up; {}.",
+            m.protocol.label(),
             m.rounds,
             m.duration_s,
             m.warmup_s,
@@ -370,8 +371,9 @@ fn method_lines(r: &Report) -> Vec<String> {
             }
         ),
         "Paths: A client -> echo server; B client -> nginx proxy_pass (keep-alive upstream) -> echo \
-         server; C client -> Switchboard /mcp/echo-http -> echo server; D client -> Switchboard \
-         /mcp/echo-stdio -> echo server over stdio."
+         server; C client -> Switchboard /mcp/echo-http -> echo server (the gateway's direct path: \
+         the call relayed as bytes after its checks); D client -> Switchboard /mcp/echo-stdio -> echo \
+         server over stdio (through rmcp's sessions)."
             .into(),
         format!(
             "+p50/+p99: added latency vs A. RSS peak: highest resident memory while the cell ran in round 1 \

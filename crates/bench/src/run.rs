@@ -300,6 +300,7 @@ pub struct Matrix {
     pub duration_s: f64,
     pub warmup_s: f64,
     pub keep_alive: bool,
+    pub protocol: crate::load::Protocol,
     pub nginx_workers: usize,
 }
 
@@ -536,6 +537,7 @@ async fn matrix(
         url: url.to_owned(),
         token: None,
         keep_alive: args.keep_alive,
+        protocol: args.protocol,
     };
     let mut paths: Vec<(PathId, Target, Watch)> = vec![
         (
@@ -593,6 +595,7 @@ async fn matrix(
                     url: format!("{}/{server}", g.gateway.mcp_url),
                     token: Some(g.token.clone()),
                     keep_alive: args.keep_alive,
+                    protocol: args.protocol,
                 },
                 watch,
             ));
@@ -750,6 +753,7 @@ async fn matrix(
             duration_s: args.duration,
             warmup_s: args.warmup,
             keep_alive: args.keep_alive,
+            protocol: args.protocol,
             nginx_workers: args.nginx_workers.max(1),
         },
         audit,

@@ -112,6 +112,9 @@ pub async fn run(
             url: gw.mcp_url.clone(),
             token: Some(token.clone()),
             keep_alive: true,
+            // The merged list is cached per client; a session client gets it
+            // as JSON serialized once (the gateway's direct path).
+            protocol: crate::load::Protocol::Session,
         };
         let cold = async {
             let session = Session::connect(&target).await?;

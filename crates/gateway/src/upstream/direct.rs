@@ -57,6 +57,34 @@ impl Route {
         self.on_session(request, protocol_version).await
     }
 
+    /// A POST of `body` to a 2026-07-28 server (no session; the method and
+    /// name in headers, as the protocol asks).
+    pub async fn post_stateless(
+        &self,
+        protocol_version: &str,
+        method: &str,
+        name: &str,
+        body: Vec<u8>,
+    ) -> Option<reqwest::RequestBuilder> {
+        let name = http::HeaderValue::from_str(name).ok()?;
+        let mut request = self
+            .client
+            .post(&self.url)
+            .headers(self.headers.clone())
+            .header(CONTENT_TYPE, "application/json")
+            .header(ACCEPT, "application/json, text/event-stream")
+            .header("mcp-protocol-version", protocol_version)
+            .header("mcp-method", method)
+            .header("mcp-name", name)
+            .body(body);
+        if let Some(auth) = &self.auth
+            && let Some(token) = auth.access_token().await.ok()?
+        {
+            request = request.bearer_auth(token.expose());
+        }
+        Some(request)
+    }
+
     /// A GET resuming the session's stream after `last_event_id` (a server
     /// may end a call's stream early and have the client resume it).
     pub async fn resume(
@@ -101,12 +129,9 @@ pub(crate) struct Asked<'a> {
 
 impl Upstream {
     /// The live connection and its route, when calls may take the direct
-    /// path: a streamable HTTP server on a session (2025-11-25 or older).
+    /// path: a streamable HTTP server (on a session, or 2026-07-28).
     pub(crate) fn direct(&self) -> Option<(Arc<Live>, Arc<Route>)> {
         let live = self.shared.live()?;
-        if live.stateless() {
-            return None;
-        }
         let route = live.direct.clone()?;
         Some((live, route))
     }

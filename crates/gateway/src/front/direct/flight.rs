@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use switchboard_audit::{AuditRecord, Status};
 
 use super::{
-    CallKey, Context, Core, Sent,
+    CallKey, Core, Sent,
     events::{json_bytes_response, json_response},
     lock, send_upstream,
 };
@@ -47,9 +47,9 @@ impl Flight {
     /// strict mode an answer that cannot be recorded is withheld (an error
     /// instead). The result is not copied: the record takes it once the
     /// client's answer is written.
-    pub async fn finish_message(&mut self, context: &Context, mut reply: Value) -> Bytes {
+    pub async fn finish_message(&mut self, client_id: &Value, mut reply: Value) -> Bytes {
         self.unregister();
-        reply["id"] = context.client_id.clone();
+        reply["id"] = client_id.clone();
         let bytes = Bytes::from(serde_json::to_vec(&reply).unwrap_or_default());
         let Some(mut record) = self.record.take() else {
             return bytes;
@@ -72,14 +72,14 @@ impl Flight {
             Ok(()) => bytes,
             Err(e) => {
                 tracing::error!(error = %e, "unrecorded answer withheld");
-                let error = error_message(&context.client_id, -32603, &e.to_string());
+                let error = error_message(client_id, -32603, &e.to_string());
                 Bytes::from(serde_json::to_vec(&error).unwrap_or_default())
             }
         }
     }
 
-    pub async fn finish(&mut self, context: &Context, reply: Value) -> Response {
-        json_bytes_response(self.finish_message(context, reply).await)
+    pub async fn finish(&mut self, client_id: &Value, reply: Value) -> Response {
+        json_bytes_response(self.finish_message(client_id, reply).await)
     }
 
     /// Records a failure of the call and turns it into the client's error.

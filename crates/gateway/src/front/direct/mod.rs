@@ -136,15 +136,20 @@ pub(crate) async fn intercept(
     if parts.method != axum::http::Method::POST {
         return None;
     }
-    let session: Arc<str> = parts.headers.get("mcp-session-id")?.to_str().ok()?.into();
+    let session: Option<Arc<str>> = match parts.headers.get("mcp-session-id") {
+        Some(id) => Some(id.to_str().ok()?.into()),
+        None => None,
+    };
     let bytes = body.as_ref();
-    if contains(bytes, ASK_PREFIX.as_bytes())
-        && let Some(response) = answer(core, caller, &session, bytes).await
-    {
-        return Some(response);
-    }
-    if contains(bytes, b"notifications/cancelled") {
-        return cancel(core, caller, &session, bytes).await;
+    if let Some(session) = &session {
+        if contains(bytes, ASK_PREFIX.as_bytes())
+            && let Some(response) = answer(core, caller, session, bytes).await
+        {
+            return Some(response);
+        }
+        if contains(bytes, b"notifications/cancelled") {
+            return cancel(core, caller, session, bytes).await;
+        }
     }
     let accepts = parts
         .headers
@@ -157,14 +162,29 @@ pub(crate) async fn intercept(
     let server = match &caller.route {
         Route::Server(server) if contains(bytes, b"tools/call") => server,
         Route::All if contains(bytes, b"tools/list") => {
-            return list_tools(core, caller, parts, &session, bytes).await;
+            return list_tools(core, caller, parts, session.as_ref()?, bytes).await;
         }
         _ => return None,
     };
     let call = Call::parse(bytes)?;
-    let known = known_session(core, caller, parts, &session)?;
+    let known = match &session {
+        Some(session) => known_session(core, caller, parts, session)?,
+        None => stateless_client(&call, parts)?,
+    };
+    let stateless = session.is_none();
     let up = core.hub.get(server)?;
     let (live, route) = up.direct()?;
+    // Each era only to its own: bridging between them is rmcp's path.
+    if live.stateless() != stateless {
+        return None;
+    }
+    if stateless {
+        // What the client subscribed to just before is in place first.
+        core.dispatch
+            .openings
+            .settled(&caller.client, crate::opening::OPENING_LIMIT)
+            .await;
+    }
     let tool = up
         .tools()
         .iter()
@@ -187,12 +207,26 @@ pub(crate) async fn intercept(
     );
     let mut message = call.message;
     message["id"] = Value::String(upstream_id.clone());
+    if stateless {
+        // The gateway speaks to the server as itself; what the server may
+        // ask for stays what the client declared.
+        let meta = &mut message["params"]["_meta"];
+        meta[PROTOCOL_VERSION_KEY] = Value::String(version.clone());
+        meta[CLIENT_INFO_KEY] =
+            json!({ "name": "switchboard", "version": env!("CARGO_PKG_VERSION") });
+    }
     let sent_body = serde_json::to_vec(&message).ok()?;
-    let request = route.post(&version, sent_body).await?;
+    let request = if stateless {
+        route
+            .post_stateless(&version, "tools/call", &call.name, sent_body)
+            .await?
+    } else {
+        route.post(&version, sent_body).await?
+    };
 
     let mut record = AuditRecord::new(Direction::ClientToServer, "tools/call");
     record.client = Some(caller.client.clone());
-    record.session = Some(session.to_string());
+    record.session = session.as_deref().map(str::to_owned);
     record.server = Some(server.clone());
     record.name = Some(call.name.clone());
     record.request = message.get_mut("params").map(Value::take);
@@ -218,21 +252,41 @@ pub(crate) async fn intercept(
         // nothing ran, and the usual path knows how to recover.
         return None;
     }
-    let key = (session.clone(), call.id.to_string());
-    let sent = Arc::new(Sent {
-        client: caller.client.clone(),
-        upstream_id: upstream_id.clone(),
-        route: route.clone(),
-        version: version.clone(),
-        cancelled: CancellationToken::new(),
+    // A session client may cancel the call by notification; a stateless one
+    // by closing the request, which closes the gateway's request too.
+    let cancelled = CancellationToken::new();
+    let registered = session.as_ref().map(|session| {
+        let key = (session.clone(), call.id.to_string());
+        let sent = Arc::new(Sent {
+            client: caller.client.clone(),
+            upstream_id: upstream_id.clone(),
+            route: route.clone(),
+            version: version.clone(),
+            cancelled: cancelled.clone(),
+        });
+        lock(&core.direct.calls).insert(key.clone(), sent.clone());
+        (key, sent)
     });
-    lock(&core.direct.calls).insert(key.clone(), sent.clone());
-    let cancelled = sent.cancelled.clone();
-    let mut flight = Flight::new(core, record, started, Some((key, sent)));
+    let mut flight = Flight::new(core, record, started, registered);
     if !response.status().is_success() {
+        // A JSON-RPC error goes back as the server sent it, HTTP status and
+        // all (2026-07-28 servers answer some errors with a 4xx).
         let status = response.status();
-        let message = format!("server \"{server}\" answered HTTP {status}");
-        return Some(flight.fail(&call.id, -32603, message).await);
+        let error = match response.bytes().await {
+            Ok(body) => serde_json::from_slice::<Value>(&body)
+                .ok()
+                .filter(|v| v.get("error").is_some()),
+            Err(_) => None,
+        };
+        let mut answer = match error {
+            Some(error) => flight.finish(&call.id, error).await,
+            None => {
+                let message = format!("server \"{server}\" answered HTTP {status}");
+                flight.fail(&call.id, -32603, message).await
+            }
+        };
+        *answer.status_mut() = status;
+        return Some(answer);
     }
     let is_sse = response
         .headers()
@@ -242,6 +296,7 @@ pub(crate) async fn intercept(
     let context = Context {
         core: core.clone(),
         session,
+        stateless,
         client: caller.client.clone(),
         capabilities: known.capabilities,
         up: up.clone(),
@@ -259,7 +314,9 @@ pub(crate) async fn intercept(
             Err(_) => None,
         };
         return Some(match reply {
-            Some(reply) if context.is_answer(&reply) => flight.finish(&context, reply).await,
+            Some(reply) if context.is_answer(&reply) => {
+                flight.finish(&context.client_id, reply).await
+            }
             _ => {
                 let message = format!("server \"{}\" sent no answer", up.name());
                 flight.fail(&context.client_id, -32603, message).await
@@ -281,7 +338,7 @@ pub(crate) async fn intercept(
             break;
         };
         if context.is_answer(&message) {
-            return Some(flight.finish(&context, message).await);
+            return Some(flight.finish(&context.client_id, message).await);
         }
         if let Some(relayed) = context.on_message(message).await {
             // The server asked for input: the answer becomes a stream.
@@ -342,7 +399,7 @@ async fn relay_rest(
             return;
         };
         if context.is_answer(&message) {
-            let reply = flight.finish_message(context, message).await;
+            let reply = flight.finish_message(&context.client_id, message).await;
             let _ = tx.send(sse_bytes(&reply)).await;
             return;
         }
@@ -440,6 +497,41 @@ async fn list_tools(
     Some(response)
 }
 
+/// `_meta` keys of the 2026-07-28 lifecycle.
+const PROTOCOL_VERSION_KEY: &str = "io.modelcontextprotocol/protocolVersion";
+const CLIENT_INFO_KEY: &str = "io.modelcontextprotocol/clientInfo";
+const CLIENT_CAPABILITIES_KEY: &str = "io.modelcontextprotocol/clientCapabilities";
+
+/// A stateless (2026-07-28) client's call, when the direct path may serve
+/// it: complete lifecycle `_meta`, headers that agree with the body, no log
+/// level (its log messages would be scoped to this request) and no retry of
+/// an input-required result (the gateway's bridge may own its state).
+fn stateless_client(call: &Call, parts: &Parts) -> Option<crate::dispatch::DirectSession> {
+    let params = call.message.get("params")?;
+    let meta = params.get("_meta")?;
+    let version = meta.get(PROTOCOL_VERSION_KEY)?.as_str()?;
+    if version != "2026-07-28"
+        || meta.get(CLIENT_INFO_KEY).is_none()
+        || meta.get("io.modelcontextprotocol/logLevel").is_some()
+        || params.get("requestState").is_some()
+        || params.get("inputResponses").is_some()
+    {
+        return None;
+    }
+    let header = |name: &str| parts.headers.get(name).map(|v| v.as_bytes());
+    if header("mcp-protocol-version").is_some_and(|v| v != version.as_bytes())
+        || header("mcp-method").is_some_and(|v| v != b"tools/call")
+        || header("mcp-name").is_some_and(|v| v != call.name.as_bytes())
+    {
+        return None;
+    }
+    let capabilities = serde_json::from_value(meta.get(CLIENT_CAPABILITIES_KEY)?.clone()).ok()?;
+    Some(crate::dispatch::DirectSession {
+        protocol_version: version.to_owned(),
+        capabilities,
+    })
+}
+
 /// A `tools/call` request that may take the direct path.
 struct Call {
     message: Value,
@@ -474,7 +566,8 @@ impl Call {
 /// What a direct call needs while it runs.
 struct Context {
     core: Arc<Core>,
-    session: Arc<str>,
+    session: Option<Arc<str>>,
+    stateless: bool,
     client: String,
     capabilities: ClientCapabilities,
     up: Arc<Upstream>,
@@ -534,6 +627,9 @@ impl Context {
         let params = message.get("params").cloned();
         let caps = &self.capabilities;
         let refusal = match method.as_str() {
+            _ if self.stateless => {
+                Some("a 2026-07-28 server asks for input with an input-required result")
+            }
             "elicitation/create" if caps.elicitation.is_none() => {
                 Some("the client of this call does not support elicitation")
             }
@@ -571,7 +667,7 @@ impl Context {
         lock(&self.core.direct.asks).insert(
             id,
             PendingAsk {
-                session: self.session.clone(),
+                session: self.session.clone()?,
                 upstream_id,
                 method,
                 client: self.client.clone(),
