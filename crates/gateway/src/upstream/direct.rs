@@ -145,6 +145,15 @@ impl Upstream {
         client.route_notification(notification, &live.peer).await;
     }
 
+    /// Records a progress notification relayed to `client` during a direct call.
+    pub(crate) async fn record_progress(&self, client: &str, params: Option<serde_json::Value>) {
+        let upstream = UpstreamClient {
+            shared: self.shared.clone(),
+        };
+        let record = upstream.record("notifications/progress", Some(client), params);
+        upstream.commit(record).await;
+    }
+
     /// Records a request of the server answered during a direct call: the
     /// client's answer, or the error it (or the gateway) gave.
     pub(crate) async fn record_asked(

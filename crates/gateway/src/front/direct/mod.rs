@@ -10,12 +10,17 @@
 //!
 //! A call takes this path only when all of this holds (anything else goes
 //! the usual way, unchanged):
-//! - it comes on a session (protocol 2025-11-25 or older) to `/mcp/{server}`
-//!   that the gateway knows, that belongs to the caller, and that used the
-//!   usual path recently (so rmcp's idle timer keeps the session alive);
+//! - it comes to `/mcp/{server}` for a streamable HTTP server of the client's
+//!   own era: on a session (2025-11-25 or older) that the gateway knows, that
+//!   belongs to the caller and that used the usual path recently (so rmcp's
+//!   idle timer keeps it alive), to a server on a session; or stateless
+//!   (2026-07-28, without a log level or an input-required retry) to a
+//!   2026-07-28 server;
 //! - it is one `tools/call`, without a progress token or a task;
-//! - the server is a streamable HTTP server on a session, without OAuth;
 //! - the policy allows the tool outright and no rate limit refuses it.
+//!
+//! A session client's `tools/list` on `/mcp` is answered here too, from the
+//! per-client cache of the merged list, as the JSON it was serialized to once.
 //!
 //! While it runs, the server's notifications are handled as rmcp's client
 //! would have handed them on (log messages, list changes, resource updates).
@@ -207,6 +212,11 @@ pub(crate) async fn intercept(
     );
     let mut message = call.message;
     message["id"] = Value::String(upstream_id.clone());
+    // Progress comes back under the gateway's token, on the call's stream.
+    let progress = call.progress.map(|token| {
+        message["params"]["_meta"]["progressToken"] = Value::String(upstream_id.clone());
+        (Value::String(upstream_id.clone()), token)
+    });
     if stateless {
         // The gateway speaks to the server as itself; what the server may
         // ask for stays what the client declared.
@@ -307,6 +317,7 @@ pub(crate) async fn intercept(
         upstream_id: Value::String(upstream_id),
         asked: Mutex::default(),
         cancelled,
+        progress,
     };
     if !is_sse {
         let reply = match response.bytes().await {
@@ -537,6 +548,8 @@ struct Call {
     message: Value,
     id: Value,
     name: String,
+    /// The client's progress token, if it asked for progress.
+    progress: Option<Value>,
 }
 
 impl Call {
@@ -555,11 +568,20 @@ impl Call {
         let progress = params
             .get("_meta")
             .and_then(|m| m.get("progressToken"))
-            .is_some();
-        if progress || params.contains_key("task") {
+            .cloned();
+        if progress
+            .as_ref()
+            .is_some_and(|t| !(t.is_string() || t.is_i64() || t.is_u64()))
+            || params.contains_key("task")
+        {
             return None;
         }
-        Some(Self { message, id, name })
+        Some(Self {
+            message,
+            id,
+            name,
+            progress,
+        })
     }
 }
 
@@ -580,6 +602,8 @@ struct Context {
     asked: Mutex<Vec<String>>,
     /// Set when the client cancels the call.
     cancelled: CancellationToken,
+    /// The progress token sent to the server, and the client's.
+    progress: Option<(Value, Value)>,
 }
 
 impl Context {
@@ -609,6 +633,9 @@ impl Context {
         };
         match parsed {
             ServerJsonRpcMessage::Notification(n) => {
+                if let Some(relayed) = self.progress(message).await {
+                    return Some(relayed);
+                }
                 self.up
                     .direct_notification(&self.live, n.notification)
                     .await;
@@ -617,6 +644,25 @@ impl Context {
             ServerJsonRpcMessage::Request(_) => self.ask(message).await,
             _ => None,
         }
+    }
+
+    /// Progress of this call: to the client on the call's stream, under its
+    /// own token, and recorded.
+    async fn progress(&self, mut message: Value) -> Option<Bytes> {
+        let (sent, theirs) = self.progress.as_ref()?;
+        if message.get("method")?.as_str()? != "notifications/progress" {
+            return None;
+        }
+        let params = message.get_mut("params")?;
+        if params.get("progressToken")? != sent {
+            return None;
+        }
+        params["progressToken"] = theirs.clone();
+        let relayed = sse(&message);
+        self.up
+            .record_progress(&self.client, message.get_mut("params").map(Value::take))
+            .await;
+        Some(relayed)
     }
 
     /// A request of the server: relayed to the client when it can answer,
@@ -799,9 +845,12 @@ mod tests {
             parse(r#"{"jsonrpc":"2.0","id":"a","method":"tools/call","params":{"name":"x"}}"#)
                 .is_some()
         );
+        let with_progress = parse(r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"x","_meta":{"progressToken":"p"}}}"#)
+            .expect("progress is relayed on the call's stream");
+        assert_eq!(with_progress.progress, Some(json!("p")));
         for refused in [
-            // progress must be relayed under the client's token
-            r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"x","_meta":{"progressToken":1}}}"#,
+            // a progress token must be a string or an integer
+            r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"x","_meta":{"progressToken":{}}}}"#,
             // tasks are tracked by the usual path
             r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"x","task":{}}}"#,
             // not a call, a notification, a batch, no name, odd ids, not JSON
