@@ -276,6 +276,37 @@ def recorded(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
+def upstream_call_id(record: Path, duration: float):
+    """The id under which the upstream received the long call lasting `duration`."""
+    for entry in recorded(record):
+        msg = entry["msg"]
+        if (
+            entry["dir"] == "to_server"
+            and msg.get("method") == "tools/call"
+            and msg["params"].get("arguments", {}).get("duration") == duration
+        ):
+            return msg["id"]
+    return None
+
+
+async def cancel_seen(record: Path, request_id) -> None:
+    """Waits (10 s at most) until the upstream was sent notifications/cancelled for `request_id`."""
+
+    def cancels():
+        return [
+            entry
+            for entry in recorded(record)
+            if entry["dir"] == "to_server"
+            and entry["msg"].get("method") == "notifications/cancelled"
+            and entry["msg"].get("params", {}).get("requestId") == request_id
+        ]
+
+    with anyio.move_on_after(10):
+        while not cancels():
+            await anyio.sleep(0.1)
+    assert cancels(), f"the upstream was never sent notifications/cancelled for id {request_id!r}"
+
+
 @pytest.mark.parametrize("aggregated", [True, False], ids=["aggregate", "direct"])
 @pytest.mark.parametrize("server", [TAP_STDIO, TAP_HTTP])
 async def test_cancel_reaches_the_upstream(server: str, aggregated: bool, tapped: Tapped) -> None:
@@ -311,33 +342,10 @@ async def test_cancel_reaches_the_upstream(server: str, aggregated: bool, tapped
         assert first_progress.is_set(), "no progress notification arrived within 15 s"
         assert outcome == [], "the call was cancelled before it could finish"
 
-        def upstream_call_id():
-            for entry in recorded(tapped.records[server]):
-                msg = entry["msg"]
-                if (
-                    entry["dir"] == "to_server"
-                    and msg.get("method") == "tools/call"
-                    and msg["params"].get("arguments", {}).get("duration") == duration
-                ):
-                    return msg["id"]
-            return None
-
-        request_id = upstream_call_id()
+        request_id = upstream_call_id(tapped.records[server], duration)
         assert request_id is not None, f"the upstream never received the call: {tapped.records[server]}"
 
-        def cancels():
-            return [
-                entry
-                for entry in recorded(tapped.records[server])
-                if entry["dir"] == "to_server"
-                and entry["msg"].get("method") == "notifications/cancelled"
-                and entry["msg"].get("params", {}).get("requestId") == request_id
-            ]
-
-        with anyio.move_on_after(10):
-            while not cancels():
-                await anyio.sleep(0.1)
-        assert cancels(), f"the upstream was never sent notifications/cancelled for id {request_id!r}"
+        await cancel_seen(tapped.records[server], request_id)
 
         # Wait past the moment the tool would have answered, then check it did not.
         await anyio.sleep(max(0.0, started + duration + 1.5 - time.monotonic()))
@@ -365,17 +373,6 @@ async def test_cancel_on_the_direct_path(tapped: Tapped) -> None:
     duration = round(3 + random.randint(1, 999_999) / 1_000_000, 6)
     direct_before = gateway.status()["direct_requests"]
 
-    def upstream_call_id():
-        for entry in recorded(tapped.records[TAP_HTTP]):
-            msg = entry["msg"]
-            if (
-                entry["dir"] == "to_server"
-                and msg.get("method") == "tools/call"
-                and msg["params"].get("arguments", {}).get("duration") == duration
-            ):
-                return msg["id"]
-        return None
-
     async with connect(gateway.url(TAP_HTTP), gateway.token, mode="legacy") as client:
         assert text_of(await client.call_tool("echo", {"message": "first"})) == "Echo: first"
         async with anyio.create_task_group() as group:
@@ -383,26 +380,14 @@ async def test_cancel_on_the_direct_path(tapped: Tapped) -> None:
                 client.call_tool, "trigger-long-running-operation", {"duration": duration, "steps": 3}
             )
             with anyio.move_on_after(15):
-                while upstream_call_id() is None:
+                while upstream_call_id(tapped.records[TAP_HTTP], duration) is None:
                     await anyio.sleep(0.05)
             group.cancel_scope.cancel()
-        request_id = upstream_call_id()
+        request_id = upstream_call_id(tapped.records[TAP_HTTP], duration)
         assert request_id is not None, "the upstream never received the call"
         assert str(request_id).startswith("switchboard-"), f"not the direct path's id: {request_id!r}"
 
-        def cancels():
-            return [
-                entry
-                for entry in recorded(tapped.records[TAP_HTTP])
-                if entry["dir"] == "to_server"
-                and entry["msg"].get("method") == "notifications/cancelled"
-                and entry["msg"].get("params", {}).get("requestId") == request_id
-            ]
-
-        with anyio.move_on_after(10):
-            while not cancels():
-                await anyio.sleep(0.1)
-        assert cancels(), f"the upstream was never sent notifications/cancelled for id {request_id!r}"
+        await cancel_seen(tapped.records[TAP_HTTP], request_id)
         after = await client.call_tool("echo", {"message": "after the cancel"})
         assert text_of(after) == "Echo: after the cancel"
 
