@@ -131,3 +131,29 @@ pub(super) fn json_bytes_response(body: Bytes) -> Response {
     );
     response
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn answers_are_told_from_other_messages() {
+        let reply = |m: Value| is_answer(&m, &json!("switchboard-3"));
+        assert!(reply(
+            json!({"jsonrpc":"2.0","id":"switchboard-3","result":{}})
+        ));
+        assert!(reply(
+            json!({"jsonrpc":"2.0","id":"switchboard-3","error":{"code":1,"message":""}})
+        ));
+        // a server request reusing the id is not the answer
+        assert!(!reply(
+            json!({"jsonrpc":"2.0","id":"switchboard-3","method":"ping"})
+        ));
+        assert!(!reply(json!({"jsonrpc":"2.0","id":3,"result":{}})));
+        assert_eq!(parse_event(Some(" ".into())), None);
+        assert_eq!(parse_event(None), None);
+        assert_eq!(parse_event(Some("{\"a\":1}".into())), Some(json!({"a":1})));
+    }
+}
