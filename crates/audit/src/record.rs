@@ -133,6 +133,18 @@ impl AuditRecord {
             rule: None,
         }
     }
+
+    /// Sets the latency: the time since `started`.
+    pub fn took(&mut self, started: std::time::Instant) {
+        self.latency_us = Some(i64::try_from(started.elapsed().as_micros()).unwrap_or(i64::MAX));
+    }
+
+    /// Marks the record as failed with a JSON-RPC error.
+    pub fn failed(&mut self, code: Option<i64>, message: impl Into<String>) {
+        self.status = Status::Error;
+        self.error_code = code;
+        self.error_message = Some(message.into());
+    }
 }
 
 /// A stored record: redacted, size-capped, chained.

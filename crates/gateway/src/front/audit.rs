@@ -111,7 +111,7 @@ impl Front {
             started,
             summarize,
         } = scope;
-        record.latency_us = Some(i64::try_from(started.elapsed().as_micros()).unwrap_or(i64::MAX));
+        record.took(started);
         match &result {
             Ok(value) => {
                 // Lists are summarised from the typed result: turning

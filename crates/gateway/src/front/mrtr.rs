@@ -11,7 +11,7 @@ use rmcp::{
     },
     service::RequestContext,
 };
-use switchboard_audit::{AuditRecord, Direction, Status};
+use switchboard_audit::{AuditRecord, Direction};
 
 use super::{Bound, Front, forward};
 use crate::upstream::Upstream;
@@ -159,14 +159,10 @@ async fn record(
     record.client = Some(bound.caller.client.clone());
     record.request = params;
     record.protocol_version = Some(bound.protocol_version.clone());
-    record.latency_us = Some(i64::try_from(started.elapsed().as_micros()).unwrap_or(i64::MAX));
+    record.took(started);
     match result {
         Ok(value) => record.response = serde_json::to_value(value).ok(),
-        Err(e) => {
-            record.status = Status::Error;
-            record.error_code = Some(i64::from(e.code.0));
-            record.error_message = Some(e.message.to_string());
-        }
+        Err(e) => record.failed(Some(i64::from(e.code.0)), e.message.to_string()),
     }
     if let Err(e) = front.core.audit.record(record).await {
         tracing::error!(server, error = %e, "message not recorded");

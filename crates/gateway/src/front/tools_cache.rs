@@ -18,12 +18,15 @@ const MAX_CLIENTS: usize = 256;
 /// What a merged list was built from: each ready server's cached tools.
 pub(crate) type Sources = Vec<(String, Arc<Vec<Tool>>)>;
 
+/// Where an entry's JSON form is kept once made.
+type JsonCell = Arc<OnceLock<Bytes>>;
+
 struct Entry {
     generation: u64,
     sources: Sources,
     tools: Arc<Vec<Tool>>,
     /// The list as the JSON of a `tools/list` result, made on first use.
-    json: Arc<OnceLock<Bytes>>,
+    json: JsonCell,
 }
 
 /// Merged, filtered and qualified tool lists by client.
@@ -40,13 +43,25 @@ fn same(a: &Sources, b: &Sources) -> bool {
 }
 
 impl ToolsCache {
-    /// The list built for `client` from exactly these inputs, if any.
-    pub fn get(&self, client: &str, generation: u64, sources: &Sources) -> Option<Arc<Vec<Tool>>> {
+    /// The entry built for `client` from exactly these inputs: its list and
+    /// the cell of its JSON form.
+    fn lookup(
+        &self,
+        client: &str,
+        generation: u64,
+        sources: &Sources,
+    ) -> Option<(Arc<Vec<Tool>>, JsonCell)> {
         let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         entries
             .get(client)
             .filter(|e| e.generation == generation && same(&e.sources, sources))
-            .map(|e| e.tools.clone())
+            .map(|e| (e.tools.clone(), e.json.clone()))
+    }
+
+    /// The list built for `client` from exactly these inputs, if any.
+    pub fn get(&self, client: &str, generation: u64, sources: &Sources) -> Option<Arc<Vec<Tool>>> {
+        self.lookup(client, generation, sources)
+            .map(|(tools, _)| tools)
     }
 
     /// The list built for `client` from exactly these inputs as the JSON of
@@ -57,13 +72,7 @@ impl ToolsCache {
         generation: u64,
         sources: &Sources,
     ) -> Option<(Bytes, usize)> {
-        let (tools, json) = {
-            let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-            let entry = entries
-                .get(client)
-                .filter(|e| e.generation == generation && same(&e.sources, sources))?;
-            (entry.tools.clone(), entry.json.clone())
-        };
+        let (tools, json) = self.lookup(client, generation, sources)?;
         // Serialized outside the lock, once per entry.
         let bytes = json.get_or_init(|| {
             let result = ListToolsResult::with_all_items(tools.as_ref().clone());

@@ -247,7 +247,6 @@ pub(crate) async fn mcp_guard(
         let opening = state.core.dispatch.openings.begin(&client.name);
         request.extensions_mut().insert(opening);
     }
-    let client_name = client.name.clone();
     request.extensions_mut().insert(Caller {
         client: client.name,
         route,
@@ -274,20 +273,19 @@ pub(crate) async fn mcp_guard(
     .then(|| {
         let slot = crate::dispatch::SessionSlot::default();
         parts.extensions.insert(slot.clone());
-        slot
+        let client = parts.extensions.get::<Caller>().map(|c| c.client.clone());
+        (slot, client.unwrap_or_default())
     });
     let request = Request::from_parts(parts, Body::from(bytes.clone()));
     let mut response = next.run(request).await;
-    if let Some(key) = slot.as_ref().and_then(|s| s.0.get())
+    if let Some((slot, client)) = &slot
+        && let Some(key) = slot.0.get()
         && let Some(id) = response
             .headers()
             .get("mcp-session-id")
             .and_then(|v| v.to_str().ok())
     {
-        state
-            .core
-            .dispatch
-            .learn_http_session(*key, &client_name, id);
+        state.core.dispatch.learn_http_session(*key, client, id);
     }
     // rmcp acknowledges a session DELETE with 202; clients (the Python SDK
     // among them) expect the plain success of a completed deletion.

@@ -25,7 +25,7 @@ use rmcp::{
 };
 
 use super::Shared;
-use switchboard_audit::{AuditRecord, Direction, Status};
+use switchboard_audit::{AuditRecord, Direction};
 
 use crate::{
     dispatch::{CallLink, ListKind},
@@ -101,14 +101,10 @@ impl UpstreamClient {
         result: &Result<T, McpError>,
     ) {
         let mut record = self.record(method, client, params);
-        record.latency_us = Some(i64::try_from(started.elapsed().as_micros()).unwrap_or(i64::MAX));
+        record.took(started);
         match result {
             Ok(value) => record.response = serde_json::to_value(value).ok(),
-            Err(e) => {
-                record.status = Status::Error;
-                record.error_code = Some(i64::from(e.code.0));
-                record.error_message = Some(e.message.to_string());
-            }
+            Err(e) => record.failed(Some(i64::from(e.code.0)), e.message.to_string()),
         }
         self.commit(record).await;
     }

@@ -10,7 +10,6 @@ use http::{
     header::{ACCEPT, CONTENT_TYPE},
 };
 use rmcp::model::ServerNotification;
-use switchboard_audit::Status;
 
 use super::{Live, Upstream, client::UpstreamClient, http::SessionCell};
 
@@ -67,22 +66,15 @@ impl Route {
         body: Vec<u8>,
     ) -> Option<reqwest::RequestBuilder> {
         let name = http::HeaderValue::from_str(name).ok()?;
-        let mut request = self
+        let request = self
             .client
             .post(&self.url)
-            .headers(self.headers.clone())
             .header(CONTENT_TYPE, "application/json")
             .header(ACCEPT, "application/json, text/event-stream")
-            .header("mcp-protocol-version", protocol_version)
             .header("mcp-method", method)
             .header("mcp-name", name)
             .body(body);
-        if let Some(auth) = &self.auth
-            && let Some(token) = auth.access_token().await.ok()?
-        {
-            request = request.bearer_auth(token.expose());
-        }
-        Some(request)
+        self.signed(request, protocol_version).await
     }
 
     /// A GET resuming the session's stream after `last_event_id` (a server
@@ -106,9 +98,19 @@ impl Route {
         protocol_version: &str,
     ) -> Option<reqwest::RequestBuilder> {
         let session = self.session.get()?;
+        let request = request.header("mcp-session-id", &*session);
+        self.signed(request, protocol_version).await
+    }
+
+    /// Adds the configured headers, the protocol version and the server's
+    /// access token (when it has a sign-in).
+    async fn signed(
+        &self,
+        request: reqwest::RequestBuilder,
+        protocol_version: &str,
+    ) -> Option<reqwest::RequestBuilder> {
         let mut request = request
             .headers(self.headers.clone())
-            .header("mcp-session-id", &*session)
             .header("mcp-protocol-version", protocol_version);
         if let Some(auth) = &self.auth
             && let Some(token) = auth.access_token().await.ok()?
@@ -165,15 +167,10 @@ impl Upstream {
             shared: self.shared.clone(),
         };
         let mut record = client.record(asked.method, Some(asked.client), asked.params);
-        record.latency_us =
-            Some(i64::try_from(asked.started.elapsed().as_micros()).unwrap_or(i64::MAX));
+        record.took(asked.started);
         match outcome {
             Ok(value) => record.response = Some(value),
-            Err((code, message)) => {
-                record.status = Status::Error;
-                record.error_code = Some(code);
-                record.error_message = Some(message);
-            }
+            Err((code, message)) => record.failed(Some(code), message),
         }
         client.commit(record).await;
     }

@@ -10,7 +10,10 @@ use axum::{
 use serde_json::{Value, json};
 use switchboard_audit::{AuditRecord, Direction};
 
-use super::{Core, Ordering, events::json_response};
+use super::{
+    Core, Ordering,
+    events::{error_message, json_response},
+};
 use crate::route::Caller;
 
 /// The caller's own session, when the direct path may serve it.
@@ -76,14 +79,10 @@ pub(super) async fn list_tools(
     record.request = params.cloned();
     record.protocol_version = Some(known.protocol_version);
     record.response = Some(json!({ "items": items, "nextCursor": null }));
-    record.latency_us = Some(i64::try_from(started.elapsed().as_micros()).unwrap_or(i64::MAX));
+    record.took(started);
     if let Err(e) = core.audit.record(record).await {
         tracing::error!(error = %e, "unrecorded answer withheld");
-        return Some(json_response(&json!({
-            "jsonrpc": "2.0",
-            "id": id,
-            "error": { "code": -32603, "message": e.to_string() },
-        })));
+        return Some(json_response(&error_message(id, -32603, &e.to_string())));
     }
     core.direct.served.fetch_add(1, Ordering::Relaxed);
     let head = format!("{{\"jsonrpc\":\"2.0\",\"id\":{id},\"result\":");

@@ -8,7 +8,7 @@ use axum::{
 };
 use serde_json::{Value, json};
 
-use super::{Core, lock};
+use super::{Core, events::error_message, lock};
 use crate::{
     route::Caller,
     upstream::direct::{Asked, Route as UpstreamRoute},
@@ -17,9 +17,7 @@ use crate::{
 pub(super) fn reply_message(id: Value, outcome: &Result<Value, (i64, String)>) -> Value {
     match outcome {
         Ok(result) => json!({ "jsonrpc": "2.0", "id": id, "result": result }),
-        Err((code, message)) => {
-            json!({ "jsonrpc": "2.0", "id": id, "error": { "code": code, "message": message } })
-        }
+        Err((code, message)) => error_message(&id, *code, message),
     }
 }
 

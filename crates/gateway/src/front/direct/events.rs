@@ -110,6 +110,11 @@ pub(super) fn sse(message: &Value) -> Bytes {
     Bytes::from(format!("event: message\ndata: {message}\n\n"))
 }
 
+/// A JSON-RPC error answering `id`.
+pub(super) fn error_message(id: &Value, code: i64, message: &str) -> Value {
+    serde_json::json!({ "jsonrpc": "2.0", "id": id, "error": { "code": code, "message": message } })
+}
+
 /// An SSE event carrying a message already serialized.
 pub(super) fn sse_bytes(message: &[u8]) -> Bytes {
     let mut event = Vec::with_capacity(message.len() + 24);

@@ -9,7 +9,7 @@ use switchboard_audit::{AuditRecord, Status};
 
 use super::{
     CallKey, Core, Sent,
-    events::{json_bytes_response, json_response},
+    events::{error_message, json_bytes_response, json_response},
     lock, send_upstream,
 };
 
@@ -54,14 +54,14 @@ impl Flight {
         let Some(mut record) = self.record.take() else {
             return bytes;
         };
-        record.latency_us = Some(elapsed_us(self.started));
+        record.took(self.started);
         if let Some(error) = reply.get("error") {
-            record.status = Status::Error;
-            record.error_code = error.get("code").and_then(Value::as_i64);
-            record.error_message = error
-                .get("message")
-                .and_then(Value::as_str)
-                .map(str::to_owned);
+            let message = error.get("message").and_then(Value::as_str);
+            record.failed(
+                error.get("code").and_then(Value::as_i64),
+                message.unwrap_or(""),
+            );
+            record.error_message = message.map(str::to_owned);
         } else if let Some(result) = reply.get_mut("result") {
             if result.get("isError").and_then(Value::as_bool) == Some(true) {
                 record.status = Status::Error;
@@ -86,10 +86,8 @@ impl Flight {
     pub async fn fail_message(&mut self, client_id: &Value, code: i64, message: String) -> Value {
         self.unregister();
         if let Some(mut record) = self.record.take() {
-            record.latency_us = Some(elapsed_us(self.started));
-            record.status = Status::Error;
-            record.error_code = Some(code);
-            record.error_message = Some(message.clone());
+            record.took(self.started);
+            record.failed(Some(code), message.clone());
             if let Err(e) = self.core.audit.record(record).await {
                 tracing::error!(error = %e, "failed call not recorded");
             }
@@ -108,7 +106,7 @@ impl Flight {
         self.unregister();
         let message = "request cancelled by the client";
         if let Some(mut record) = self.record.take() {
-            record.latency_us = Some(elapsed_us(self.started));
+            record.took(self.started);
             record.status = Status::Cancelled;
             record.error_message = Some(message.to_owned());
             if let Err(e) = self.core.audit.record(record).await {
@@ -129,7 +127,7 @@ impl Drop for Flight {
         if let Some((key, _)) = &registered {
             lock(&self.core.direct.calls).remove(key);
         }
-        record.latency_us = Some(elapsed_us(self.started));
+        record.took(self.started);
         record.status = Status::Cancelled;
         record.error_message = Some("the client left before the answer".into());
         let core = self.core.clone();
@@ -147,12 +145,4 @@ impl Drop for Flight {
             }
         });
     }
-}
-
-fn elapsed_us(started: Instant) -> i64 {
-    i64::try_from(started.elapsed().as_micros()).unwrap_or(i64::MAX)
-}
-
-fn error_message(id: &Value, code: i64, message: &str) -> Value {
-    json!({ "jsonrpc": "2.0", "id": id, "error": { "code": code, "message": message } })
 }

@@ -310,7 +310,6 @@ pub(crate) async fn intercept(
     let context = Context {
         core: core.clone(),
         session,
-        stateless,
         client: caller.client.clone(),
         capabilities: known.capabilities,
         up: up.clone(),
@@ -429,8 +428,8 @@ async fn relay_rest(
 /// What a direct call needs while it runs.
 struct Context {
     core: Arc<Core>,
+    /// The client's session; none for a 2026-07-28 client.
     session: Option<Arc<str>>,
-    stateless: bool,
     client: String,
     capabilities: ClientCapabilities,
     up: Arc<Upstream>,
@@ -514,7 +513,7 @@ impl Context {
         let params = message.get("params").cloned();
         let caps = &self.capabilities;
         let refusal = match method.as_str() {
-            _ if self.stateless => {
+            _ if self.session.is_none() => {
                 Some("a 2026-07-28 server asks for input with an input-required result")
             }
             "elicitation/create" if caps.elicitation.is_none() => {
