@@ -241,14 +241,14 @@ async def test_failed_calls_are_error_rows_with_the_error_code(make_gateway) -> 
 
 
 async def test_tool_error_results_are_error_rows(make_gateway) -> None:
-    """Upstream tool failures (an unknown tool, invalid arguments) reach the client as results
-    with isError: true; the audit row must hold that result and count as an error."""
+    """Upstream tool failures (invalid arguments) reach the client as results with isError:
+    true; the audit row must hold that result and count as an error."""
     gateway, tokens = start_gateway(make_gateway, "gateway-audit-tool-errors", "audit-tool-errors")
     token = tokens["audit-tool-errors"]
     calls = [
-        (None, f"{EV_STDIO}__no-such-tool", "no-such-tool", {}),
-        (EV_STDIO, "no-such-tool", "no-such-tool", {}),
+        (None, f"{EV_STDIO}__echo", "echo", {}),
         (EV_STDIO, "echo", "echo", {}),
+        (EV_STDIO, "get-sum", "get-sum", {"a": "not a number"}),
         (None, f"{EV_STDIO}__get-sum", "get-sum", {"a": "not a number"}),
     ]
     answers: dict[str, str] = {}

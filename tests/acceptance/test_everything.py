@@ -365,10 +365,10 @@ async def test_cancel_reaches_the_upstream(server: str, aggregated: bool, tapped
 
 
 async def test_cancel_on_the_direct_path(tapped: Tapped) -> None:
-    """A call of a session client (2025-11-25) without a progress token on `/mcp/SERVER` of
-    a streamable HTTP server takes the direct path (relayed as bytes on the gateway's own
-    session). Cancelling it still cancels it at the server, under the gateway's id, and
-    records it as cancelled."""
+    """A call of a session client (2025-11-25) on `/mcp/SERVER` of a streamable HTTP server is
+    relayed as bytes on the gateway's own session with the server, under an id of the
+    gateway's. Cancelling it cancels it at the server, under that id, and records it as
+    cancelled."""
     gateway = tapped.gateway
     duration = round(3 + random.randint(1, 999_999) / 1_000_000, 6)
     direct_before = gateway.status()["direct_requests"]
@@ -385,7 +385,6 @@ async def test_cancel_on_the_direct_path(tapped: Tapped) -> None:
             group.cancel_scope.cancel()
         request_id = upstream_call_id(tapped.records[TAP_HTTP], duration)
         assert request_id is not None, "the upstream never received the call"
-        assert str(request_id).startswith("switchboard-"), f"not the direct path's id: {request_id!r}"
 
         await cancel_seen(tapped.records[TAP_HTTP], request_id)
         after = await client.call_tool("echo", {"message": "after the cancel"})
@@ -404,11 +403,11 @@ async def test_cancel_on_the_direct_path(tapped: Tapped) -> None:
 
 async def test_tool_list_from_the_cache_on_the_direct_path(gateway: Gateway) -> None:
     """A session client's `tools/list` on `/mcp` is answered from the per-client cache as
-    the JSON it was serialized to once, identical to the list rmcp built, and a policy
+    the JSON it was serialized to once, identical to the list first built, and a policy
     change shows in the very next list."""
     hidden = f"{EV_HTTP}__get-resource-reference"
     async with connect(gateway.url(), gateway.token, mode="legacy") as client:
-        first = await client.list_tools()  # built by rmcp, which fills the cache
+        first = await client.list_tools()  # built, and cached
         before = gateway.status()["direct_requests"]
         second = await client.list_tools()
         assert gateway.status()["direct_requests"] - before == 1, "the second list did not come from the cache"

@@ -21,6 +21,7 @@ pub struct Api {
     pub(crate) hub: Arc<Hub>,
     pub(crate) audit: Arc<AuditLog>,
     sessions: switchboard_gateway::Sessions,
+    policy: Arc<switchboard_gateway::policy::Policy>,
     listen: String,
     mcp_url: String,
     data_dir: PathBuf,
@@ -133,6 +134,7 @@ fn approval_of(a: switchboard_store::ApprovalRecord) -> ApprovalInfo {
         server: a.server,
         tool: a.tool,
         arguments: a.arguments,
+        exact_arguments: None,
         status: a.status,
         scope: a.scope,
         created_at: a.created_at,
@@ -165,6 +167,7 @@ impl Api {
             hub: gateway.hub().clone(),
             audit: gateway.audit().clone(),
             sessions: gateway.sessions(),
+            policy: gateway.policy().clone(),
             listen: info.listen.to_string(),
             mcp_url: info.mcp_url.clone(),
         }
@@ -356,7 +359,18 @@ impl Api {
             .list_approvals(q.pending_only, 500)
             .await?
             .into_iter()
-            .map(approval_of)
+            .map(|a| {
+                // The person deciding sees the exact arguments (the store
+                // keeps them with secrets masked).
+                let exact = (a.status == "pending")
+                    .then(|| self.policy.approval_arguments(a.id))
+                    .flatten()
+                    .map(|v| v.to_string());
+                ApprovalInfo {
+                    exact_arguments: exact,
+                    ..approval_of(a)
+                }
+            })
             .collect())
     }
 

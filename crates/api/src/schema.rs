@@ -293,8 +293,11 @@ pub struct ApprovalInfo {
     pub server: String,
     /// Tool.
     pub tool: String,
-    /// Arguments (secrets masked), JSON text.
+    /// Arguments (secrets masked), JSON text: what the audit log keeps.
     pub arguments: Option<String>,
+    /// The exact arguments of a call still waiting, JSON text, for the person
+    /// deciding (only from the process that holds the call; never stored).
+    pub exact_arguments: Option<String>,
     /// `pending`, `allowed`, `denied` or `expired`.
     pub status: String,
     /// For `allowed`: `once`, `session` or `always`.

@@ -6,22 +6,21 @@
 //! call to end with an `InputRequiredResult` and to be retried with the
 //! answers. This module keeps the upstream call running while the client
 //! answers: the in-flight call is parked under an opaque `requestState` that
-//! only the gateway issues, and the retry resumes it.
+//! only the gateway issues (bound to the client), and the retry resumes it.
 //!
 //! The other direction (a 2026-07-28 server's `InputRequiredResult` reaching a
-//! client with a session) is driven in `front::mrtr`.
+//! client with a session) is driven in `pipeline::asks`.
 
 use std::{
-    collections::{BTreeMap, HashMap},
+    collections::HashMap,
     sync::{Arc, Mutex},
     time::Duration,
 };
 
-use rmcp::{
-    ErrorData as McpError,
-    model::{InputRequest, InputRequiredResult, InputResponses, ServerResult},
-};
+use serde_json::{Map, Value, json};
 use tokio::sync::{mpsc, oneshot};
+
+use crate::wire::{Message, RpcError};
 
 /// Prefix of the `requestState` values the gateway issues, so retries that
 /// carry a server's own state pass through untouched.
@@ -31,18 +30,26 @@ const STATE_PREFIX: &str = "switchboard-bridge:";
 const PARK_LIMIT: Duration = Duration::from_secs(600);
 
 /// The client's answer to one input request (its result object).
-pub(crate) type Reply = oneshot::Sender<Result<serde_json::Value, McpError>>;
+pub(crate) type Reply = oneshot::Sender<Result<Value, RpcError>>;
 
 /// What happens to an upstream call that a 2026-07-28 client made.
 pub(crate) enum CallEvent {
-    /// The server asks for input.
-    Input { request: InputRequest, reply: Reply },
-    /// The call ended.
-    Done(Result<ServerResult, McpError>),
+    /// The server asks for input (its request: method and params).
+    Input { request: Message, reply: Reply },
+    /// The call ended (with the server's answer, or with why there is none).
+    Done(Result<Message, RpcError>),
 }
 
-/// Sending side handed to the upstream client handler through the call link.
+/// Sending side handed to the call's pump.
 pub(crate) type Inputs = mpsc::Sender<CallEvent>;
+
+/// What a bridged call came to, this time.
+pub(crate) enum Step {
+    /// The server answered.
+    Done(Message),
+    /// The server needs input: the `InputRequiredResult` for the client.
+    InputRequired(Value),
+}
 
 struct Parked {
     client: String,
@@ -65,46 +72,57 @@ pub(crate) fn is_ours(state: Option<&str>) -> bool {
     state.is_some_and(|s| s.starts_with(STATE_PREFIX))
 }
 
+/// Why a resume failed.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ResumeError {
+    /// Unknown, expired, or another client's.
+    #[error("requestState is unknown or expired")]
+    Unknown,
+}
+
 impl Bridge {
     /// Waits for the next thing that happens to the call: its end, or input
     /// the server needs (then the call is parked and the client gets an
-    /// `InputRequiredResult`).
+    /// `InputRequiredResult`). None: the client went away.
     pub async fn next(
         self: &Arc<Self>,
         client: &str,
         mut events: mpsc::Receiver<CallEvent>,
-        cancel: &tokio_util::sync::CancellationToken,
-    ) -> Result<Option<ServerResult>, McpError> {
+        gone: impl Future<Output = ()>,
+    ) -> Option<Result<Step, RpcError>> {
         let first = tokio::select! {
             event = events.recv() => event,
-            () = cancel.cancelled() => return Ok(None),
+            () = gone => return None,
         };
         let (request, reply) = match first {
-            Some(CallEvent::Done(result)) => return result.map(Some),
+            Some(CallEvent::Done(result)) => return Some(result.map(Step::Done)),
             Some(CallEvent::Input { request, reply }) => (request, reply),
             None => {
-                return Err(McpError::internal_error(
+                return Some(Err(RpcError::new(
+                    -32603,
                     "the server's call ended without an answer",
-                    None,
-                ));
+                )));
             }
         };
-        let mut requests = BTreeMap::new();
+        let mut requests = Map::new();
         let mut replies = HashMap::new();
-        requests.insert("input-1".to_owned(), request);
-        replies.insert("input-1".to_owned(), reply);
+        let mut add = |request: Message, reply: Reply| {
+            let key = format!("input-{}", requests.len() + 1);
+            requests.insert(
+                key.clone(),
+                json!({ "method": request.method(), "params": request.params_value() }),
+            );
+            replies.insert(key, reply);
+        };
+        add(request, reply);
         // Requests the server sent together go out together.
         tokio::task::yield_now().await;
         while let Ok(event) = events.try_recv() {
             match event {
-                CallEvent::Input { request, reply } => {
-                    let key = format!("input-{}", requests.len() + 1);
-                    requests.insert(key.clone(), request);
-                    replies.insert(key, reply);
-                }
+                CallEvent::Input { request, reply } => add(request, reply),
                 CallEvent::Done(result) => {
                     // The call ended while asking: nobody waits for answers.
-                    return result.map(Some);
+                    return Some(result.map(Step::Done));
                 }
             }
         }
@@ -125,9 +143,11 @@ impl Bridge {
                 lock(&bridge.parked).remove(&expiring);
             }
         });
-        Ok(Some(ServerResult::InputRequiredResult(
-            InputRequiredResult::new(Some(requests), Some(state)),
-        )))
+        Some(Ok(Step::InputRequired(json!({
+            "resultType": "input_required",
+            "inputRequests": requests,
+            "requestState": state,
+        }))))
     }
 
     /// Resumes the call parked under `state` with the client's answers.
@@ -135,8 +155,8 @@ impl Bridge {
         &self,
         client: &str,
         state: &str,
-        responses: Option<InputResponses>,
-    ) -> Result<mpsc::Receiver<CallEvent>, McpError> {
+        responses: Option<Map<String, Value>>,
+    ) -> Result<mpsc::Receiver<CallEvent>, ResumeError> {
         let parked = {
             let mut parked = lock(&self.parked);
             match parked.get(state) {
@@ -144,17 +164,12 @@ impl Bridge {
                 _ => None,
             }
         };
-        let Some(parked) = parked else {
-            return Err(McpError::invalid_params(
-                "requestState is unknown or expired: send the request again without it",
-                None,
-            ));
-        };
+        let parked = parked.ok_or(ResumeError::Unknown)?;
         let mut responses = responses.unwrap_or_default();
         for (key, reply) in parked.replies {
-            let answer = responses.remove(&key).ok_or_else(|| {
-                McpError::invalid_params(format!("inputResponses lacks \"{key}\""), None)
-            });
+            let answer = responses
+                .remove(&key)
+                .ok_or_else(|| RpcError::new(-32602, format!("inputResponses lacks \"{key}\"")));
             let _ = reply.send(answer);
         }
         Ok(parked.events)
@@ -170,52 +185,43 @@ impl Bridge {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rmcp::model::{ElicitRequest, ElicitRequestParams, ElicitationSchema};
-
-    fn elicitation() -> InputRequest {
-        let schema = ElicitationSchema::builder().build().unwrap();
-        InputRequest::Elicitation(ElicitRequest::new(
-            ElicitRequestParams::FormElicitationParams {
-                meta: None,
-                message: "name?".into(),
-                requested_schema: schema,
-            },
-        ))
-    }
+    use crate::wire::raw;
 
     #[tokio::test]
-    async fn input_parks_the_call_and_the_retry_resumes_it() {
+    async fn input_parks_the_call_and_only_its_client_resumes_it() {
         let bridge = Arc::new(Bridge::default());
         let (tx, rx) = mpsc::channel(4);
         let (reply, answer) = oneshot::channel();
-        tx.send(CallEvent::Input {
-            request: elicitation(),
-            reply,
-        })
-        .await
-        .unwrap();
-        let cancel = tokio_util::sync::CancellationToken::new();
-        let Some(ServerResult::InputRequiredResult(asked)) =
-            bridge.next("alice", rx, &cancel).await.unwrap()
+        let request = Message::request(
+            crate::wire::int_id(3),
+            "elicitation/create",
+            Some(raw(&json!({"message": "name?"}))),
+        );
+        tx.send(CallEvent::Input { request, reply }).await.unwrap();
+        let Some(Ok(Step::InputRequired(asked))) =
+            bridge.next("alice", rx, std::future::pending()).await
         else {
             panic!("expected input required");
         };
-        let state = asked.request_state.unwrap();
+        let state = asked["requestState"].as_str().unwrap().to_owned();
         assert!(is_ours(Some(&state)));
+        assert_eq!(
+            asked["inputRequests"]["input-1"]["method"],
+            "elicitation/create"
+        );
         assert_eq!(bridge.parked(), 1);
         // Another client cannot take it over.
         assert!(bridge.resume("mallory", &state, None).is_err());
-        let mut responses = InputResponses::new();
-        responses.insert("input-1".into(), serde_json::json!({"action": "decline"}));
+        let mut responses = Map::new();
+        responses.insert("input-1".into(), json!({"action": "decline"}));
         let rx = bridge.resume("alice", &state, Some(responses)).unwrap();
-        assert_eq!(
-            answer.await.unwrap().unwrap(),
-            serde_json::json!({"action": "decline"})
-        );
-        tx.send(CallEvent::Done(Ok(ServerResult::empty(()))))
-            .await
-            .unwrap();
-        assert!(bridge.next("alice", rx, &cancel).await.unwrap().is_some());
+        assert_eq!(answer.await.unwrap().unwrap(), json!({"action": "decline"}));
+        let done = Message::response(crate::wire::int_id(1), raw(&json!({})));
+        tx.send(CallEvent::Done(Ok(done))).await.unwrap();
+        assert!(matches!(
+            bridge.next("alice", rx, std::future::pending()).await,
+            Some(Ok(Step::Done(_)))
+        ));
         assert_eq!(bridge.parked(), 0);
     }
 }

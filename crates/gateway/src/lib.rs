@@ -1,26 +1,28 @@
 //! Switchboard's MCP gateway: one local endpoint in front of every MCP server
 //! the user has, forwarding everything both ways.
 //!
-//! The path of a call: HTTP guard ([`http`]) -> rmcp's streamable HTTP service
-//! -> [`front::Front`] (one per client session) -> routing by name -> an
-//! [`upstream::Upstream`] connection -> back, with progress, cancellation and
-//! server->client requests routed through [`dispatch`].
+//! The path of a message: the HTTP guard ([`http`]) admits it as a caller,
+//! then the one [`pipeline`] binds it to that caller, classifies it, decides
+//! on it, relays it to an [`upstream`] connection and records it; what the
+//! server says back reaches the caller only.
 
 mod bridge;
-mod dispatch;
 mod error;
-pub mod front;
 pub mod http;
 pub mod hub;
+mod mcp_headers;
 pub mod names;
-mod opening;
+mod pipeline;
 pub mod policy;
+mod record;
 mod route;
 mod runtime;
+mod session;
 mod shell_path;
 pub mod upstream;
 mod wire;
 
-pub use dispatch::Sessions;
 pub use error::{Error, Result};
+pub use route::{Caller, Route};
 pub use runtime::{AUDIT_SETTINGS_KEY, Gateway, GatewayConfig, RuntimeInfo, collect_tools};
+pub use session::SessionsView as Sessions;

@@ -15,15 +15,15 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{
     Error, Result,
-    dispatch::Dispatch,
-    front::Core,
     http::{
-        self, HttpLimits,
+        self,
         guard::{ClientTokens, GuardState},
     },
     hub::Hub,
+    pipeline::Core,
     policy::Policy,
-    upstream::Environment,
+    session::{Downstream, Sessions, SessionsView},
+    upstream::{Environment, Fanout},
 };
 
 /// How a gateway runs.
@@ -116,7 +116,8 @@ pub struct Gateway {
     data_dir: PathBuf,
     hub: Arc<Hub>,
     audit: Arc<AuditLog>,
-    sessions: crate::Sessions,
+    policy: Arc<Policy>,
+    sessions: SessionsView,
     shutdown: CancellationToken,
     server: tokio::task::JoinHandle<std::io::Result<()>>,
     watcher: tokio::task::JoinHandle<()>,
@@ -137,7 +138,7 @@ fn configured_secrets(servers: &[switchboard_store::ServerRecord]) -> Vec<String
 
 fn environment(
     store: &Store,
-    dispatch: Arc<Dispatch>,
+    fanout: Arc<dyn Fanout>,
     audit: Option<Arc<AuditLog>>,
     policy: Option<Arc<Policy>>,
     config: &GatewayConfig,
@@ -154,7 +155,7 @@ fn environment(
         switchboard_auth::oauth::OAuthConfig::for_data_dir(store.data_dir()),
     );
     Ok(Environment {
-        dispatch,
+        fanout,
         audit,
         policy,
         oauth,
@@ -188,46 +189,44 @@ impl Gateway {
         let servers = store.list_servers().await?;
         let audit = start_audit(&store, &servers, control_token.expose()).await?;
         let policy = Arc::new(Policy::load(store.clone()).await?);
-        let dispatch = Arc::new(Dispatch::default());
+        let sessions = Arc::new(Sessions::default());
+        let fanout = Arc::new(Downstream {
+            sessions: sessions.clone(),
+            policy: policy.clone(),
+            audit: audit.clone(),
+        });
         let hub = Arc::new(Hub::new(environment(
             &store,
-            dispatch.clone(),
+            fanout,
             Some(audit.clone()),
             Some(policy.clone()),
             &config,
         )?));
-        let core = Arc::new(Core {
-            audit: audit.clone(),
-            policy: policy.clone(),
-            hub: hub.clone(),
-            dispatch: dispatch.clone(),
-            bridge: Default::default(),
-            settle: config.settle,
-            page_size: config.page_size.max(1),
-            tools_cache: Default::default(),
-            direct: Default::default(),
-            session_idle: config.session_idle,
-        });
+        let shutdown = CancellationToken::new();
+        let core = Arc::new(Core::new(
+            hub.clone(),
+            sessions.clone(),
+            audit.clone(),
+            policy.clone(),
+            crate::pipeline::Timing {
+                settle: config.settle,
+                decide_wait: config.init_timeout,
+                page_size: config.page_size,
+            },
+            shutdown.child_token(),
+        ));
         let guard = Arc::new(GuardState {
             tokens: ClientTokens::load(store.clone()).await?,
             control_token: control_token.expose().clone(),
             max_body_bytes: config.max_body_bytes,
-            hub: hub.clone(),
-            core: core.clone(),
         });
-        let shutdown = CancellationToken::new();
-        let limits = HttpLimits {
-            max_body_bytes: config.max_body_bytes,
-            session_idle: config.session_idle,
-        };
         let mounted = http::Mounted::default();
-        let app = http::router(
+        let app = http::router(core.clone(), guard.clone(), mounted.clone());
+        tokio::spawn(crate::pipeline::reap_sessions(
             core.clone(),
-            guard.clone(),
-            &limits,
+            config.session_idle,
             shutdown.child_token(),
-            mounted.clone(),
-        );
+        ));
 
         let info = RuntimeInfo {
             pid: std::process::id(),
@@ -271,7 +270,8 @@ impl Gateway {
             data_dir: store.data_dir().to_owned(),
             hub,
             audit,
-            sessions: crate::Sessions(dispatch),
+            policy: core.policy.clone(),
+            sessions: SessionsView(sessions),
             shutdown,
             server,
             watcher,
@@ -300,8 +300,13 @@ impl Gateway {
         &self.audit
     }
 
+    /// Who may call what (and the calls waiting for an answer).
+    pub fn policy(&self) -> &Arc<Policy> {
+        &self.policy
+    }
+
     /// The live client sessions.
-    pub fn sessions(&self) -> crate::Sessions {
+    pub fn sessions(&self) -> SessionsView {
         self.sessions.clone()
     }
 
@@ -403,6 +408,14 @@ async fn watch_store(followers: Followers, every: Duration, shutdown: Cancellati
     }
 }
 
+/// Where a gateway that serves nobody sends the servers' news: nowhere.
+struct Unheard;
+
+impl Fanout for Unheard {
+    fn notify(&self, _server: &str, _version: Option<&str>, _message: &crate::wire::Message) {}
+    fn tools_changed(&self, _server: &str) {}
+}
+
 /// Connects to the configured servers without serving anything (for
 /// `switchboard tools list` when no gateway runs) and returns each one's
 /// tools or why it has none.
@@ -417,13 +430,7 @@ pub async fn collect_tools(
         .into_iter()
         .filter(|s| only.is_none_or(|o| o == s.name))
         .collect();
-    let hub = Hub::new(environment(
-        store,
-        Arc::new(Dispatch::default()),
-        None,
-        None,
-        config,
-    )?);
+    let hub = Hub::new(environment(store, Arc::new(Unheard), None, None, config)?);
     hub.reconcile(&servers).await;
     hub.settled(config.init_timeout).await;
     let mut out = BTreeMap::new();

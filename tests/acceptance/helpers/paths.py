@@ -26,6 +26,7 @@ CONFORMANCE_SERVER = TARGET_DIR / "debug" / "conformance-server"
 MCP_CLIENT = TARGET_DIR / "debug" / "mcp-client"
 OAUTH_CONFORMANCE_CLIENT = TARGET_DIR / "debug" / "oauth-conformance-client"
 PROTECTED_SERVER = TARGET_DIR / "debug" / "protected-server"
+PROBE_SERVER = TARGET_DIR / "debug" / "probe-server"
 
 PYTHON = Path(sys.executable)
 TOKEN_HOP = HELPERS / "token_hop.py"
@@ -45,5 +46,6 @@ def missing() -> list[str]:
         MCP_CLIENT: "cargo build --workspace --bins",
         OAUTH_CONFORMANCE_CLIENT: "cargo build --workspace --bins",
         PROTECTED_SERVER: "cargo build --workspace --bins",
+        PROBE_SERVER: "cargo build --workspace --bins",
     }
     return [f"{path} (run: {how})" for path, how in wanted.items() if not path.exists()]

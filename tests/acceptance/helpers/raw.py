@@ -35,6 +35,17 @@ def headers(token: str | None, session_id: str | None = None, **extra: str) -> d
     return out
 
 
+def messages_from_sse_text(body: str) -> list[Any]:
+    """The JSON-RPC messages of the complete events in an SSE text (a partial last event is left)."""
+    found = []
+    events = body.replace("\r\n", "\n").split("\n\n")
+    for event in events[:-1]:
+        data = "\n".join(line[5:].lstrip(" ") for line in event.split("\n") if line.startswith("data:"))
+        if data.strip():
+            found.append(json.loads(data))
+    return found
+
+
 def messages(response: httpx2.Response) -> list[Any]:
     """The JSON-RPC messages of a response, whether a JSON body or an SSE stream."""
     content_type = response.headers.get("content-type", "")

@@ -46,10 +46,20 @@ export function Approvals() {
                 </button>
               </div>
             </div>
-            <pre className="json">{a.arguments ? JSON.stringify(JSON.parse(a.arguments), null, 2) : "no arguments"}</pre>
+            <pre className="json">{pretty(a.exact_arguments ?? a.arguments)}</pre>
+            {a.exact_arguments && a.exact_arguments !== a.arguments && (
+              <div className="muted">
+                The exact arguments, as the server would get them; the activity log keeps them with
+                secrets masked.
+              </div>
+            )}
           </li>
         ))}
       </ul>
     </Page>
   );
+}
+
+function pretty(json: string | null): string {
+  return json ? JSON.stringify(JSON.parse(json), null, 2) : "no arguments";
 }

@@ -16,7 +16,7 @@ use axum::{
 };
 use switchboard_store::{ClientRecord, Store};
 
-use crate::front::{Caller, Route};
+use crate::route::{Caller, Route};
 
 /// Known client tokens (by hash), refreshed when the store changes.
 pub(crate) struct ClientTokens {
@@ -87,20 +87,17 @@ impl ClientTokens {
     }
 }
 
-/// Shared by the guard middlewares.
+/// Shared by the guards.
 pub(crate) struct GuardState {
     pub tokens: ClientTokens,
     pub control_token: String,
     pub max_body_bytes: usize,
-    pub hub: Arc<crate::hub::Hub>,
-    pub core: Arc<crate::front::Core>,
 }
 
-/// A JSON-RPC error as an HTTP response (id null: the request was not read).
+/// A JSON-RPC error as an HTTP response (no id: the request was not read).
 pub(crate) fn rpc_error(status: StatusCode, code: i32, message: &str) -> Response {
     let body = serde_json::json!({
         "jsonrpc": "2.0",
-        "id": null,
         "error": { "code": code, "message": message },
     });
     (
@@ -183,14 +180,16 @@ fn unauthorized(message: &str) -> Response {
     response
 }
 
-/// Guard for `/mcp` and `/mcp/{server}`.
-pub(crate) async fn mcp_guard(
-    State(state): State<Arc<GuardState>>,
-    mut request: Request<Body>,
-    next: Next,
-) -> Response {
+/// The guard in front of `/mcp` and `/mcp/{server}`: a loopback Host and
+/// Origin, a body within the cap, a known client token. Admits the request
+/// as its [`Caller`] with its body read; the client's credential goes no
+/// further.
+pub(crate) async fn admit(
+    state: &GuardState,
+    request: Request<Body>,
+) -> Result<(Caller, axum::http::request::Parts, bytes::Bytes), Response> {
     if let Err(message) = check_origin(request.headers()) {
-        return forbidden(message);
+        return Err(forbidden(message));
     }
     let too_big = request
         .headers()
@@ -199,103 +198,36 @@ pub(crate) async fn mcp_guard(
         .and_then(|v| v.parse::<usize>().ok())
         .is_some_and(|len| len > state.max_body_bytes);
     if too_big {
-        return too_large(state.max_body_bytes);
+        return Err(too_large(state.max_body_bytes));
     }
     let Some(token) = bearer(request.headers()) else {
-        return unauthorized(
+        return Err(unauthorized(
             "missing bearer token: create one with `switchboard clients add NAME`",
-        );
+        ));
     };
     let Some(client) = state.tokens.identify(token).await else {
-        return unauthorized("unknown or revoked client token");
+        return Err(unauthorized("unknown or revoked client token"));
     };
+    let (mut parts, body) = request.into_parts();
     // Never let the client's credential travel further.
-    request.headers_mut().remove(header::AUTHORIZATION);
-    let path = request.uri().path();
-    let route = match path.trim_end_matches('/').strip_prefix("/mcp") {
+    parts.headers.remove(header::AUTHORIZATION);
+    let route = match parts.uri.path().trim_end_matches('/').strip_prefix("/mcp") {
         Some("") => Route::All,
-        Some(rest) => {
-            let name = rest.trim_start_matches('/');
-            if state.hub.is_blocked(name) {
-                return rpc_error(
-                    StatusCode::FORBIDDEN,
-                    -32010,
-                    &format!(
-                        "server \"{name}\" is not running: {}",
-                        crate::hub::blocked_reason(name)
-                    ),
-                );
-            }
-            if state.hub.get(name).is_none() {
-                return rpc_error(
-                    StatusCode::NOT_FOUND,
-                    -32002,
-                    &format!("no enabled server named \"{name}\""),
-                );
-            }
-            Route::Server(name.to_owned())
-        }
-        None => return rpc_error(StatusCode::NOT_FOUND, -32601, "not found"),
+        Some(rest) => Route::Server(rest.trim_start_matches('/').to_owned()),
+        None => return Err(rpc_error(StatusCode::NOT_FOUND, -32601, "not found")),
     };
+    let bytes = axum::body::to_bytes(body, state.max_body_bytes)
+        .await
+        .map_err(|_| too_large(state.max_body_bytes))?;
     tracing::trace!(client = %client.name, ?route, "request admitted");
-    if request
-        .headers()
-        .get("mcp-method")
-        .is_some_and(|m| m == "subscriptions/listen")
-    {
-        // The client's next requests wait until this stream is open.
-        let opening = state.core.dispatch.openings.begin(&client.name);
-        request.extensions_mut().insert(opening);
-    }
-    request.extensions_mut().insert(Caller {
-        client: client.name,
-        route,
-    });
-    let is_delete = request.method() == axum::http::Method::DELETE;
-    // Read the body here (within the cap) so a malformed one can be told
-    // apart from a well-formed one that is not a JSON-RPC message.
-    let (parts, body) = request.into_parts();
-    let bytes = match axum::body::to_bytes(body, state.max_body_bytes).await {
-        Ok(bytes) => bytes,
-        Err(_) => return too_large(state.max_body_bytes),
-    };
-    // A call that needs nothing of rmcp's sessions is relayed directly.
-    if let Some(caller) = parts.extensions.get::<Caller>()
-        && let Some(response) =
-            crate::front::direct::intercept(&state.core, caller, &parts, &bytes).await
-    {
-        return response;
-    }
-    // The session an `initialize` opens is paired with the id rmcp gives it.
-    let mut parts = parts;
-    let slot = (!parts.headers.contains_key("mcp-session-id")
-        && crate::front::direct::may_initialize(&bytes))
-    .then(|| {
-        let slot = crate::dispatch::SessionSlot::default();
-        parts.extensions.insert(slot.clone());
-        let client = parts.extensions.get::<Caller>().map(|c| c.client.clone());
-        (slot, client.unwrap_or_default())
-    });
-    let request = Request::from_parts(parts, Body::from(bytes.clone()));
-    let mut response = next.run(request).await;
-    if let Some((slot, client)) = &slot
-        && let Some(key) = slot.0.get()
-        && let Some(id) = response
-            .headers()
-            .get("mcp-session-id")
-            .and_then(|v| v.to_str().ok())
-    {
-        state.core.dispatch.learn_http_session(*key, client, id);
-    }
-    // rmcp acknowledges a session DELETE with 202; clients (the Python SDK
-    // among them) expect the plain success of a completed deletion.
-    if is_delete && response.status() == StatusCode::ACCEPTED {
-        *response.status_mut() = StatusCode::OK;
-    }
-    if response.status().is_client_error() && !is_json(&response) {
-        return as_json_rpc_error(response, &bytes).await;
-    }
-    response
+    Ok((
+        Caller {
+            client: client.name,
+            route,
+        },
+        parts,
+        bytes,
+    ))
 }
 
 fn too_large(limit: usize) -> Response {
@@ -304,54 +236,6 @@ fn too_large(limit: usize) -> Response {
         -32600,
         &format!("request body is larger than {limit} bytes"),
     )
-}
-
-fn is_json(response: &Response) -> bool {
-    response
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"))
-}
-
-/// rmcp answers transport-level problems with plain text; clients expect a
-/// JSON-RPC error body, and a body that is not JSON at all is a parse error
-/// (-32700, HTTP 400).
-async fn as_json_rpc_error(response: Response, request_body: &[u8]) -> Response {
-    let status = response.status();
-    let text = axum::body::to_bytes(response.into_body(), 4096)
-        .await
-        .map(|b| String::from_utf8_lossy(&b).trim().to_owned())
-        .unwrap_or_default();
-    if status == StatusCode::UNSUPPORTED_MEDIA_TYPE && text.starts_with("fail to deserialize") {
-        let syntax_ok = serde_json::from_slice::<serde::de::IgnoredAny>(request_body).is_ok();
-        return if syntax_ok {
-            rpc_error(
-                StatusCode::BAD_REQUEST,
-                -32600,
-                "Invalid Request: not a JSON-RPC 2.0 message",
-            )
-        } else {
-            rpc_error(
-                StatusCode::BAD_REQUEST,
-                -32700,
-                "Parse error: the body is not valid JSON",
-            )
-        };
-    }
-    let code = match status {
-        StatusCode::PAYLOAD_TOO_LARGE | StatusCode::BAD_REQUEST => -32600,
-        _ => -32000,
-    };
-    let message = if text.is_empty() {
-        status
-            .canonical_reason()
-            .unwrap_or("request refused")
-            .to_owned()
-    } else {
-        text
-    };
-    rpc_error(status, code, &message)
 }
 
 /// Guard for the control API: Host/Origin plus the control token.

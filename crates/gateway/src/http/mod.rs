@@ -5,36 +5,19 @@ pub(crate) mod guard;
 
 pub use guard::check_origin as check_host_origin;
 
-use std::{collections::BTreeMap, sync::Arc, time::Duration};
+use std::{collections::BTreeMap, sync::Arc};
 
 use axum::{
     Json, Router,
     extract::{Query, State},
     middleware,
     response::IntoResponse,
-    routing::get,
-};
-use rmcp::transport::streamable_http_server::{
-    StreamableHttpServerConfig, StreamableHttpService,
-    session::local::{LocalSessionManager, SessionConfig},
+    routing::{any, get},
 };
 use serde::{Deserialize, Serialize};
-use tokio_util::sync::CancellationToken;
 
-use crate::{
-    front::{Core, Front},
-    upstream::UpstreamStatus,
-};
+use crate::{pipeline::Core, upstream::UpstreamStatus};
 use guard::GuardState;
-
-/// Limits of the MCP endpoint.
-#[derive(Debug, Clone)]
-pub struct HttpLimits {
-    /// Largest accepted request body.
-    pub max_body_bytes: usize,
-    /// A client session idle this long is closed.
-    pub session_idle: Duration,
-}
 
 /// Routes a host adds once the gateway runs (the control API, the web UI):
 /// every request no gateway route matches goes to them.
@@ -59,37 +42,16 @@ impl Mounted {
     }
 }
 
-pub(crate) fn router(
-    core: Arc<Core>,
-    guard: Arc<GuardState>,
-    limits: &HttpLimits,
-    shutdown: CancellationToken,
-    mounted: Mounted,
-) -> Router {
-    let mut sessions = SessionConfig::default();
-    sessions.keep_alive = Some(limits.session_idle);
-    let mut manager = LocalSessionManager::default();
-    manager.session_config = sessions;
-    let manager = Arc::new(manager);
-    let config = StreamableHttpServerConfig::default()
-        .with_cancellation_token(shutdown)
-        .with_max_request_body_bytes(limits.max_body_bytes)
-        .with_allowed_hosts(["localhost", "127.0.0.1", "::1"])
-        .with_allowed_origins(["http://localhost:*", "http://127.0.0.1:*", "http://[::1]:*"]);
-    let factory_core = core.clone();
-    let mcp = StreamableHttpService::new(
-        move || Ok(Front::new(factory_core.clone())),
-        manager,
-        config,
-    );
+pub(crate) fn router(core: Arc<Core>, guard: Arc<GuardState>, mounted: Mounted) -> Router {
+    let mcp_state = Arc::new(McpState {
+        core: core.clone(),
+        guard: guard.clone(),
+    });
     let mcp_routes = Router::new()
-        .route_service("/mcp", mcp.clone())
-        .route_service("/mcp/", mcp.clone())
-        .route_service("/mcp/{server}", mcp)
-        .layer(middleware::from_fn_with_state(
-            guard.clone(),
-            guard::mcp_guard,
-        ));
+        .route("/mcp", any(mcp))
+        .route("/mcp/", any(mcp))
+        .route("/mcp/{server}", any(mcp))
+        .with_state(mcp_state);
     let control = Router::new()
         .route("/api/status", get(status))
         .route("/api/tools", get(tools))
@@ -105,6 +67,24 @@ pub(crate) fn router(
         .fallback(move |request: axum::extract::Request| mounted.clone().serve(request))
 }
 
+struct McpState {
+    core: Arc<Core>,
+    guard: Arc<GuardState>,
+}
+
+/// `/mcp` and `/mcp/{server}`: the guard, then the pipeline.
+async fn mcp(
+    State(state): State<Arc<McpState>>,
+    request: axum::extract::Request,
+) -> axum::response::Response {
+    match guard::admit(&state.guard, request).await {
+        Ok((caller, parts, body)) => {
+            crate::pipeline::serve(state.core.clone(), caller, parts, body).await
+        }
+        Err(refused) => refused,
+    }
+}
+
 /// `GET /api/status`.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct StatusReport {
@@ -118,8 +98,8 @@ pub struct StatusReport {
     pub session_versions: BTreeMap<String, usize>,
     /// Status of every enabled server.
     pub servers: BTreeMap<String, UpstreamStatus>,
-    /// Requests served on the direct path since start (`tools/call` on
-    /// `/mcp/{server}`, cached `tools/list` on `/mcp`).
+    /// Requests served without a typed session since start: relayed to a
+    /// server as bytes, or answered from the cached merged tool list.
     #[serde(default)]
     pub direct_requests: u64,
 }
@@ -127,10 +107,10 @@ pub struct StatusReport {
 async fn status(State(core): State<Arc<Core>>) -> impl IntoResponse {
     Json(StatusReport {
         version: env!("CARGO_PKG_VERSION").into(),
-        sessions: core.dispatch.session_count(),
-        session_versions: core.dispatch.session_versions(),
+        sessions: core.sessions.count(),
+        session_versions: core.sessions.by_version(),
         servers: core.hub.statuses(),
-        direct_requests: core.direct.served(),
+        direct_requests: core.direct.load(std::sync::atomic::Ordering::Relaxed),
     })
 }
 

@@ -12,17 +12,13 @@ use std::{
     time::Duration,
 };
 
-use rmcp::{
-    RoleServer,
-    model::{ProgressNotificationParam, ProgressToken},
-    service::Peer,
-};
+use serde_json::{Value, json};
 use sha2::{Digest as _, Sha256};
 use switchboard_store::{ApprovalRecord, NewApproval, Permission, PermissionEntry, Scope, Store};
-use tokio::sync::oneshot;
+use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
-use crate::dispatch::SessionKey;
+use crate::{session::SessionKey, wire::Message};
 
 /// How often a waiting call tells its client it is still waiting.
 const PROGRESS_EVERY: Duration = Duration::from_secs(5);
@@ -42,7 +38,7 @@ pub struct AskRequest<'a> {
     pub tool: &'a str,
     /// Exact arguments (hashed, never stored).
     pub arguments: Option<&'a serde_json::Map<String, serde_json::Value>>,
-    /// Arguments with secrets masked (stored and shown).
+    /// Arguments with secrets masked (stored: the store never holds secrets).
     pub shown_arguments: Option<serde_json::Value>,
 }
 
@@ -85,8 +81,15 @@ impl Answer {
 pub(crate) struct Approvals {
     store: Store,
     waiting: Mutex<HashMap<i64, oneshot::Sender<ApprovalRecord>>>,
+    /// The exact arguments of each waiting call, for the person deciding
+    /// (kept in memory only).
+    exact: Mutex<HashMap<i64, Value>>,
     session_grants: Mutex<HashSet<(SessionKey, String, String)>>,
 }
+
+/// Where a waiting call tells its client it still waits: the call's stream
+/// and the client's progress token.
+pub(crate) type WaitProgress = (mpsc::Sender<Message>, Value);
 
 fn call_hash(
     server: &str,
@@ -102,6 +105,7 @@ impl Approvals {
         Self {
             store,
             waiting: Mutex::new(HashMap::new()),
+            exact: Mutex::new(HashMap::new()),
             session_grants: Mutex::new(HashSet::new()),
         }
     }
@@ -120,7 +124,7 @@ impl Approvals {
         &self,
         request: AskRequest<'_>,
         timeout: Duration,
-        progress: Option<(Peer<RoleServer>, ProgressToken)>,
+        progress: Option<WaitProgress>,
         cancel: CancellationToken,
     ) -> Result<(Answer, Option<i64>), switchboard_store::Error> {
         let grant = (
@@ -153,6 +157,12 @@ impl Approvals {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .insert(id, tx);
+        if let Some(arguments) = request.arguments {
+            self.exact
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(id, Value::Object(arguments.clone()));
+        }
         tracing::info!(
             id,
             client = request.client,
@@ -175,15 +185,23 @@ impl Approvals {
                 () = cancel.cancelled() => break Answer::Cancelled,
                 _ = tick.tick() => {
                     waited += 1;
-                    if let Some((peer, token)) = &progress {
-                        let params = ProgressNotificationParam::new(token.clone(), f64::from(waited))
-                            .with_message(format!("waiting for the user to approve (approval #{id})"));
-                        let _ = peer.notify_progress(params).await;
+                    if let Some((stream, token)) = &progress {
+                        let params = json!({
+                            "progressToken": token,
+                            "progress": waited,
+                            "message": format!("waiting for the user to approve (approval #{id})"),
+                        });
+                        let notice = Message::notification("notifications/progress", Some(crate::wire::raw(&params)));
+                        let _ = stream.send(notice).await;
                     }
                 }
             }
         };
         self.waiting
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&id);
+        self.exact
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .remove(&id);
@@ -227,6 +245,16 @@ impl Approvals {
             ("allowed", _) => Answer::Once,
             _ => Answer::Denied,
         }
+    }
+
+    /// The exact arguments of a call waiting for approval `id` (while it
+    /// waits, in this process).
+    pub fn exact_arguments(&self, id: i64) -> Option<Value> {
+        self.exact
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&id)
+            .cloned()
     }
 
     /// Wakes the waiters whose approval was answered.

@@ -116,6 +116,23 @@ impl Limiter {
         }
         Ok(())
     }
+
+    /// Gives back the token a call took that never ran.
+    pub fn refund(&self, limits: &RateLimits, client: &str, server: &str, tool: &str) {
+        let keys = [
+            (limits.per_client, format!("client:{client}")),
+            (limits.per_server, format!("server:{server}")),
+            (limits.per_tool, format!("tool:{server}\u{0}{tool}")),
+        ];
+        let mut buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
+        for (limit, key) in keys {
+            if let Some(per_minute) = limit
+                && let Some(bucket) = buckets.get_mut(&key)
+            {
+                bucket.tokens = (bucket.tokens + 1.0).min(f64::from(per_minute));
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -156,5 +173,23 @@ mod tests {
         }
         let (why, _) = limiter.take(&limits, "c", "s", "t-last").unwrap_err();
         assert!(why.contains("client"), "{why}");
+    }
+
+    #[test]
+    fn a_refund_gives_the_token_back_once() {
+        let limiter = Limiter::default();
+        let limits = RateLimits {
+            per_client: Some(1),
+            ..Default::default()
+        };
+        assert!(limiter.take(&limits, "c", "s", "t").is_ok());
+        assert!(limiter.take(&limits, "c", "s", "t").is_err());
+        limiter.refund(&limits, "c", "s", "t");
+        limiter.refund(&limits, "c", "s", "t");
+        assert!(limiter.take(&limits, "c", "s", "t").is_ok());
+        assert!(
+            limiter.take(&limits, "c", "s", "t").is_err(),
+            "never more than the budget"
+        );
     }
 }

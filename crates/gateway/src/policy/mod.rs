@@ -207,6 +207,12 @@ impl Policy {
             .clone()
     }
 
+    /// The exact arguments of a call waiting for approval `id` (shown to the
+    /// person deciding; the store keeps them with secrets masked).
+    pub fn approval_arguments(&self, id: i64) -> Option<serde_json::Value> {
+        self.approvals.exact_arguments(id)
+    }
+
     /// Current settings.
     pub fn settings(&self) -> PolicySettings {
         self.snapshot().settings.clone()
@@ -294,10 +300,20 @@ impl Policy {
     }
 
     /// Takes one call from the client's, server's and tool's budgets, or says
-    /// how long to wait.
-    pub fn take_rate(&self, client: &str, server: &str, tool: &str) -> Result<(), (String, f64)> {
+    /// how long to wait. The ticket gives the token back unless the call ran.
+    pub fn take_rate(
+        self: &Arc<Self>,
+        client: &str,
+        server: &str,
+        tool: &str,
+    ) -> Result<RateTicket, (String, f64)> {
         let limits = self.snapshot().settings.rate_limits.clone();
-        self.limiter.take(&limits, client, server, tool)
+        self.limiter.take(&limits, client, server, tool)?;
+        Ok(RateTicket {
+            policy: self.clone(),
+            limits,
+            call: Some((client.to_owned(), server.to_owned(), tool.to_owned())),
+        })
     }
 
     /// Pins tools seen for the first time and marks changed definitions as
@@ -371,6 +387,31 @@ impl Policy {
         }
         drop(pins);
         self.bump();
+    }
+}
+
+/// A rate-limit token taken for a call: given back when dropped, unless the
+/// call reached its server.
+pub struct RateTicket {
+    policy: Arc<Policy>,
+    limits: RateLimits,
+    call: Option<(String, String, String)>,
+}
+
+impl RateTicket {
+    /// The call reached its server: the token is spent.
+    pub fn spend(mut self) {
+        self.call = None;
+    }
+}
+
+impl Drop for RateTicket {
+    fn drop(&mut self) {
+        if let Some((client, server, tool)) = self.call.take() {
+            self.policy
+                .limiter
+                .refund(&self.limits, &client, &server, &tool);
+        }
     }
 }
 

@@ -2,13 +2,17 @@
 //! resources, resource templates and prompts (asked live), and the stderr log
 //! of a stdio server.
 
-use std::path::Path;
+use std::{path::Path, sync::Arc};
 
 use rmcp::model::{Prompt, Resource, ResourceTemplate};
-use serde::Serialize;
+use serde::{Serialize, de::DeserializeOwned};
+use serde_json::{Map, Value};
 use tokio::io::{AsyncReadExt as _, AsyncSeekExt as _};
 
-use super::{Unavailable, Upstream};
+use super::{
+    Unavailable, Upstream,
+    conn::{CallError, Conn},
+};
 
 /// Why a server's offer could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -16,15 +20,15 @@ pub enum BrowseError {
     /// The server is not connected.
     #[error(transparent)]
     Unavailable(#[from] Unavailable),
-    /// The server answered with an error.
-    #[error("server \"{server}\" refused {method}: {source}")]
+    /// The server answered with an error, or not at all.
+    #[error("server \"{server}\" refused {method}: {message}")]
     Refused {
         /// The server.
         server: String,
         /// The list method.
         method: &'static str,
-        /// Its error.
-        source: rmcp::ServiceError,
+        /// What it said.
+        message: String,
     },
 }
 
@@ -40,37 +44,59 @@ pub struct Offer {
     pub prompts: Vec<Prompt>,
 }
 
+/// Every page of a list method, its items under `key`.
+pub(crate) async fn list_all<T: DeserializeOwned>(
+    conn: &Arc<Conn>,
+    method: &'static str,
+    key: &str,
+) -> Result<Vec<T>, CallError> {
+    let mut items = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let mut params = Map::new();
+        if let Some(c) = cursor.take() {
+            params.insert("cursor".into(), Value::String(c));
+        }
+        let mut page: Map<String, Value> = conn.call(method, params).await?;
+        if let Some(Value::Array(list)) = page.remove(key) {
+            for item in list {
+                if let Ok(item) = serde_json::from_value(item) {
+                    items.push(item);
+                }
+            }
+        }
+        match page.remove("nextCursor") {
+            Some(Value::String(next)) => cursor = Some(next),
+            _ => return Ok(items),
+        }
+    }
+}
+
 impl Upstream {
     /// Reads the server's resources, templates and prompts, as the server
     /// names them, from the live connection.
     pub async fn offer(&self) -> Result<Offer, BrowseError> {
         let live = self.connection()?;
-        let caps = live.info.capabilities.clone();
+        let caps = &live.info.capabilities;
         let refused = |method: &'static str| {
             let server = self.name().to_owned();
-            move |source| BrowseError::Refused {
+            move |e: CallError| BrowseError::Refused {
                 server,
                 method,
-                source,
+                message: e.to_string(),
             }
         };
         let mut offer = Offer::default();
         if caps.resources.is_some() {
-            offer.resources = live
-                .peer
-                .list_all_resources()
+            offer.resources = list_all(&live.conn, "resources/list", "resources")
                 .await
                 .map_err(refused("resources/list"))?;
-            offer.templates = live
-                .peer
-                .list_all_resource_templates()
+            offer.templates = list_all(&live.conn, "resources/templates/list", "resourceTemplates")
                 .await
                 .map_err(refused("resources/templates/list"))?;
         }
         if caps.prompts.is_some() {
-            offer.prompts = live
-                .peer
-                .list_all_prompts()
+            offer.prompts = list_all(&live.conn, "prompts/list", "prompts")
                 .await
                 .map_err(refused("prompts/list"))?;
         }

@@ -1,225 +1,649 @@
-//! Streamable HTTP upstreams.
+//! Streamable HTTP to a server: a POST per message, each request answered
+//! with JSON or on an SSE stream of its own, on the gateway's session with
+//! the server (2025-11-25 and older) or statelessly (2026-07-28, with the
+//! SEP-2243 headers). Requests carry the server's own OAuth token, never a
+//! client's; a rejected token is refreshed once, then the server is marked
+//! as needing sign-in.
 
 use std::{
-    collections::{BTreeMap, HashMap},
-    sync::Arc,
-};
-
-use futures::stream::BoxStream;
-use http::{HeaderMap, HeaderName, HeaderValue};
-use rmcp::{
-    model::{ClientJsonRpcMessage, ServerJsonRpcMessage},
-    transport::{
-        StreamableHttpClientTransport,
-        streamable_http_client::{
-            StreamableHttpClient, StreamableHttpClientTransportConfig, StreamableHttpError,
-            StreamableHttpPostResponse,
-        },
+    collections::BTreeMap,
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicBool, Ordering},
     },
+    time::Duration,
 };
-use sse_stream::{Error as SseError, Sse};
 
-/// Concurrent POSTs per upstream; rmcp's default of 16 would queue calls from
-/// many client sessions behind each other.
-const MAX_CONCURRENT_REQUESTS: usize = 256;
+use bytes::Bytes;
+use futures::{StreamExt as _, stream::BoxStream};
+use http::{
+    HeaderMap, HeaderName, HeaderValue, StatusCode,
+    header::{ACCEPT, CONTENT_TYPE, WWW_AUTHENTICATE},
+};
+use serde_json::{Map, Value};
+use switchboard_auth::oauth::ServerAuth;
+
+use super::{
+    UpstreamError,
+    conn::{Conn, Era},
+};
+use crate::{
+    mcp_headers::{self, LIFECYCLE, PROTOCOL_VERSION, SESSION_ID},
+    wire::{Message, RpcError},
+};
+
+/// Largest JSON answer read.
+const MAX_JSON: usize = 16 * 1024 * 1024;
+/// Largest error body read for a message.
+const MAX_ERROR_BODY: usize = 64 * 1024;
+/// How often a request's stream is resumed after the server ended it early.
+const MAX_RESUMES: u32 = 5;
+/// Longest wait the server's `retry` field may ask for before resuming.
+const MAX_RETRY: Duration = Duration::from_secs(5);
+/// Longest pause between attempts to reopen the session's GET stream.
+const STREAM_BACKOFF_MAX: Duration = Duration::from_secs(30);
 
 /// Parses configured headers; a bad name or value is a configuration error.
 pub(crate) fn header_map(headers: &BTreeMap<String, String>) -> Result<HeaderMap, String> {
     let mut map = HeaderMap::new();
     for (name, value) in headers {
-        let (name, value) = parse_header(name, value)?;
-        map.insert(name, value);
+        let header_name = HeaderName::from_bytes(name.as_bytes())
+            .map_err(|_| format!("invalid header name: {name:?}"))?;
+        let header_value =
+            HeaderValue::from_str(value).map_err(|_| format!("invalid value for header {name}"))?;
+        map.insert(header_name, header_value);
     }
     Ok(map)
 }
 
-fn parse_header(name: &str, value: &str) -> Result<(HeaderName, HeaderValue), String> {
-    let header_name = HeaderName::from_bytes(name.as_bytes())
-        .map_err(|_| format!("invalid header name: {name:?}"))?;
-    let header_value =
-        HeaderValue::from_str(value).map_err(|_| format!("invalid value for header {name}"))?;
-    Ok((header_name, header_value))
+#[derive(Debug, Default)]
+struct State {
+    session: Option<Arc<str>>,
+    version: Option<String>,
+    stateless: bool,
 }
 
-/// The session id the server gave the gateway's connection, as last sent.
-#[derive(Debug, Default)]
-pub(crate) struct SessionCell(std::sync::Mutex<Option<Arc<str>>>);
+/// What a POST got back.
+pub(crate) enum Posted {
+    /// 202/204: nothing to read.
+    Accepted,
+    /// One message as the body.
+    Answer(Message),
+    /// An SSE stream.
+    Stream(Stream),
+}
 
-impl SessionCell {
-    fn note(&self, id: Option<&Arc<str>>) {
-        if let Some(id) = id {
-            let mut cell = self.0.lock().unwrap_or_else(|e| e.into_inner());
-            if cell.as_ref() != Some(id) {
-                *cell = Some(id.clone());
+/// The gateway's link to one streamable HTTP server.
+pub(crate) struct HttpLink {
+    server: Arc<str>,
+    client: reqwest::Client,
+    url: String,
+    headers: HeaderMap,
+    /// The server's sign-in, unless its `Authorization` header is configured.
+    auth: Option<Arc<ServerAuth>>,
+    state: Mutex<State>,
+    standalone: AtomicBool,
+}
+
+impl HttpLink {
+    pub fn new(
+        server: &str,
+        client: reqwest::Client,
+        url: &str,
+        headers: HeaderMap,
+        auth: Option<Arc<ServerAuth>>,
+    ) -> Result<Self, String> {
+        url::Url::parse(url).map_err(|e| format!("invalid URL {url}: {e}"))?;
+        Ok(Self {
+            server: server.into(),
+            client,
+            url: url.to_owned(),
+            headers,
+            auth,
+            state: Mutex::default(),
+            standalone: AtomicBool::new(false),
+        })
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn set_era(&self, era: &Era) {
+        let mut state = self.state();
+        state.version = Some(era.version.clone());
+        state.stateless = era.stateless;
+    }
+
+    /// The session the server gave the gateway, once it has one.
+    pub fn session(&self) -> Option<Arc<str>> {
+        self.state().session.clone()
+    }
+
+    /// Forgets the session (it expired; a new `initialize` opens another).
+    pub fn forget_session(&self) {
+        self.state().session = None;
+    }
+
+    /// Whether the session's GET stream is open (answers may come on it).
+    pub fn has_standalone_stream(&self) -> bool {
+        self.standalone.load(Ordering::Acquire)
+    }
+
+    fn failure(&self, e: &reqwest::Error) -> UpstreamError {
+        UpstreamError::Send {
+            server: self.server.to_string(),
+            detail: error_chain(e),
+        }
+    }
+
+    /// POSTs one message. `schema` is the called tool's input schema (for
+    /// `Mcp-Param-*` headers to a 2026-07-28 server).
+    pub async fn post(
+        self: &Arc<Self>,
+        bytes: Bytes,
+        message: &Message,
+        schema: Option<&Map<String, Value>>,
+    ) -> Result<Posted, UpstreamError> {
+        let method = message.method.as_deref();
+        let is_request = message.id.is_some() && method.is_some();
+        let initialize = method == Some("initialize");
+        let discover = method == Some("server/discover");
+        let (session, version, stateless) = {
+            let state = self.state();
+            (
+                state.session.clone(),
+                state.version.clone(),
+                state.stateless,
+            )
+        };
+        let mut headers = self.headers.clone();
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        headers.insert(
+            ACCEPT,
+            HeaderValue::from_static("application/json, text/event-stream"),
+        );
+        let params = message
+            .params
+            .as_ref()
+            .and_then(|p| serde_json::from_str::<Map<String, Value>>(p.get()).ok());
+        // The version of a 2026-07-28 request is its own; others use the
+        // session's (none before the handshake).
+        let meta_version = params
+            .as_ref()
+            .and_then(|p| p.get("_meta"))
+            .and_then(|m| m.get(LIFECYCLE.protocol_version))
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        let version = if initialize {
+            None
+        } else {
+            meta_version.or(version)
+        };
+        if let Some(version) = &version
+            && let Ok(value) = HeaderValue::from_str(version)
+        {
+            headers.insert(PROTOCOL_VERSION, value);
+        }
+        let standard = discover
+            || stateless
+            || version
+                .as_deref()
+                .is_some_and(mcp_headers::is_stateless_version);
+        if standard && let Some(method) = method {
+            for (name, value) in mcp_headers::for_request(method, params.as_ref(), schema) {
+                headers.insert(name, value);
+            }
+        }
+        let had_session = !stateless && !initialize && !discover && session.is_some();
+        if had_session
+            && let Some(session) = &session
+            && let Ok(value) = HeaderValue::from_str(session)
+        {
+            headers.insert(SESSION_ID, value);
+        }
+        let response = self
+            .signed(|| {
+                self.client
+                    .post(&self.url)
+                    .headers(headers.clone())
+                    .body(bytes.clone())
+            })
+            .await?;
+        let status = response.status();
+        if initialize
+            && let Some(id) = response
+                .headers()
+                .get(SESSION_ID)
+                .and_then(|v| v.to_str().ok())
+        {
+            self.state().session = Some(id.into());
+        }
+        if matches!(status, StatusCode::ACCEPTED | StatusCode::NO_CONTENT) {
+            return Ok(Posted::Accepted);
+        }
+        if status == StatusCode::NOT_FOUND && had_session {
+            return Err(UpstreamError::Expired {
+                server: self.server.to_string(),
+            });
+        }
+        let content_type = response
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        if status.is_success() && content_type.starts_with("text/event-stream") {
+            return Ok(Posted::Stream(Stream::new(self.clone(), response)));
+        }
+        let limit = if status.is_success() {
+            MAX_JSON
+        } else {
+            MAX_ERROR_BODY
+        };
+        let body = read_bounded(response, limit)
+            .await
+            .map_err(|e| self.failure(&e))?;
+        if body.is_empty() && !is_request {
+            return Ok(Posted::Accepted);
+        }
+        match Message::parse(&body) {
+            // Some servers answer a request for a session they no longer
+            // know with an error that has no id, where the spec says 404.
+            Ok(answer)
+                if had_session && answer.error.is_some() && answer.id.is_none() && is_request =>
+            {
+                Err(UpstreamError::Expired {
+                    server: self.server.to_string(),
+                })
+            }
+            Ok(answer) if status.is_success() || answer.error.is_some() => {
+                Ok(Posted::Answer(answer))
+            }
+            _ if !is_request && status.is_success() => Ok(Posted::Accepted),
+            // A server of the session era refuses the 2026-07-28 probe with
+            // a plain 4xx: to the handshake, that is an answer.
+            _ if discover && status.is_client_error() => {
+                let error = RpcError::new(
+                    -32600,
+                    format!(
+                        "server/discover rejected with HTTP {}: {}",
+                        status.as_u16(),
+                        excerpt(&body)
+                    ),
+                );
+                Ok(Posted::Answer(Message::error(message.id.clone(), &error)))
+            }
+            _ if status.is_success() => Err(UpstreamError::Protocol {
+                server: self.server.to_string(),
+                detail: format!("unreadable answer ({content_type})"),
+            }),
+            _ => Err(UpstreamError::Status {
+                server: self.server.to_string(),
+                status: status.as_u16(),
+                body: excerpt(&body),
+            }),
+        }
+    }
+
+    /// Sends what `build` makes, with the server's access token when it has a
+    /// sign-in; a rejected token is refreshed and the request sent once more.
+    async fn signed(
+        &self,
+        build: impl Fn() -> reqwest::RequestBuilder,
+    ) -> Result<reqwest::Response, UpstreamError> {
+        let Some(auth) = &self.auth else {
+            return build().send().await.map_err(|e| self.failure(&e));
+        };
+        let needs = || UpstreamError::NeedsSignIn {
+            server: self.server.to_string(),
+        };
+        if auth.lost_now() {
+            return Err(needs());
+        }
+        let token = auth
+            .access_token()
+            .await
+            .map_err(|detail| UpstreamError::Send {
+                server: self.server.to_string(),
+                detail,
+            })?
+            .map(|t| t.expose().clone());
+        if token.is_none() && auth.lost_now() {
+            return Err(needs());
+        }
+        let send = |token: Option<&str>| {
+            let request = build();
+            match token {
+                Some(token) => request.bearer_auth(token),
+                None => request,
+            }
+        };
+        let response = send(token.as_deref())
+            .send()
+            .await
+            .map_err(|e| self.failure(&e))?;
+        match challenge(&response) {
+            Some((StatusCode::UNAUTHORIZED, header)) => {
+                let Some(sent) = token else {
+                    auth.unauthorized(&header);
+                    return Err(needs());
+                };
+                let Some(fresh) = auth.token_rejected(&sent, &header).await else {
+                    return Err(needs());
+                };
+                let again = send(Some(fresh.expose()))
+                    .send()
+                    .await
+                    .map_err(|e| self.failure(&e))?;
+                match challenge(&again) {
+                    Some((StatusCode::UNAUTHORIZED, header)) => {
+                        auth.unauthorized(&header);
+                        Err(needs())
+                    }
+                    Some((_, header)) => Err(self.scope(auth, &header)),
+                    None => Ok(again),
+                }
+            }
+            Some((_, header)) => Err(self.scope(auth, &header)),
+            None => Ok(response),
+        }
+    }
+
+    fn scope(&self, auth: &ServerAuth, header: &str) -> UpstreamError {
+        let scope = required_scope(header);
+        auth.insufficient_scope(header, scope.as_deref());
+        UpstreamError::NeedsScope {
+            server: self.server.to_string(),
+            scope,
+        }
+    }
+
+    /// A GET on the session: a resumption after `last_event_id`, or the
+    /// session's own stream.
+    async fn get(&self, last_event_id: Option<&str>) -> Result<reqwest::Response, UpstreamError> {
+        let (session, version) = {
+            let state = self.state();
+            (state.session.clone(), state.version.clone())
+        };
+        let mut headers = self.headers.clone();
+        headers.insert(ACCEPT, HeaderValue::from_static("text/event-stream"));
+        if let Some(session) = session.as_deref()
+            && let Ok(value) = HeaderValue::from_str(session)
+        {
+            headers.insert(SESSION_ID, value);
+        }
+        if let Some(version) = version.as_deref()
+            && let Ok(value) = HeaderValue::from_str(version)
+        {
+            headers.insert(PROTOCOL_VERSION, value);
+        }
+        if let Some(id) = last_event_id
+            && let Ok(value) = HeaderValue::from_str(id)
+        {
+            headers.insert("last-event-id", value);
+        }
+        self.signed(|| self.client.get(&self.url).headers(headers.clone()))
+            .await
+    }
+
+    /// Ends the gateway's session with the server.
+    pub async fn close(&self) {
+        let Some(session) = self.session() else {
+            return;
+        };
+        if self.auth.as_ref().is_some_and(|a| a.lost_now()) {
+            return;
+        }
+        let Ok(value) = HeaderValue::from_str(&session) else {
+            return;
+        };
+        let mut headers = self.headers.clone();
+        headers.insert(SESSION_ID, value);
+        let delete = self.signed(|| self.client.delete(&self.url).headers(headers.clone()));
+        let _ = tokio::time::timeout(Duration::from_secs(5), delete).await;
+    }
+}
+
+/// The session's GET stream: the server's messages outside any request,
+/// handed to the connection's mux, until the connection ends. A server
+/// that has none (405) is left alone.
+pub(super) async fn standalone(link: Arc<HttpLink>, conn: Arc<Conn>) {
+    let mut last_id: Option<String> = None;
+    let mut backoff = Duration::from_secs(1);
+    let mut opened_once = false;
+    loop {
+        let response = tokio::select! {
+            r = link.get(last_id.as_deref()) => r,
+            () = conn.ended() => return,
+        };
+        match response {
+            Ok(r) if r.status() == StatusCode::METHOD_NOT_ALLOWED => return,
+            Ok(r) if r.status().is_success() => {
+                opened_once = true;
+                backoff = Duration::from_secs(1);
+                link.standalone.store(true, Ordering::Release);
+                let mut events = sse_stream::SseStream::from_bytes_stream(r.bytes_stream()).boxed();
+                let mut retry = None;
+                loop {
+                    let event = tokio::select! {
+                        e = events.next() => e,
+                        () = conn.ended() => {
+                            link.standalone.store(false, Ordering::Release);
+                            return;
+                        }
+                    };
+                    let Some(Ok(event)) = event else { break };
+                    if let Some(id) = event.id.clone() {
+                        last_id = Some(id);
+                    }
+                    if let Some(ms) = event.retry {
+                        retry = Some(Duration::from_millis(ms));
+                    }
+                    if let Some(message) = event_message(&event)
+                        && let Some(reply) = conn.mux().dispatch(message)
+                        && let Err(e) = conn.post(&reply).await
+                    {
+                        tracing::debug!(server = conn.server(), error = %e, "reply not delivered");
+                    }
+                }
+                link.standalone.store(false, Ordering::Release);
+                if let Some(retry) = retry {
+                    backoff = retry.max(Duration::from_millis(100));
+                }
+            }
+            Ok(r) if !opened_once => {
+                tracing::debug!(server = conn.server(), status = %r.status(), "no GET stream");
+                return;
+            }
+            Err(e) if !opened_once => {
+                tracing::debug!(server = conn.server(), error = %e, "no GET stream");
+                return;
+            }
+            Ok(_) | Err(_) => {}
+        }
+        tokio::select! {
+            () = tokio::time::sleep(backoff) => {}
+            () = conn.ended() => return,
+        }
+        backoff = (backoff * 2).min(STREAM_BACKOFF_MAX);
+    }
+}
+
+/// The messages of one request's SSE answer, resumed (SEP-1699) when the
+/// server ends the stream before the answer.
+pub(crate) struct Stream {
+    link: Arc<HttpLink>,
+    events: BoxStream<'static, Result<sse_stream::Sse, sse_stream::Error>>,
+    last_id: Option<String>,
+    retry: Option<u64>,
+    resumes: u32,
+}
+
+impl Stream {
+    fn new(link: Arc<HttpLink>, response: reqwest::Response) -> Self {
+        Self {
+            link,
+            events: sse_stream::SseStream::from_bytes_stream(response.bytes_stream()).boxed(),
+            last_id: None,
+            retry: None,
+            resumes: 0,
+        }
+    }
+
+    /// The next message; None once the stream is over for good.
+    pub async fn next(&mut self) -> Option<Message> {
+        loop {
+            match self.events.next().await {
+                Some(Ok(event)) => {
+                    if let Some(id) = &event.id {
+                        self.last_id = Some(id.clone());
+                    }
+                    if let Some(retry) = event.retry {
+                        self.retry = Some(retry);
+                    }
+                    if let Some(message) = event_message(&event) {
+                        return Some(message);
+                    }
+                }
+                Some(Err(_)) | None => {
+                    if !self.resume().await {
+                        return None;
+                    }
+                }
             }
         }
     }
 
-    /// The session the connection uses now, once it has one.
-    pub fn get(&self) -> Option<Arc<str>> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
-    }
-}
-
-/// A streamable HTTP client transport to `url` with the configured headers.
-/// rmcp re-initializes the session by itself when the server answers 404
-/// (session expired); [`Lenient`] extends that to servers that answer 400.
-/// With `auth`, requests carry the server's OAuth access token.
-pub(crate) fn transport(
-    client: reqwest::Client,
-    url: &str,
-    headers: &BTreeMap<String, String>,
-    auth: Option<Arc<switchboard_auth::oauth::ServerAuth>>,
-    session: Arc<SessionCell>,
-) -> Result<StreamableHttpClientTransport<super::oauth::Authed<Lenient>>, String> {
-    url::Url::parse(url).map_err(|e| format!("invalid URL {url}: {e}"))?;
-    let mut custom = HashMap::new();
-    for (name, value) in headers {
-        let (name, value) = parse_header(name, value)?;
-        custom.insert(name, value);
-    }
-    let config = StreamableHttpClientTransportConfig::with_uri(url.to_owned())
-        .max_concurrent_requests(MAX_CONCURRENT_REQUESTS)
-        .custom_headers(custom);
-    Ok(StreamableHttpClientTransport::with_client(
-        super::oauth::Authed {
-            inner: Lenient(client, session),
-            auth,
-        },
-        config,
-    ))
-}
-
-/// reqwest's streamable HTTP client, made safe against one server mistake.
-///
-/// Some servers answer a request for a session they no longer know with HTTP
-/// 400 and a JSON-RPC error whose `id` is null, where the spec says 404. rmcp
-/// cannot match such an error to the request, which would then wait forever.
-/// With a session attached this is taken for what it is, an expired session
-/// (rmcp opens a new one and retries once); otherwise the error is bound to
-/// the request so its caller gets it.
-/// It also notes the session id it sends, for the direct path.
-#[derive(Clone)]
-pub(crate) struct Lenient(reqwest::Client, Arc<SessionCell>);
-
-impl Lenient {
-    fn settle(
-        response: StreamableHttpPostResponse,
-        request_id: Option<rmcp::model::RequestId>,
-        had_session: bool,
-    ) -> Result<StreamableHttpPostResponse, StreamableHttpError<reqwest::Error>> {
-        Ok(match (response, request_id) {
-            (
-                StreamableHttpPostResponse::Json(ServerJsonRpcMessage::Error(mut e), sid),
-                Some(id),
-            ) if e.id.is_none() => {
-                if had_session {
-                    tracing::debug!(error = %e.error.message, "id-less error on a session: treating the session as expired");
-                    return Err(StreamableHttpError::SessionExpired);
-                }
-                e.id = Some(id);
-                StreamableHttpPostResponse::Json(ServerJsonRpcMessage::Error(e), sid)
+    async fn resume(&mut self) -> bool {
+        let Some(last_id) = self.last_id.clone() else {
+            return false;
+        };
+        if self.resumes >= MAX_RESUMES {
+            return false;
+        }
+        self.resumes += 1;
+        let wait = Duration::from_millis(self.retry.unwrap_or(0)).min(MAX_RETRY);
+        tokio::time::sleep(wait).await;
+        match self.link.get(Some(&last_id)).await {
+            Ok(response) if response.status().is_success() => {
+                self.events =
+                    sse_stream::SseStream::from_bytes_stream(response.bytes_stream()).boxed();
+                true
             }
-            (response, _) => response,
-        })
+            _ => false,
+        }
     }
 }
 
-fn request_id(message: &ClientJsonRpcMessage) -> Option<rmcp::model::RequestId> {
-    match message {
-        ClientJsonRpcMessage::Request(r) => Some(r.id.clone()),
-        _ => None,
+/// The message an SSE event carries, if it carries one.
+fn event_message(event: &sse_stream::Sse) -> Option<Message> {
+    match event.event.as_deref() {
+        None | Some("" | "message") => {}
+        Some(_) => return None,
+    }
+    let data = event.data.as_deref()?;
+    if data.trim().is_empty() {
+        return None;
+    }
+    match Message::parse(data.as_bytes()) {
+        Ok(message) => Some(message),
+        Err(e) => {
+            tracing::debug!(error = %e, "skipping an event that is not a message");
+            None
+        }
     }
 }
 
-impl StreamableHttpClient for Lenient {
-    type Error = reqwest::Error;
+/// A 401 or 403 that carries an OAuth challenge, with the challenge.
+fn challenge(response: &reqwest::Response) -> Option<(StatusCode, String)> {
+    let status = response.status();
+    if status != StatusCode::UNAUTHORIZED && status != StatusCode::FORBIDDEN {
+        return None;
+    }
+    let header = response.headers().get(WWW_AUTHENTICATE)?.to_str().ok()?;
+    if status == StatusCode::FORBIDDEN && !header.contains("insufficient_scope") {
+        return None;
+    }
+    Some((status, header.to_owned()))
+}
 
-    async fn post_message(
-        &self,
-        uri: Arc<str>,
-        message: ClientJsonRpcMessage,
-        session_id: Option<Arc<str>>,
-        auth_header: Option<String>,
-        custom_headers: HashMap<HeaderName, HeaderValue>,
-    ) -> Result<StreamableHttpPostResponse, StreamableHttpError<Self::Error>> {
-        let (id, had_session) = (request_id(&message), session_id.is_some());
-        self.1.note(session_id.as_ref());
-        let response = self
-            .0
-            .post_message(uri, message, session_id, auth_header, custom_headers)
-            .await?;
-        Self::settle(response, id, had_session)
+/// The `scope` a `WWW-Authenticate` challenge asks for.
+fn required_scope(header: &str) -> Option<String> {
+    let at = header.find("scope=")?;
+    let rest = &header[at + "scope=".len()..];
+    let value = match rest.strip_prefix('"') {
+        Some(quoted) => quoted.split('"').next()?,
+        None => rest.split([',', ' ']).next()?,
+    };
+    (!value.is_empty()).then(|| value.to_owned())
+}
+
+async fn read_bounded(
+    mut response: reqwest::Response,
+    limit: usize,
+) -> Result<Vec<u8>, reqwest::Error> {
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await? {
+        if body.len() + chunk.len() > limit {
+            body.extend_from_slice(&chunk[..limit.saturating_sub(body.len())]);
+            break;
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// One line of at most 200 characters of a body, for error messages.
+pub(crate) fn excerpt(bytes: &[u8]) -> String {
+    let text = String::from_utf8_lossy(bytes);
+    let line = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if line.is_empty() {
+        return "(empty body)".to_owned();
+    }
+    match line.char_indices().nth(200) {
+        Some((cut, _)) => format!("{}…", &line[..cut]),
+        None => line,
+    }
+}
+
+/// An error with its sources: reqwest puts the useful part ("connection
+/// refused") in the source chain.
+pub(crate) fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(e) = source {
+        text.push_str(": ");
+        text.push_str(&e.to_string());
+        source = e.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_scope_of_a_challenge() {
+        assert_eq!(
+            required_scope(r#"Bearer error="insufficient_scope", scope="files:write admin""#),
+            Some("files:write admin".into())
+        );
+        assert_eq!(
+            required_scope("Bearer scope=read, realm=x"),
+            Some("read".into())
+        );
+        assert_eq!(required_scope("Bearer realm=x"), None);
     }
 
-    async fn post_message_with_max_sse_event_size(
-        &self,
-        uri: Arc<str>,
-        message: ClientJsonRpcMessage,
-        session_id: Option<Arc<str>>,
-        auth_header: Option<String>,
-        custom_headers: HashMap<HeaderName, HeaderValue>,
-        max_sse_event_size: usize,
-    ) -> Result<StreamableHttpPostResponse, StreamableHttpError<Self::Error>> {
-        let (id, had_session) = (request_id(&message), session_id.is_some());
-        self.1.note(session_id.as_ref());
-        let response = self
-            .0
-            .post_message_with_max_sse_event_size(
-                uri,
-                message,
-                session_id,
-                auth_header,
-                custom_headers,
-                max_sse_event_size,
-            )
-            .await?;
-        Self::settle(response, id, had_session)
-    }
-
-    async fn delete_session(
-        &self,
-        uri: Arc<str>,
-        session_id: Arc<str>,
-        auth_header: Option<String>,
-        custom_headers: HashMap<HeaderName, HeaderValue>,
-    ) -> Result<(), StreamableHttpError<Self::Error>> {
-        self.0
-            .delete_session(uri, session_id, auth_header, custom_headers)
-            .await
-    }
-
-    async fn get_stream(
-        &self,
-        uri: Arc<str>,
-        session_id: Option<Arc<str>>,
-        last_event_id: Option<String>,
-        auth_header: Option<String>,
-        custom_headers: HashMap<HeaderName, HeaderValue>,
-    ) -> Result<BoxStream<'static, Result<Sse, SseError>>, StreamableHttpError<Self::Error>> {
-        self.0
-            .get_stream(uri, session_id, last_event_id, auth_header, custom_headers)
-            .await
-    }
-
-    async fn get_stream_with_max_sse_event_size(
-        &self,
-        uri: Arc<str>,
-        session_id: Option<Arc<str>>,
-        last_event_id: Option<String>,
-        auth_header: Option<String>,
-        custom_headers: HashMap<HeaderName, HeaderValue>,
-        max_sse_event_size: usize,
-    ) -> Result<BoxStream<'static, Result<Sse, SseError>>, StreamableHttpError<Self::Error>> {
-        self.0
-            .get_stream_with_max_sse_event_size(
-                uri,
-                session_id,
-                last_event_id,
-                auth_header,
-                custom_headers,
-                max_sse_event_size,
-            )
-            .await
+    #[test]
+    fn excerpts_are_one_bounded_line() {
+        assert_eq!(
+            excerpt(b"  Invalid message:\n  {}\r\n"),
+            "Invalid message: {}"
+        );
+        assert_eq!(excerpt(b""), "(empty body)");
+        assert_eq!(excerpt("é".repeat(300).as_bytes()).chars().count(), 201);
     }
 }

@@ -7,10 +7,10 @@
 
 use std::{sync::Arc, time::Duration};
 
-use rmcp::{RoleClient, model::SubscriptionFilter, service::Peer};
-use tokio_util::sync::CancellationToken;
+use serde_json::{Map, Value, json};
 
-use super::{Shared, UpstreamClient};
+use super::{Shared, conn::Conn, mux::Inbound};
+use crate::wire::{Message, int_id, raw};
 
 /// Pause before reopening a stream the server ended.
 const REOPEN_AFTER: Duration = Duration::from_secs(1);
@@ -19,56 +19,85 @@ const RETRY_AFTER: Duration = Duration::from_millis(250);
 /// Longest pause between such attempts.
 const RETRY_MAX: Duration = Duration::from_secs(30);
 
-/// Whether the server answered that it has no listen streams at all (as
-/// opposed to a failure worth retrying).
-fn unsupported(error: &rmcp::ServiceError) -> bool {
-    matches!(error, rmcp::ServiceError::McpError(e) if e.code == rmcp::model::ErrorCode::METHOD_NOT_FOUND)
+enum Opened {
+    /// The server acknowledged the stream.
+    Listening(super::conn::Exchange),
+    /// It has no listen streams (method not found).
+    Unsupported,
+    /// A failure worth trying again.
+    Failed(String),
 }
 
-pub(super) async fn run(shared: Arc<Shared>, peer: Peer<RoleClient>, ct: CancellationToken) {
-    let client = UpstreamClient {
-        shared: shared.clone(),
+async fn open(conn: &Arc<Conn>, uris: Vec<String>) -> Opened {
+    let mut filter = json!({
+        "toolsListChanged": true,
+        "promptsListChanged": true,
+        "resourcesListChanged": true,
+    });
+    if !uris.is_empty() {
+        filter["resourceSubscriptions"] = json!(uris);
+    }
+    let mut params = Map::new();
+    params.insert("notifications".into(), filter);
+    if let Some(meta) = conn.lifecycle(super::conn::gateway_capabilities()) {
+        params.insert("_meta".into(), Value::Object(meta));
+    }
+    let ticket = conn.begin(None, false);
+    let message = Message::request(
+        int_id(ticket.id),
+        "subscriptions/listen",
+        Some(raw(&params)),
+    );
+    let mut exchange = match conn.send(ticket, &message, None).await {
+        Ok(exchange) => exchange,
+        Err(e) => return Opened::Failed(e.to_string()),
     };
+    match exchange.next().await {
+        Some(Inbound::Notice(n)) if n.method() == "notifications/subscriptions/acknowledged" => {
+            Opened::Listening(exchange)
+        }
+        Some(Inbound::Answer(answer)) => match answer.rpc_error() {
+            Some(error) if error.code == -32601 => Opened::Unsupported,
+            Some(error) => Opened::Failed(error.message),
+            None => Opened::Failed("the stream ended at once".into()),
+        },
+        Some(_) => Opened::Failed("no acknowledgment first".into()),
+        None => Opened::Failed("the stream ended before its acknowledgment".into()),
+    }
+}
+
+pub(super) async fn run(shared: Arc<Shared>, conn: Arc<Conn>) {
     let mut want = shared.listen_want.subscribe();
     let mut retry = RETRY_AFTER;
     loop {
         let generation = *want.borrow_and_update();
-        let mut filter = SubscriptionFilter::builder()
-            .tools_list_changed()
-            .prompts_list_changed()
-            .resources_list_changed()
-            .build();
-        let uris = shared.dispatch.wanted_resources(&shared.name);
-        if !uris.is_empty() {
-            filter.resource_subscriptions = Some(uris);
-        }
         let opened = tokio::select! {
-            opened = peer.listen(filter) => opened,
-            () = ct.cancelled() => return,
+            opened = open(&conn, shared.wanted_resources()) => opened,
+            () = conn.ended() => return,
         };
-        let mut subscription = match opened {
-            Ok(subscription) => subscription,
-            Err(e) if !unsupported(&e) => {
+        let mut exchange = match opened {
+            Opened::Listening(exchange) => exchange,
+            Opened::Failed(why) => {
                 // A transient failure (the connection or its credentials were
                 // not ready): try again soon; subscribers keep waiting.
-                tracing::warn!(server = %shared.name, error = %e, "subscriptions/listen failed; retrying");
+                tracing::warn!(server = %shared.name, error = %why, "subscriptions/listen failed; retrying");
                 tokio::select! {
                     () = tokio::time::sleep(retry) => {
                         retry = (retry * 2).min(RETRY_MAX);
                         continue;
                     }
-                    () = ct.cancelled() => return,
+                    () = conn.ended() => return,
                 }
             }
-            Err(e) => {
-                tracing::debug!(server = %shared.name, error = %e, "subscriptions/listen refused");
+            Opened::Unsupported => {
+                tracing::debug!(server = %shared.name, "subscriptions/listen refused");
                 shared
                     .listen_have
                     .send_modify(|h| *h = (*h).max(generation));
                 // Nothing to listen to until the wanted set changes.
                 tokio::select! {
                     _ = want.changed() => continue,
-                    () = ct.cancelled() => return,
+                    () = conn.ended() => return,
                 }
             }
         };
@@ -77,23 +106,32 @@ pub(super) async fn run(shared: Arc<Shared>, peer: Peer<RoleClient>, ct: Cancell
             .listen_have
             .send_modify(|h| *h = (*h).max(generation));
         loop {
-            tokio::select! {
-                next = subscription.next() => match next {
-                    Ok(Some(notification)) => client.route_notification(notification, &peer).await,
-                    Ok(None) | Err(_) => {
-                        tokio::select! {
-                            () = tokio::time::sleep(REOPEN_AFTER) => break,
-                            () = ct.cancelled() => return,
-                        }
-                    }
-                },
+            let next = tokio::select! {
+                next = exchange.next() => Some(next),
                 changed = want.changed() => {
                     if changed.is_err() {
                         return;
                     }
-                    break;
+                    None
                 }
-                () = ct.cancelled() => return,
+                () = conn.ended() => return,
+            };
+            let Some(next) = next else {
+                exchange.cancel("the subscriptions changed").await;
+                break;
+            };
+            match next {
+                Some(Inbound::Notice(notification)) => {
+                    use super::mux::Events as _;
+                    super::events::Notices(Arc::downgrade(&shared)).notification(notification);
+                }
+                Some(Inbound::Progress(_) | Inbound::Request(_)) => {}
+                Some(Inbound::Answer(_)) | None => {
+                    tokio::select! {
+                        () = tokio::time::sleep(REOPEN_AFTER) => break,
+                        () = conn.ended() => return,
+                    }
+                }
             }
         }
     }

@@ -2,43 +2,42 @@
 //!
 //! One [`Upstream`] per configured server owns a task that connects (spawning
 //! the process for stdio servers), publishes the server's status, caches its
-//! tool list, and reconnects with backoff when the connection dies.
+//! tool list, and reconnects with backoff when the connection dies. The
+//! connection itself ([`conn::Conn`]) carries JSON-RPC messages as they are;
+//! what the server says outside any call goes to the gateway's [`Fanout`].
+//! Nothing here knows the downstream side beyond that trait.
 
 mod browse;
-mod client;
-pub(crate) mod direct;
-mod http;
+pub(crate) mod conn;
+mod events;
+pub(crate) mod handshake;
+pub(crate) mod http;
 mod listen;
-mod oauth;
+pub(crate) mod mux;
 mod sse;
 mod stdio;
-mod watched;
+mod supervise;
 
 use std::{
     collections::VecDeque,
     path::PathBuf,
     sync::{Arc, Mutex, RwLock},
-    time::Duration,
+    time::{Duration, Instant},
 };
 
-use rmcp::{
-    ClientLifecycleMode, ErrorData as McpError, RoleClient,
-    model::{ServerPeerInfo, SubscribeRequestParams, Tool, UnsubscribeRequestParams},
-    service::{Peer, RunningService, serve_client_with_lifecycle_and_ct},
-    transport::IntoTransport,
-};
+use rmcp::model::Tool;
 use serde::{Deserialize, Serialize};
-use switchboard_store::{ServerRecord, TransportConfig};
+use serde_json::{Map, Value};
+use switchboard_store::ServerRecord;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 pub use browse::{BrowseError, Offer, stderr_tail};
-pub use client::{UPSTREAM_LEGACY_VERSION, UPSTREAM_PROTOCOL_VERSION};
-pub(crate) use client::{UpstreamClient, ask_downstream};
-pub(crate) use oauth::explain_failure;
-pub(crate) use watched::ServesCall;
+pub(crate) use events::Fanout;
+pub use handshake::{UPSTREAM_LEGACY_VERSION, UPSTREAM_PROTOCOL_VERSION};
 
-use crate::dispatch::Dispatch;
+use conn::Conn;
+use handshake::{Lifecycle, ServerInfo};
 
 /// Lifecycle state of an upstream server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -57,6 +56,19 @@ pub enum UpstreamState {
     /// The server wants an OAuth sign-in; reconnects once signed in.
     #[serde(rename = "needs_sign_in")]
     NeedsSignIn,
+}
+
+impl UpstreamState {
+    fn describe(self) -> &'static str {
+        match self {
+            UpstreamState::Starting => "starting",
+            UpstreamState::Ready => "reconnecting",
+            UpstreamState::Failed => "failed",
+            UpstreamState::Stopped => "stopped",
+            UpstreamState::Blocked => "blocked",
+            UpstreamState::NeedsSignIn => "needs sign-in",
+        }
+    }
 }
 
 /// What the UI and the CLI show about an upstream.
@@ -97,14 +109,91 @@ impl UpstreamStatus {
     }
 }
 
+/// Why a request to a server did not get an answer from it.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum UpstreamError {
+    /// The server is not connected.
+    #[error(transparent)]
+    Unavailable(#[from] Unavailable),
+    /// The server wants a (new) sign-in.
+    #[error(
+        "server \"{server}\" needs sign-in: run `switchboard auth login {server}` or sign in from the control panel"
+    )]
+    NeedsSignIn {
+        /// The server.
+        server: String,
+    },
+    /// The server's token lacks a scope the request needs.
+    #[error("server \"{server}\" needs more permissions{}: sign in again with `switchboard auth login {server}`", scope.as_ref().map(|s| format!(" (scope {s})")).unwrap_or_default())]
+    NeedsScope {
+        /// The server.
+        server: String,
+        /// The scope it asked for.
+        scope: Option<String>,
+    },
+    /// The connection ended before the answer.
+    #[error("server \"{server}\" closed the connection before answering")]
+    Closed {
+        /// The server.
+        server: String,
+    },
+    /// The server forgot the gateway's session (renewed and retried once).
+    #[error("server \"{server}\" ended the gateway's session")]
+    Expired {
+        /// The server.
+        server: String,
+    },
+    /// The request could not be delivered.
+    #[error("server \"{server}\" could not be reached: {detail}")]
+    Send {
+        /// The server.
+        server: String,
+        /// What failed.
+        detail: String,
+    },
+    /// The server answered with an HTTP error and no JSON-RPC message.
+    #[error("server \"{server}\" answered HTTP {status}: {body}")]
+    Status {
+        /// The server.
+        server: String,
+        /// The HTTP status.
+        status: u16,
+        /// An excerpt of the body.
+        body: String,
+    },
+    /// The server's answer could not be read.
+    #[error("server \"{server}\" sent an unreadable answer: {detail}")]
+    Protocol {
+        /// The server.
+        server: String,
+        /// What was wrong.
+        detail: String,
+    },
+}
+
+/// Why a server cannot take a request right now.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("server \"{name}\" is not available ({state}{})", reason.as_ref().map(|r| format!(": {r}")).unwrap_or_default())]
+pub struct Unavailable {
+    /// The server.
+    pub name: String,
+    /// Its state, as text.
+    pub state: &'static str,
+    /// The last error, if any.
+    pub reason: Option<String>,
+    /// Whether it waits for a sign-in.
+    pub needs_sign_in: bool,
+}
+
 /// Things every upstream needs from the gateway around it.
 #[derive(Clone)]
 pub(crate) struct Environment {
-    pub dispatch: Arc<Dispatch>,
-    /// Where server-to-client messages are recorded (None: not recorded).
-    pub audit: Option<Arc<switchboard_audit::AuditLog>>,
+    /// Where the server's news goes (the client sessions).
+    pub fanout: Arc<dyn Fanout>,
     /// Pins tool definitions as they are seen (None: not pinned).
     pub policy: Option<Arc<crate::policy::Policy>>,
+    /// Learns secret values to mask (None: nothing is recorded).
+    pub audit: Option<Arc<switchboard_audit::AuditLog>>,
     /// Where secret env values and headers live (SQLite holds placeholders).
     pub secrets: switchboard_auth::SecretStore,
     /// Where stdio servers' stderr goes: `<dir>/<name>.log`.
@@ -119,68 +208,64 @@ pub(crate) struct Environment {
 
 /// The live connection of an upstream.
 pub(crate) struct Live {
-    pub peer: Peer<RoleClient>,
-    pub info: Arc<ServerPeerInfo>,
-    /// How to send a call on this connection without rmcp (streamable HTTP
-    /// servers without OAuth; see [`crate::front::direct`]).
-    pub direct: Option<Arc<direct::Route>>,
+    pub conn: Arc<Conn>,
+    pub info: Arc<ServerInfo>,
 }
 
 impl Live {
     /// Whether the server speaks 2026-07-28 or later (no sessions; list
     /// changes and resource updates come through `subscriptions/listen`).
     pub fn stateless(&self) -> bool {
-        !self.info.protocol_version.has_initialize()
+        self.info.stateless()
     }
 }
 
-/// How the gateway opens a connection to a server, learned from the last one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Lifecycle {
-    /// Not known yet: probe with `server/discover`, fall back to `initialize`.
-    Auto,
-    /// The server spoke 2026-07-28 last time.
-    Discover,
-    /// The server answered `initialize` last time (or the probe failed).
-    Initialize,
+/// The tool list of the current connection.
+struct Tools {
+    list: Arc<Vec<Tool>>,
+    /// Read from the current connection (else: left from an earlier one).
+    fresh: bool,
+    read_at: Option<Instant>,
 }
 
-/// State shared between an upstream's supervisor, its client handler and the
+/// State shared between an upstream's supervisor, its connection and the
 /// rest of the gateway.
 pub(crate) struct Shared {
     pub name: String,
-    pub dispatch: Arc<Dispatch>,
-    pub audit: Option<Arc<switchboard_audit::AuditLog>>,
+    fanout: Arc<dyn Fanout>,
     policy: Option<Arc<crate::policy::Policy>>,
     status: watch::Sender<UpstreamStatus>,
     live: RwLock<Option<Arc<Live>>>,
-    tools: RwLock<Arc<Vec<Tool>>>,
+    tools: RwLock<Tools>,
+    /// Bumped each time the tool list is read.
+    tools_read: watch::Sender<u64>,
     /// The lifecycle that worked last (remembered across reconnects).
     lifecycle: Mutex<Lifecycle>,
     /// Generation of the resource set a 2026-07-28 server's listen stream
     /// should cover (bumped on change) and the one it covers now.
     listen_want: watch::Sender<u64>,
     listen_have: watch::Sender<u64>,
+    /// The resources some client session holds, by URI.
+    wanted: Mutex<std::collections::BTreeSet<String>>,
 }
+
+/// A tool looked up for a call.
+#[derive(Debug, Clone)]
+pub(crate) enum ToolLookup {
+    /// Its definition, as listed by the server.
+    Listed(Tool),
+    /// The server's list is in and does not hold it.
+    Unlisted,
+    /// The server's list is not in (the server is starting, or listing failed).
+    Unknown,
+}
+
+/// Longest a refused lookup waits before the list is asked for again.
+const RELIST_AFTER: Duration = Duration::from_secs(2);
 
 impl Shared {
     fn set_status(&self, f: impl FnOnce(&mut UpstreamStatus)) {
         self.status.send_modify(f);
-    }
-
-    /// Re-reads the tool list from the server into the cache.
-    pub async fn refresh_tools(&self, peer: &Peer<RoleClient>) {
-        match peer.list_all_tools().await {
-            Ok(tools) => {
-                if let Some(policy) = &self.policy {
-                    policy.observe_tools(&self.name, &tools).await;
-                }
-                let count = tools.len();
-                *self.tools.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(tools);
-                self.set_status(|s| s.tools = Some(count));
-            }
-            Err(e) => tracing::warn!(server = %self.name, error = %e, "tools/list failed"),
-        }
     }
 
     fn live(&self) -> Option<Arc<Live>> {
@@ -188,24 +273,70 @@ impl Shared {
     }
 
     fn set_live(&self, live: Option<Arc<Live>>) {
+        if live.is_none() {
+            self.tools.write().unwrap_or_else(|e| e.into_inner()).fresh = false;
+        }
         *self.live.write().unwrap_or_else(|e| e.into_inner()) = live;
     }
 
     fn tools(&self) -> Arc<Vec<Tool>> {
-        self.tools.read().unwrap_or_else(|e| e.into_inner()).clone()
+        self.tools
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .list
+            .clone()
     }
-}
 
-/// Why a server cannot take a request right now.
-#[derive(Debug, thiserror::Error)]
-#[error("server \"{name}\" is not available ({state}{})", reason.as_ref().map(|r| format!(": {r}")).unwrap_or_default())]
-pub struct Unavailable {
-    /// The server.
-    pub name: String,
-    /// Its state, as text.
-    pub state: &'static str,
-    /// The last error, if any.
-    pub reason: Option<String>,
+    /// Re-reads the tool list from the server into the cache (every page).
+    pub async fn refresh_tools(&self, conn: &Arc<Conn>) -> bool {
+        let mut tools = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let mut params = Map::new();
+            if let Some(c) = cursor.take() {
+                params.insert("cursor".into(), Value::String(c));
+            }
+            match conn
+                .call::<rmcp::model::ListToolsResult>("tools/list", params)
+                .await
+            {
+                Ok(page) => {
+                    tools.extend(page.tools);
+                    match page.next_cursor {
+                        Some(next) => cursor = Some(next),
+                        None => break,
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(server = %self.name, error = %e, "tools/list failed");
+                    return false;
+                }
+            }
+        }
+        if let Some(policy) = &self.policy {
+            policy.observe_tools(&self.name, &tools).await;
+        }
+        let count = tools.len();
+        {
+            let mut cache = self.tools.write().unwrap_or_else(|e| e.into_inner());
+            cache.list = Arc::new(tools);
+            cache.fresh = true;
+            cache.read_at = Some(Instant::now());
+        }
+        self.tools_read.send_modify(|n| *n += 1);
+        self.set_status(|s| s.tools = Some(count));
+        true
+    }
+
+    /// The resources some session holds on this server (for the listen stream).
+    fn wanted_resources(&self) -> Vec<String> {
+        self.wanted
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .cloned()
+            .collect()
+    }
 }
 
 /// One configured server and its supervisor.
@@ -222,18 +353,23 @@ impl Upstream {
         let (status, _) = watch::channel(UpstreamStatus::starting());
         let shared = Arc::new(Shared {
             name: record.name.clone(),
-            dispatch: env.dispatch.clone(),
-            audit: env.audit.clone(),
+            fanout: env.fanout.clone(),
             policy: env.policy.clone(),
             status,
             live: RwLock::new(None),
-            tools: RwLock::new(Arc::new(Vec::new())),
+            tools: RwLock::new(Tools {
+                list: Arc::new(Vec::new()),
+                fresh: false,
+                read_at: None,
+            }),
+            tools_read: watch::channel(0).0,
             lifecycle: Mutex::new(Lifecycle::Auto),
             listen_want: watch::channel(0).0,
             listen_have: watch::channel(0).0,
+            wanted: Mutex::default(),
         });
         let stop = CancellationToken::new();
-        let task = tokio::spawn(supervise(
+        let task = tokio::spawn(supervise::supervise(
             shared.clone(),
             record.transport.clone(),
             env,
@@ -267,23 +403,19 @@ impl Upstream {
         self.shared.tools()
     }
 
+    fn unavailable(&self) -> Unavailable {
+        let status = self.status();
+        Unavailable {
+            name: self.shared.name.clone(),
+            state: status.state.describe(),
+            reason: status.error,
+            needs_sign_in: status.state == UpstreamState::NeedsSignIn,
+        }
+    }
+
     /// The live connection, or why there is none.
     pub(crate) fn connection(&self) -> Result<Arc<Live>, Unavailable> {
-        self.shared.live().ok_or_else(|| {
-            let status = self.status();
-            Unavailable {
-                name: self.shared.name.clone(),
-                state: match status.state {
-                    UpstreamState::Starting => "starting",
-                    UpstreamState::Ready => "reconnecting",
-                    UpstreamState::Failed => "failed",
-                    UpstreamState::Stopped => "stopped",
-                    UpstreamState::Blocked => "blocked",
-                    UpstreamState::NeedsSignIn => "needs sign-in",
-                },
-                reason: status.error,
-            }
-        })
+        self.shared.live().ok_or_else(|| self.unavailable())
     }
 
     /// The live connection; while the server is (re)starting, waits for it at
@@ -297,7 +429,7 @@ impl Upstream {
         }
         let limit = match self.status().state {
             UpstreamState::Starting => limit,
-            UpstreamState::Failed => limit.min(FAILED_GRACE),
+            UpstreamState::Failed => limit.min(supervise::FAILED_GRACE),
             UpstreamState::Ready
             | UpstreamState::Stopped
             | UpstreamState::Blocked
@@ -312,16 +444,65 @@ impl Upstream {
         self.connection()
     }
 
-    /// Holds an upstream subscription to `uri` (the first session asked for it).
+    /// The definition of `name` for deciding a call: once the server's list
+    /// is in (waiting at most `wait` for it), and asked for again once when
+    /// the list does not hold it (a server may serve tools it did not list
+    /// yet). Never a guess.
+    pub(crate) async fn tool_for_call(&self, name: &str, wait: Duration) -> ToolLookup {
+        let find = |shared: &Shared| {
+            let tools = shared.tools.read().unwrap_or_else(|e| e.into_inner());
+            let found = tools.list.iter().find(|t| t.name == name).cloned();
+            (found, tools.fresh, tools.read_at)
+        };
+        let (found, known, _) = find(&self.shared);
+        if let Some(tool) = found {
+            return ToolLookup::Listed(tool);
+        }
+        if !known {
+            let mut read = self.shared.tools_read.subscribe();
+            let mut status = self.shared.status.subscribe();
+            let _ = tokio::time::timeout(wait, async {
+                tokio::select! {
+                    _ = read.changed() => {}
+                    _ = status.wait_for(|s| !matches!(s.state, UpstreamState::Starting | UpstreamState::Ready)) => {}
+                }
+            })
+            .await;
+            let (found, known, _) = find(&self.shared);
+            if let Some(tool) = found {
+                return ToolLookup::Listed(tool);
+            }
+            if !known {
+                return ToolLookup::Unknown;
+            }
+        }
+        let (_, _, read_at) = find(&self.shared);
+        if read_at.is_none_or(|at| at.elapsed() >= RELIST_AFTER)
+            && let Some(live) = self.shared.live()
+        {
+            self.shared.refresh_tools(&live.conn).await;
+        }
+        match find(&self.shared).0 {
+            Some(tool) => ToolLookup::Listed(tool),
+            None => ToolLookup::Unlisted,
+        }
+    }
+
+    /// Holds the upstream subscription to `uri` (the first session asked for it).
     pub(crate) async fn subscribe_resource(
         &self,
         uri: &str,
         settle: Duration,
-    ) -> Result<(), McpError> {
+    ) -> Result<(), conn::CallError> {
         let live = self
             .connection_within(settle)
             .await
-            .map_err(|e| McpError::internal_error(e.to_string(), None))?;
+            .map_err(UpstreamError::from)?;
+        self.shared
+            .wanted
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(uri.to_owned());
         if live.stateless() {
             // The listen stream is reopened with the new set; wait until the
             // server has acknowledged it, so no update is missed.
@@ -334,33 +515,39 @@ impl Upstream {
             let _ = tokio::time::timeout(settle, have.wait_for(|h| *h >= generation)).await;
             return Ok(());
         }
-        #[expect(
-            deprecated,
-            reason = "resources/subscribe is how 2025-11-25 servers subscribe"
-        )]
-        live.peer
-            .subscribe(SubscribeRequestParams::new(uri))
+        let mut params = Map::new();
+        params.insert("uri".into(), Value::String(uri.to_owned()));
+        live.conn
+            .call::<Value>("resources/subscribe", params)
             .await
-            .map_err(|e| crate::front::relay_error(self.name(), e))
+            .map(|_| ())
     }
 
     /// Releases the upstream subscription to `uri` (no session holds it now).
-    pub(crate) async fn unsubscribe_resource(&self, uri: &str) -> Result<(), McpError> {
-        let live = self
-            .connection()
-            .map_err(|e| McpError::internal_error(e.to_string(), None))?;
+    pub(crate) async fn unsubscribe_resource(&self, uri: &str) -> Result<(), conn::CallError> {
+        self.shared
+            .wanted
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(uri);
+        let live = self.connection().map_err(UpstreamError::from)?;
         if live.stateless() {
             self.shared.listen_want.send_modify(|g| *g += 1);
             return Ok(());
         }
-        #[expect(
-            deprecated,
-            reason = "resources/unsubscribe is how 2025-11-25 servers unsubscribe"
-        )]
-        live.peer
-            .unsubscribe(UnsubscribeRequestParams::new(uri))
+        let mut params = Map::new();
+        params.insert("uri".into(), Value::String(uri.to_owned()));
+        live.conn
+            .call::<Value>("resources/unsubscribe", params)
             .await
-            .map_err(|e| crate::front::relay_error(self.name(), e))
+            .map(|_| ())
+    }
+
+    /// A notification of the server read on a call's stream that is not about
+    /// the call: handled as the server's news.
+    pub(crate) fn news(&self, message: crate::wire::Message) {
+        use mux::Events as _;
+        events::Notices(Arc::downgrade(&self.shared)).notification(message);
     }
 
     /// Waits until the server is no longer starting, at most `limit`.
@@ -382,526 +569,6 @@ impl Upstream {
         if let Some(task) = task {
             let _ = task.await;
         }
-    }
-}
-
-type Running = RunningService<RoleClient, UpstreamClient>;
-
-/// A connected upstream plus whatever must be cleaned up with it.
-struct Connected {
-    running: Running,
-    process: Option<stdio::Process>,
-    direct: Option<Arc<direct::Route>>,
-    /// Ends the rmcp service loop (and with it the transport).
-    ct: CancellationToken,
-}
-
-const BACKOFF_START: Duration = Duration::from_millis(250);
-const BACKOFF_MAX: Duration = Duration::from_secs(30);
-/// How long a request waits for a failed server's next attempt.
-const FAILED_GRACE: Duration = Duration::from_secs(2);
-/// A connection that lived this long resets the backoff.
-const STABLE_AFTER: Duration = Duration::from_secs(30);
-
-async fn supervise(
-    shared: Arc<Shared>,
-    transport: TransportConfig,
-    env: Environment,
-    stop: CancellationToken,
-) {
-    let span = tracing::info_span!("upstream", server = %shared.name, transport = transport.kind());
-    let _enter = span.enter();
-    drop(_enter);
-    let mut backoff = BACKOFF_START;
-    let mut was_ready = false;
-    let auth = oauth_of(&shared.name, &transport, &env);
-    let mut signed = auth.as_ref().map(|a| a.generation());
-    loop {
-        shared.set_status(|s| s.state = UpstreamState::Starting);
-        if let Some(signed) = signed.as_mut() {
-            signed.mark_unchanged();
-        }
-        let connect = connect(&shared, &transport, &env, auth.clone());
-        let connected = tokio::select! {
-            c = connect => c,
-            () = stop.cancelled() => break,
-        };
-        match connected {
-            Ok(connected) => {
-                let started = std::time::Instant::now();
-                let Some(info) = connected.running.peer().peer_info() else {
-                    shared.set_status(|s| {
-                        s.state = UpstreamState::Failed;
-                        s.error = Some("server did not identify itself".into());
-                    });
-                    continue;
-                };
-                let info = (*info).clone();
-                let peer = connected.running.peer().clone();
-                let version = info.protocol_version.to_string();
-                let live = Arc::new(Live {
-                    peer: peer.clone(),
-                    info: Arc::new(info),
-                    direct: connected.direct.clone(),
-                });
-                remember(&shared, &live);
-                if live.stateless() {
-                    tokio::spawn(listen::run(
-                        shared.clone(),
-                        peer.clone(),
-                        connected.ct.child_token(),
-                    ));
-                }
-                let previous_tools = shared.tools();
-                shared.refresh_tools(&peer).await;
-                // Initialized without a token, but the server wants one for
-                // everything else: no use serving until signed in.
-                if let Some(auth) = auth.as_ref().filter(|a| a.lost_now()) {
-                    connected.ct.cancel();
-                    let waiting = connected.running.waiting();
-                    let _ = tokio::time::timeout(Duration::from_secs(2), waiting).await;
-                    let message = "the server requires sign-in".to_owned();
-                    if await_sign_in(&shared, auth, signed.as_mut(), &stop, message).await {
-                        break;
-                    }
-                    backoff = BACKOFF_START;
-                    continue;
-                }
-                shared.set_live(Some(live));
-                shared.set_status(|s| {
-                    s.state = UpstreamState::Ready;
-                    s.error = None;
-                    s.protocol_version = Some(version);
-                    if was_ready {
-                        s.restarts += 1;
-                    }
-                });
-                was_ready = true;
-                tracing::info!(parent: &span, tools = shared.tools().len(), "ready");
-                announce_tools(
-                    &shared,
-                    previous_tools.as_slice() != shared.tools().as_slice(),
-                );
-
-                let Connected {
-                    running,
-                    mut process,
-                    ct,
-                    ..
-                } = connected;
-                let waiting = running.waiting();
-                tokio::pin!(waiting);
-                let reason = tokio::select! {
-                    quit = &mut waiting => describe_quit(quit),
-                    () = sign_in_lost(auth.as_deref()) => {
-                        // The token was refused and could not be refreshed. The
-                        // connection stays, so calls fail at once with a message
-                        // naming the server, until someone signs in again.
-                        let reason = auth
-                            .as_ref()
-                            .and_then(|a| a.status().reason)
-                            .unwrap_or_else(|| "the server refused the sign-in".into());
-                        tracing::warn!(parent: &span, reason = %reason, "needs sign-in");
-                        shared.set_status(|s| {
-                            s.state = UpstreamState::NeedsSignIn;
-                            s.error = Some(oauth::sign_in_hint(&shared.name, &reason));
-                        });
-                        let mut ended = false;
-                        tokio::select! {
-                            () = sign_in_changed(signed.as_mut()) => {}
-                            _ = &mut waiting => ended = true,
-                            () = stop.cancelled() => {
-                                shared.set_live(None);
-                                ct.cancel();
-                                let _ = tokio::time::timeout(Duration::from_secs(2), &mut waiting).await;
-                                break;
-                            }
-                        }
-                        shared.set_live(None);
-                        ct.cancel();
-                        if !ended {
-                            let _ = tokio::time::timeout(Duration::from_secs(2), &mut waiting).await;
-                        }
-                        backoff = BACKOFF_START;
-                        continue;
-                    }
-                    () = sign_in_changed(signed.as_mut()) => {
-                        // Signed in again or out: start over with the new state.
-                        shared.set_live(None);
-                        ct.cancel();
-                        let _ = tokio::time::timeout(Duration::from_secs(2), &mut waiting).await;
-                        tracing::info!(parent: &span, "sign-in changed: reconnecting");
-                        backoff = BACKOFF_START;
-                        continue;
-                    }
-                    () = stop.cancelled() => {
-                        shared.set_live(None);
-                        ct.cancel();
-                        let _ = tokio::time::timeout(Duration::from_secs(2), &mut waiting).await;
-                        if let Some(process) = process {
-                            process.terminate().await;
-                        }
-                        break;
-                    }
-                };
-                shared.set_live(None);
-                let exit = match process.as_mut() {
-                    Some(p) => p.exit_description().await,
-                    None => None,
-                };
-                let message = exit.unwrap_or(reason);
-                tracing::warn!(parent: &span, reason = %message, "connection lost");
-                if let Some(process) = process {
-                    process.terminate().await;
-                }
-                shared.set_status(|s| {
-                    s.state = UpstreamState::Failed;
-                    s.error = Some(message);
-                });
-                announce_tools(&shared, true);
-                if started.elapsed() >= STABLE_AFTER {
-                    backoff = BACKOFF_START;
-                }
-            }
-            Err(message) => {
-                if let Some(auth) = auth.as_ref().filter(|a| a.needs_sign_in()) {
-                    if await_sign_in(&shared, auth, signed.as_mut(), &stop, message).await {
-                        break;
-                    }
-                    backoff = BACKOFF_START;
-                    continue;
-                }
-                tracing::warn!(parent: &span, error = %message, "connect failed");
-                shared.set_status(|s| {
-                    s.state = UpstreamState::Failed;
-                    s.error = Some(message);
-                });
-            }
-        }
-        tokio::select! {
-            () = tokio::time::sleep(backoff) => {}
-            () = stop.cancelled() => break,
-        }
-        backoff = (backoff * 2).min(BACKOFF_MAX);
-    }
-    shared.set_live(None);
-    shared.set_status(|s| {
-        s.state = UpstreamState::Stopped;
-    });
-    announce_tools(&shared, true);
-}
-
-/// Tells sessions that can see this server that its tools changed. Sessions
-/// on the aggregated endpoint also hear when a server appears or disappears.
-fn announce_tools(shared: &Arc<Shared>, changed: bool) {
-    if !changed {
-        return;
-    }
-    let listeners = shared.dispatch.listeners(&shared.name);
-    if listeners.is_empty() {
-        return;
-    }
-    tokio::spawn(async move {
-        for l in listeners {
-            l.list_changed(crate::dispatch::ListKind::Tools).await;
-        }
-    });
-}
-
-fn describe_quit(quit: Result<rmcp::service::QuitReason, tokio::task::JoinError>) -> String {
-    match quit {
-        Ok(rmcp::service::QuitReason::Closed) => "the server closed the connection".into(),
-        Ok(rmcp::service::QuitReason::Cancelled) => "the connection was cancelled".into(),
-        Ok(rmcp::service::QuitReason::JoinError(e)) | Err(e) => {
-            format!("connection task failed: {e}")
-        }
-        Ok(other) => format!("connection ended: {other:?}"),
-    }
-}
-
-/// Remembers the lifecycle a successful connection used.
-fn remember(shared: &Shared, live: &Live) {
-    let mut lifecycle = shared.lifecycle.lock().unwrap_or_else(|e| e.into_inner());
-    *lifecycle = if live.stateless() {
-        Lifecycle::Discover
-    } else {
-        Lifecycle::Initialize
-    };
-}
-
-/// The lifecycle to try now. A failed attempt moves on: a failed probe is
-/// followed by a plain `initialize`, and a failure of what worked before
-/// starts over with a probe (the server may have been upgraded or replaced).
-fn next_lifecycle(shared: &Shared, transport: &TransportConfig) -> ClientLifecycleMode {
-    let lifecycle = *shared.lifecycle.lock().unwrap_or_else(|e| e.into_inner());
-    if matches!(transport, TransportConfig::Sse { .. }) {
-        // The legacy SSE transport predates 2026-07-28.
-        return ClientLifecycleMode::Initialize;
-    }
-    match lifecycle {
-        Lifecycle::Auto => ClientLifecycleMode::Auto {
-            preferred_versions: vec![UPSTREAM_PROTOCOL_VERSION],
-            legacy_version: Some(UPSTREAM_LEGACY_VERSION),
-        },
-        Lifecycle::Discover => ClientLifecycleMode::Discover {
-            preferred_versions: vec![UPSTREAM_PROTOCOL_VERSION],
-        },
-        Lifecycle::Initialize => ClientLifecycleMode::Initialize,
-    }
-}
-
-fn failed_lifecycle(shared: &Shared) {
-    let mut lifecycle = shared.lifecycle.lock().unwrap_or_else(|e| e.into_inner());
-    *lifecycle = match *lifecycle {
-        Lifecycle::Auto => Lifecycle::Initialize,
-        Lifecycle::Initialize | Lifecycle::Discover => Lifecycle::Auto,
-    };
-}
-
-/// The OAuth state of a streamable HTTP server, unless it has a configured
-/// `Authorization` header (then that header is what it gets).
-fn oauth_of(
-    name: &str,
-    transport: &TransportConfig,
-    env: &Environment,
-) -> Option<Arc<switchboard_auth::oauth::ServerAuth>> {
-    match transport {
-        TransportConfig::Http { url, headers }
-            if !headers
-                .keys()
-                .any(|k| k.eq_ignore_ascii_case("authorization")) =>
-        {
-            Some(env.oauth.server(name, url))
-        }
-        _ => None,
-    }
-}
-
-/// Marks the server as needing sign-in and waits until someone signs in (or
-/// out). True when the supervisor was stopped meanwhile.
-async fn await_sign_in(
-    shared: &Arc<Shared>,
-    auth: &switchboard_auth::oauth::ServerAuth,
-    signed: Option<&mut watch::Receiver<u64>>,
-    stop: &CancellationToken,
-    message: String,
-) -> bool {
-    shared.set_live(None);
-    let reason = auth.status().reason.unwrap_or(message);
-    tracing::warn!(server = %shared.name, reason = %reason, "needs sign-in");
-    shared.set_status(|s| {
-        s.state = UpstreamState::NeedsSignIn;
-        s.error = Some(oauth::sign_in_hint(&shared.name, &reason));
-    });
-    announce_tools(shared, true);
-    tokio::select! {
-        () = sign_in_changed(signed) => false,
-        () = stop.cancelled() => true,
-    }
-}
-
-/// Resolves when the server's tokens stop working (not for a missing scope:
-/// the other tools still work then).
-async fn sign_in_lost(auth: Option<&switchboard_auth::oauth::ServerAuth>) {
-    match auth {
-        Some(auth) => auth.lost().await,
-        None => std::future::pending().await,
-    }
-}
-
-/// Resolves when the server's sign-in changes; never without a sign-in.
-async fn sign_in_changed(rx: Option<&mut watch::Receiver<u64>>) {
-    match rx {
-        Some(rx) => {
-            if rx.changed().await.is_err() {
-                std::future::pending::<()>().await;
-            }
-        }
-        None => std::future::pending().await,
-    }
-}
-
-async fn connect(
-    shared: &Arc<Shared>,
-    transport: &TransportConfig,
-    env: &Environment,
-    auth: Option<Arc<switchboard_auth::oauth::ServerAuth>>,
-) -> Result<Connected, String> {
-    let mode = next_lifecycle(shared, transport);
-    let probed = matches!(mode, ClientLifecycleMode::Auto { .. });
-    let result = connect_with(shared, transport, env, mode, auth.clone()).await;
-    match result {
-        Err(probe_error) if probed => {
-            // Some servers reject the probe in ways rmcp does not take as
-            // "legacy" (e.g. an unsupported-version error listing older
-            // versions): try the handshake at once instead of failing.
-            failed_lifecycle(shared);
-            tracing::debug!(server = %shared.name, error = %probe_error, "server/discover failed; trying initialize");
-            let result = connect_with(
-                shared,
-                transport,
-                env,
-                ClientLifecycleMode::Initialize,
-                auth,
-            )
-            .await;
-            if result.is_err() {
-                failed_lifecycle(shared);
-            }
-            result
-        }
-        Err(e) => {
-            failed_lifecycle(shared);
-            Err(e)
-        }
-        ok => ok,
-    }
-}
-
-async fn connect_with(
-    shared: &Arc<Shared>,
-    transport: &TransportConfig,
-    env: &Environment,
-    mode: ClientLifecycleMode,
-    auth: Option<Arc<switchboard_auth::oauth::ServerAuth>>,
-) -> Result<Connected, String> {
-    let client = UpstreamClient {
-        shared: shared.clone(),
-    };
-    match transport {
-        TransportConfig::Stdio {
-            command,
-            args,
-            env: vars,
-            cwd,
-        } => {
-            let vars = &resolve_secrets(env, vars).await?;
-            let (process, io) = stdio::spawn(
-                &shared.name,
-                command,
-                args,
-                vars,
-                cwd.as_deref(),
-                &env.log_dir,
-            )
-            .await?;
-            let ct = CancellationToken::new();
-            let io = watched::Watched::new(
-                IntoTransport::<RoleClient, _, _>::into_transport(io),
-                shared.dispatch.clone(),
-                &shared.name,
-            );
-            let serving = serve_client_with_lifecycle_and_ct(client, io, mode, ct.clone());
-            match tokio::time::timeout(env.init_timeout, serving).await {
-                Ok(Ok(running)) => Ok(Connected {
-                    running,
-                    process: Some(process),
-                    direct: None,
-                    ct,
-                }),
-                Ok(Err(e)) => {
-                    let detail = process.failure_detail().await;
-                    process.terminate().await;
-                    Err(format!("initialize failed: {e}{detail}"))
-                }
-                Err(_) => {
-                    let detail = process.failure_detail().await;
-                    process.terminate().await;
-                    Err(format!(
-                        "no answer to initialize within {}s{detail}",
-                        env.init_timeout.as_secs()
-                    ))
-                }
-            }
-        }
-        TransportConfig::Http { url, headers } => {
-            let headers = &resolve_secrets(env, headers).await?;
-            let session = Arc::new(http::SessionCell::default());
-            let direct = Arc::new(direct::Route::new(
-                env.http.clone(),
-                url,
-                http::header_map(headers)?,
-                session.clone(),
-                auth.clone(),
-            ));
-            let transport = http::transport(env.http.clone(), url, headers, auth, session)?;
-            let mut connected = serve_remote(client, transport, mode, env.init_timeout).await?;
-            connected.direct = Some(direct);
-            Ok(connected)
-        }
-        TransportConfig::Sse { url, headers } => {
-            let headers = http::header_map(&resolve_secrets(env, headers).await?)?;
-            let transport = tokio::time::timeout(
-                env.init_timeout,
-                sse::SseClientTransport::connect(env.http.clone(), url, headers),
-            )
-            .await
-            .map_err(|_| {
-                format!(
-                    "no SSE endpoint event within {}s",
-                    env.init_timeout.as_secs()
-                )
-            })?
-            .map_err(|e| e.to_string())?;
-            serve_remote(client, transport, mode, env.init_timeout).await
-        }
-    }
-}
-
-/// Replaces keyring placeholders with the secrets they stand for. The values
-/// are also handed to the audit log's redactor, which masks them from then on.
-async fn resolve_secrets(
-    env: &Environment,
-    values: &std::collections::BTreeMap<String, String>,
-) -> Result<std::collections::BTreeMap<String, String>, String> {
-    if !switchboard_auth::has_placeholders(values) {
-        return Ok(values.clone());
-    }
-    let (secrets, owned) = (env.secrets.clone(), values.clone());
-    // Keyring calls block (D-Bus round trips).
-    let resolved = tokio::task::spawn_blocking(move || secrets.resolve_map(&owned))
-        .await
-        .map_err(|e| format!("reading secrets failed: {e}"))?
-        .map_err(|e| e.to_string())?;
-    if let Some(audit) = &env.audit {
-        let learned = resolved
-            .iter()
-            .filter(|(k, v)| values.get(*k) != Some(*v))
-            .map(|(_, v)| v.clone());
-        audit.redactor().learn_secrets(learned);
-    }
-    Ok(resolved)
-}
-
-async fn serve_remote<T, E, A>(
-    client: UpstreamClient,
-    transport: T,
-    mode: ClientLifecycleMode,
-    limit: Duration,
-) -> Result<Connected, String>
-where
-    T: IntoTransport<RoleClient, E, A>,
-    E: std::error::Error + Send + Sync + 'static,
-{
-    let transport = watched::Watched::new(
-        transport.into_transport(),
-        client.shared.dispatch.clone(),
-        &client.shared.name,
-    );
-    let ct = CancellationToken::new();
-    let serving = serve_client_with_lifecycle_and_ct(client, transport, mode, ct.clone());
-    match tokio::time::timeout(limit, serving).await {
-        Ok(Ok(running)) => Ok(Connected {
-            running,
-            process: None,
-            direct: None,
-            ct,
-        }),
-        Ok(Err(e)) => Err(format!("initialize failed: {e}")),
-        Err(_) => Err(format!(
-            "no answer to initialize within {}s",
-            limit.as_secs()
-        )),
     }
 }
 

@@ -3,24 +3,18 @@
 //! The client holds one long-lived `GET` whose SSE stream first names, in an
 //! `endpoint` event, the URL to `POST` JSON-RPC messages to; everything the
 //! server says afterwards (responses, notifications, server->client requests)
-//! arrives as `message` events on that same stream. rmcp no longer ships a
-//! client for it, and the gateway still has to reach servers that only speak it.
+//! arrives as `message` events on that same stream. rmcp ships no client for
+//! it, and the gateway still has to reach servers that only speak it.
 
-use std::{borrow::Cow, collections::VecDeque, fmt, sync::Arc, time::Duration};
+use std::{fmt, sync::Arc, time::Duration};
 
+use bytes::Bytes;
 use futures::{StreamExt, stream::BoxStream};
 use http::{HeaderMap, HeaderValue, StatusCode, header};
-use rmcp::{
-    RoleClient,
-    model::{ClientJsonRpcMessage, ServerJsonRpcMessage},
-    transport::Transport,
-};
 use sse_stream::{Sse, SseStream};
 use url::Url;
 
-/// How long [`SseClientTransport::connect`] waits for the stream to open and
-/// deliver its `endpoint` event.
-pub const DEFAULT_ENDPOINT_TIMEOUT: Duration = Duration::from_secs(30);
+use crate::wire::Message;
 
 /// Upper bound on the error-body excerpt: enough to show a server's one-line
 /// complaint without letting an HTML error page flood the logs.
@@ -39,7 +33,7 @@ const POST_TIMEOUT: Duration = Duration::from_secs(60);
 /// Bodies beyond this are not worth reading just to keep a connection alive.
 const DRAIN_LIMIT: usize = 64 * 1024;
 
-type EventStream = BoxStream<'static, Result<Sse, sse_stream::Error>>;
+type BoxEventStream = BoxStream<'static, Result<Sse, sse_stream::Error>>;
 
 /// Errors of the legacy HTTP+SSE client transport.
 #[derive(Debug, thiserror::Error)]
@@ -84,9 +78,6 @@ pub enum SseTransportError {
         endpoint_origin: String,
         origin: String,
     },
-    /// An outgoing message could not be serialized.
-    #[error("encoding a JSON-RPC message failed: {0}")]
-    Encode(serde_json::Error),
     /// A `POST` to the message endpoint could not be sent.
     #[error("posting a message failed: {}", ErrorChain(.0))]
     Post(reqwest::Error),
@@ -95,197 +86,125 @@ pub enum SseTransportError {
     PostStatus { status: StatusCode, body: String },
 }
 
-/// Connects to a legacy HTTP+SSE MCP server.
+/// The event stream of a legacy server, once it has named its endpoint.
 ///
-/// Hand it to [`rmcp::ServiceExt::serve`] like any other client transport.
-/// Messages a server sends that do not parse are logged and skipped. When the
-/// SSE stream ends or fails, [`Transport::receive`] yields `None`, which ends
-/// the rmcp service; legacy sessions cannot be resumed, so recovering means
-/// connecting again.
-pub struct SseClientTransport {
-    poster: Arc<Poster>,
-    /// `None` once the stream has ended or the transport was closed, so later
-    /// `receive` calls keep answering `None` instead of polling a dead body.
-    events: Option<EventStream>,
-    /// A 2024-11-05 server may pack a JSON-RPC batch into one event, while
-    /// rmcp takes messages one at a time.
-    pending: VecDeque<ServerJsonRpcMessage>,
+/// Messages a server sends that do not parse are logged and skipped; when
+/// the stream ends or fails, [`EventStream::next_messages`] yields `None`:
+/// legacy sessions cannot be resumed, so recovering means connecting again.
+pub(crate) struct EventStream {
+    events: Option<BoxEventStream>,
 }
 
-/// Everything a `POST` needs, shared with the `'static` futures that
-/// [`Transport::send`] must return.
-struct Poster {
+/// Where a legacy server takes the gateway's messages.
+pub(crate) struct Poster {
     client: reqwest::Client,
     endpoint: Url,
     headers: HeaderMap,
 }
 
-impl SseClientTransport {
-    /// Opens the SSE stream at `url` with the extra `headers` (sent on the GET
-    /// and on every POST), waits up to [`DEFAULT_ENDPOINT_TIMEOUT`] for the
-    /// `endpoint` event, resolves it against `url`, and checks the endpoint has
-    /// the same origin as `url`: a server must not redirect our POSTs, which
-    /// may carry credentials, to another host.
-    ///
-    /// The transport does not configure `client`; it is the caller's job to:
-    /// - keep `TCP_NODELAY` on (`ClientBuilder::tcp_nodelay(true)`, reqwest's
-    ///   default): every message is a small POST, and Nagle's algorithm would
-    ///   delay them;
-    /// - set neither a total `timeout` nor a `read_timeout` shorter than the
-    ///   server's longest silence, since either one cuts the long-lived SSE
-    ///   response (and with it the session);
-    /// - restrict redirects if `headers` carry credentials: the origin check
-    ///   covers the announced endpoint, not HTTP redirects followed by the
-    ///   client, and reqwest only strips its own notion of sensitive headers
-    ///   (such as `Authorization`) on cross-host redirects.
-    pub async fn connect(
-        client: reqwest::Client,
-        url: &str,
-        headers: HeaderMap,
-    ) -> Result<Self, SseTransportError> {
-        Self::connect_with_timeout(client, url, headers, DEFAULT_ENDPOINT_TIMEOUT).await
-    }
-
-    /// [`connect`](Self::connect) with another limit for the stream to open
-    /// and announce its endpoint.
-    pub async fn connect_with_timeout(
-        client: reqwest::Client,
-        url: &str,
-        headers: HeaderMap,
-        timeout: Duration,
-    ) -> Result<Self, SseTransportError> {
-        let sse_url = parse_sse_url(url)?;
-        tokio::time::timeout(timeout, Self::open(client, sse_url, headers))
-            .await
-            .unwrap_or(Err(SseTransportError::EndpointTimeout(timeout)))
-    }
-
-    async fn open(
-        client: reqwest::Client,
-        sse_url: Url,
-        headers: HeaderMap,
-    ) -> Result<Self, SseTransportError> {
-        let mut get_headers = headers.clone();
-        get_headers.insert(
-            header::ACCEPT,
-            HeaderValue::from_static("text/event-stream"),
-        );
-        let response = client
-            .get(sse_url.clone())
-            .headers(get_headers)
-            .send()
-            .await
-            .map_err(SseTransportError::Connect)?;
-
-        let status = response.status();
-        if !status.is_success() {
-            let body = body_excerpt(response).await;
-            return Err(SseTransportError::ConnectStatus { status, body });
-        }
-        // A wrong URL (an HTML page, a JSON API) would otherwise only show up
-        // as an endpoint timeout. A missing Content-Type gets the benefit of
-        // the doubt.
-        if let Some(content_type) = response.headers().get(header::CONTENT_TYPE) {
-            let content_type = String::from_utf8_lossy(content_type.as_bytes());
-            if !is_event_stream(&content_type) {
-                return Err(SseTransportError::NotEventStream(content_type.into_owned()));
-            }
-        }
-
-        let mut events: EventStream = SseStream::from_bytes_stream(response.bytes_stream()).boxed();
-        let endpoint = loop {
-            match events.next().await {
-                None => return Err(SseTransportError::EndedBeforeEndpoint),
-                // Unlike later on, a malformed stream is fatal here: failing now
-                // explains itself better than the endpoint timeout would.
-                Some(Err(error)) => return Err(SseTransportError::StreamBeforeEndpoint(error)),
-                Some(Ok(sse)) if sse.event.as_deref() == Some("endpoint") => {
-                    break resolve_endpoint(&sse_url, sse.data.as_deref().unwrap_or_default())?;
-                }
-                // Nothing can legitimately precede the endpoint: the server has
-                // no session to talk about until we POST.
-                Some(Ok(sse)) => {
-                    tracing::warn!(
-                        event = sse.event.as_deref().unwrap_or("message"),
-                        "ignoring SSE event received before the `endpoint` event"
-                    );
-                }
-            }
-        };
-        tracing::debug!(%endpoint, "legacy SSE session open");
-
-        let mut post_headers = headers;
-        post_headers.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        );
-        Ok(Self {
-            poster: Arc::new(Poster {
-                client,
-                endpoint,
-                headers: post_headers,
-            }),
-            events: Some(events),
-            pending: VecDeque::new(),
-        })
-    }
-
-    /// Queues the messages carried by one SSE event.
-    fn accept_event(&mut self, sse: &Sse) {
-        match sse.event.as_deref() {
-            // Per the SSE spec an event without a type is a `message`.
-            None | Some("message") => {}
-            Some("endpoint") => {
-                // The endpoint is fixed for the whole session; switching to a
-                // new one mid-session would also bypass the origin check.
-                tracing::warn!("ignoring repeated `endpoint` event");
-                return;
-            }
-            Some(other) => {
-                tracing::debug!(event = other, "ignoring unknown SSE event type");
-                return;
-            }
-        }
-        let Some(data) = sse.data.as_deref().filter(|data| !data.trim().is_empty()) else {
-            return;
-        };
-        match parse_messages(data) {
-            Ok(messages) => self.pending.extend(messages),
-            Err(error) => tracing::warn!(
-                %error,
-                data = %excerpt(data.as_bytes()),
-                "skipping unparseable message from legacy SSE server"
-            ),
-        }
-    }
+/// Opens the SSE stream at `url` with the extra `headers` (sent on the GET
+/// and on every POST), waits up to `timeout` for the `endpoint` event,
+/// resolves it against `url`, and checks the endpoint has the same origin as
+/// `url`: a server must not redirect our POSTs, which may carry credentials,
+/// to another host.
+///
+/// The caller's `client` keeps `TCP_NODELAY` on and sets no total or read
+/// timeout (either would cut the long-lived stream, and with it the session).
+pub(crate) async fn open(
+    client: reqwest::Client,
+    url: &str,
+    headers: HeaderMap,
+    timeout: Duration,
+) -> Result<(Arc<Poster>, EventStream), SseTransportError> {
+    let sse_url = parse_sse_url(url)?;
+    tokio::time::timeout(timeout, open_stream(client, sse_url, headers))
+        .await
+        .unwrap_or(Err(SseTransportError::EndpointTimeout(timeout)))
 }
 
-impl Transport<RoleClient> for SseClientTransport {
-    type Error = SseTransportError;
+async fn open_stream(
+    client: reqwest::Client,
+    sse_url: Url,
+    headers: HeaderMap,
+) -> Result<(Arc<Poster>, EventStream), SseTransportError> {
+    let mut get_headers = headers.clone();
+    get_headers.insert(
+        header::ACCEPT,
+        HeaderValue::from_static("text/event-stream"),
+    );
+    let response = client
+        .get(sse_url.clone())
+        .headers(get_headers)
+        .send()
+        .await
+        .map_err(SseTransportError::Connect)?;
 
-    fn name() -> Cow<'static, str> {
-        Cow::Borrowed("SseClientTransport")
+    let status = response.status();
+    if !status.is_success() {
+        let body = body_excerpt(response).await;
+        return Err(SseTransportError::ConnectStatus { status, body });
+    }
+    // A wrong URL (an HTML page, a JSON API) would otherwise only show up
+    // as an endpoint timeout. A missing Content-Type gets the benefit of
+    // the doubt.
+    if let Some(content_type) = response.headers().get(header::CONTENT_TYPE) {
+        let content_type = String::from_utf8_lossy(content_type.as_bytes());
+        if !is_event_stream(&content_type) {
+            return Err(SseTransportError::NotEventStream(content_type.into_owned()));
+        }
     }
 
-    fn send(
-        &mut self,
-        item: ClientJsonRpcMessage,
-    ) -> impl Future<Output = Result<(), Self::Error>> + Send + 'static {
-        let poster = Arc::clone(&self.poster);
-        async move { poster.post(&item).await }
-    }
-
-    // Must stay cancel-safe: rmcp polls it inside `select!` and drops the
-    // future whenever another branch wins. Only `events.next()` is awaited,
-    // and anything decoded is stored in `self` before the next await.
-    async fn receive(&mut self) -> Option<ServerJsonRpcMessage> {
-        loop {
-            if let Some(message) = self.pending.pop_front() {
-                return Some(message);
+    let mut events: BoxEventStream = SseStream::from_bytes_stream(response.bytes_stream()).boxed();
+    let endpoint = loop {
+        match events.next().await {
+            None => return Err(SseTransportError::EndedBeforeEndpoint),
+            // Unlike later on, a malformed stream is fatal here: failing now
+            // explains itself better than the endpoint timeout would.
+            Some(Err(error)) => return Err(SseTransportError::StreamBeforeEndpoint(error)),
+            Some(Ok(sse)) if sse.event.as_deref() == Some("endpoint") => {
+                break resolve_endpoint(&sse_url, sse.data.as_deref().unwrap_or_default())?;
             }
+            // Nothing can legitimately precede the endpoint: the server has
+            // no session to talk about until we POST.
+            Some(Ok(sse)) => {
+                tracing::warn!(
+                    event = sse.event.as_deref().unwrap_or("message"),
+                    "ignoring SSE event received before the `endpoint` event"
+                );
+            }
+        }
+    };
+    tracing::debug!(%endpoint, "legacy SSE session open");
+
+    let mut post_headers = headers;
+    post_headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    Ok((
+        Arc::new(Poster {
+            client,
+            endpoint,
+            headers: post_headers,
+        }),
+        EventStream {
+            events: Some(events),
+        },
+    ))
+}
+
+impl EventStream {
+    /// The messages of the next event that carries any; None once the
+    /// stream has ended.
+    pub async fn next_messages(&mut self) -> Option<Vec<Message>> {
+        loop {
             let events = self.events.as_mut()?;
             match events.next().await {
-                Some(Ok(sse)) => self.accept_event(&sse),
+                Some(Ok(sse)) => {
+                    if let Some(messages) = accept_event(&sse) {
+                        return Some(messages);
+                    }
+                }
                 None => {
                     tracing::info!("legacy SSE stream ended");
                     self.events = None;
@@ -303,19 +222,42 @@ impl Transport<RoleClient> for SseClientTransport {
             }
         }
     }
+}
 
-    async fn close(&mut self) -> Result<(), Self::Error> {
-        // Dropping the response body closes the GET, which is how a legacy
-        // server learns the session is over.
-        self.events = None;
-        self.pending.clear();
-        Ok(())
+/// The messages one SSE event carries (a 2024-11-05 server may pack a
+/// batch into one event).
+fn accept_event(sse: &Sse) -> Option<Vec<Message>> {
+    match sse.event.as_deref() {
+        // Per the SSE spec an event without a type is a `message`.
+        None | Some("message") => {}
+        Some("endpoint") => {
+            // The endpoint is fixed for the whole session; switching to a
+            // new one mid-session would also bypass the origin check.
+            tracing::warn!("ignoring repeated `endpoint` event");
+            return None;
+        }
+        Some(other) => {
+            tracing::debug!(event = other, "ignoring unknown SSE event type");
+            return None;
+        }
+    }
+    let data = sse.data.as_deref().filter(|data| !data.trim().is_empty())?;
+    match parse_messages(data) {
+        Ok(messages) => Some(messages),
+        Err(error) => {
+            tracing::warn!(
+                %error,
+                data = %excerpt(data.as_bytes()),
+                "skipping unparseable message from legacy SSE server"
+            );
+            None
+        }
     }
 }
 
 impl Poster {
-    async fn post(&self, message: &ClientJsonRpcMessage) -> Result<(), SseTransportError> {
-        let body = serde_json::to_vec(message).map_err(SseTransportError::Encode)?;
+    /// POSTs one message to the endpoint.
+    pub async fn post(&self, body: Bytes) -> Result<(), SseTransportError> {
         let mut response = self
             .client
             .post(self.endpoint.clone())
@@ -385,11 +327,16 @@ fn is_event_stream(content_type: &str) -> bool {
         .is_some_and(|mime| mime.trim().eq_ignore_ascii_case("text/event-stream"))
 }
 
-fn parse_messages(data: &str) -> Result<Vec<ServerJsonRpcMessage>, serde_json::Error> {
+fn parse_messages(data: &str) -> Result<Vec<Message>, crate::wire::WireError> {
     if data.trim_start().starts_with('[') {
-        serde_json::from_str(data)
+        let items: Vec<Box<serde_json::value::RawValue>> =
+            serde_json::from_str(data).map_err(|_| crate::wire::WireError::NotJson)?;
+        items
+            .iter()
+            .map(|item| Message::parse(item.get().as_bytes()))
+            .collect()
     } else {
-        serde_json::from_str(data).map(|message| vec![message])
+        Message::parse(data.as_bytes()).map(|message| vec![message])
     }
 }
 

@@ -58,12 +58,6 @@ impl ToolsCache {
             .map(|e| (e.tools.clone(), e.json.clone()))
     }
 
-    /// The list built for `client` from exactly these inputs, if any.
-    pub fn get(&self, client: &str, generation: u64, sources: &Sources) -> Option<Arc<Vec<Tool>>> {
-        self.lookup(client, generation, sources)
-            .map(|(tools, _)| tools)
-    }
-
     /// The list built for `client` from exactly these inputs as the JSON of
     /// a `tools/list` result, with the number of tools, if it is cached.
     pub fn get_json(
@@ -114,16 +108,14 @@ mod tests {
         let sources: Sources = vec![("a".into(), a.clone())];
         let merged = Arc::new(vec![tool("a__x")]);
         cache.put("c", 1, sources.clone(), merged.clone());
-        assert!(
-            cache
-                .get("c", 1, &sources)
-                .is_some_and(|t| Arc::ptr_eq(&t, &merged))
-        );
+        let (json, items) = cache.get_json("c", 1, &sources).expect("cached");
+        assert_eq!(items, 1);
+        assert!(std::str::from_utf8(&json).unwrap().contains("a__x"));
         // Another client, another policy generation, a refreshed list, a server gone.
-        assert!(cache.get("d", 1, &sources).is_none());
-        assert!(cache.get("c", 2, &sources).is_none());
+        assert!(cache.get_json("d", 1, &sources).is_none());
+        assert!(cache.get_json("c", 2, &sources).is_none());
         let refreshed: Sources = vec![("a".into(), Arc::new(vec![tool("x")]))];
-        assert!(cache.get("c", 1, &refreshed).is_none());
-        assert!(cache.get("c", 1, &Vec::new()).is_none());
+        assert!(cache.get_json("c", 1, &refreshed).is_none());
+        assert!(cache.get_json("c", 1, &Vec::new()).is_none());
     }
 }
