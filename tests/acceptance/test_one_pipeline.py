@@ -44,7 +44,7 @@ RATE_LIMITED = -32029
 INVALID_PARAMS = -32602
 CANCELLED = -32800
 
-pytestmark = pytest.mark.timeout(600)
+pytestmark = [pytest.mark.anyio, pytest.mark.timeout(600)]
 
 
 def start_sse(env, log_dir) -> HttpPeer:
@@ -92,8 +92,13 @@ def setup(make_gateway, everything_http: HttpPeer, session_dir: Path, sandbox_en
         for server in (EV_STDIO, EV_HTTP, EV_SSE, PROBE, FIXTURE):
             switchboard.trust(server)
         switchboard.cli("tools", "set", PROBE, "destroy", "deny")
-        for client in ("alice", "bob"):
+        for client in ("alice", "bob", "carol", "dave"):
             tokens[client] = switchboard.add_client(client)
+        # Dave's profile leaves the probe out.
+        switchboard.cli("profiles", "add", "no-probe", "--server", EV_STDIO)
+        switchboard.cli("profiles", "assign", "dave", "no-probe")
+        # Carol's calls of `wait` ask the person at the panel.
+        switchboard.cli("tools", "set", PROBE, "wait", "ask", "--client", "carol")
 
     gateway = make_gateway("gateway-pipeline", configure, ready=[EV_STDIO, EV_HTTP, EV_SSE, PROBE, FIXTURE])
     yield Setup(gateway, tokens, ran)
@@ -126,11 +131,11 @@ def test_a_mistyped_call_of_a_denied_tool_is_invalid_params(setup: Setup, http, 
     # Errors speak the caller's names.
     assert f'tool "{tool}"' in plain["error"]["message"], plain
     for mistyped in ({"requestState": 0}, {"inputResponses": "x"}, {"arguments": []}):
-        response, answer = client.call(tool, {}, **mistyped)
+        response, answer = client.call(tool, {}, mistyped)
         assert error_code(answer) == INVALID_PARAMS, (mistyped, response.status_code, response.text)
     # Nor does a mistyped call of an allowed tool reach its server.
     allowed = f"{PROBE}__wait" if aggregated else "wait"
-    _response, answer = client.call(allowed, {"ms": 0}, requestState=7)
+    _response, answer = client.call(allowed, {"ms": 0}, {"requestState": 7})
     assert error_code(answer) == INVALID_PARAMS, answer
     assert "destroy" not in setup.ran_tools()
     print(f"{url} ({client.version}): denied {tool} refused -32010; mistyped params refused -32602, never relayed")
@@ -242,9 +247,7 @@ def test_a_call_during_start_waits_for_the_list(make_gateway, session_dir: Path,
 
 async def test_log_messages_stay_within_profiles(setup: Setup) -> None:
     gateway = setup.gateway
-    gateway.cli("profiles", "add", "no-probe", "--server", EV_STDIO)
-    gateway.cli("profiles", "assign", "bob", "no-probe")
-    heard: dict[str, list[Any]] = {"alice": [], "bob": []}
+    heard: dict[str, list[Any]] = {"alice": [], "dave": []}
 
     def logger(who: str):
         async def log(params: types.LoggingMessageNotificationParams) -> None:
@@ -253,22 +256,19 @@ async def test_log_messages_stay_within_profiles(setup: Setup) -> None:
         return log
 
     marker = f"probe-log-{uuid.uuid4().hex[:8]}"
-    try:
-        async with (
-            connect(gateway.url(), setup.tokens["alice"], mode="legacy", logging_callback=logger("alice")) as alice,
-            connect(gateway.url(), setup.tokens["bob"], mode="legacy", logging_callback=logger("bob")) as bob,
-        ):
-            tools = {tool.name for tool in (await bob.list_tools()).tools}
-            assert f"{PROBE}__log" not in tools, "the profile hides the server's tools"
-            await alice.call_tool(f"{PROBE}__log", {"message": marker})
-            with anyio.fail_after(10):
-                while marker not in heard["alice"]:
-                    await anyio.sleep(0.05)
-            await anyio.sleep(1.0)
-    finally:
-        gateway.cli("profiles", "assign", "bob", "none")
-    assert marker not in heard["bob"], heard["bob"]
-    print(f"alice heard the probe's log message; bob (profile without it) heard {len(heard['bob'])} messages, none of it")
+    async with (
+        connect(gateway.url(), setup.tokens["alice"], mode="legacy", logging_callback=logger("alice")) as alice,
+        connect(gateway.url(), setup.tokens["dave"], mode="legacy", logging_callback=logger("dave")) as dave,
+    ):
+        tools = {tool.name for tool in (await dave.list_tools()).tools}
+        assert f"{PROBE}__log" not in tools, "the profile hides the server's tools"
+        await alice.call_tool(f"{PROBE}__log", {"message": marker})
+        with anyio.fail_after(10):
+            while marker not in heard["alice"]:
+                await anyio.sleep(0.05)
+        await anyio.sleep(1.0)
+    assert marker not in heard["dave"], heard["dave"]
+    print(f"alice heard the probe's log message; dave (profile without it) heard {len(heard['dave'])} messages, none of it")
 
 
 # 6. Tasks belong to the client that created them.
@@ -356,6 +356,7 @@ def run_route(setup: Setup, server: str, aggregated: bool, modern: bool) -> dict
     out: dict[str, Any] = {"client": who}
     with httpx2.Client(timeout=60) as http:
         client = Era(http, url, token, modern).open()
+        wait_hidden(client, denied_tool)
         marker = f"route-{uuid.uuid4().hex}"
         _response, allowed = client.call(tool, {"message": marker})
         out["allowed"] = allowed
@@ -369,6 +370,18 @@ def run_route(setup: Setup, server: str, aggregated: bool, modern: bool) -> dict
         answers = [client.call(tool, {"message": f"{marker}-{n}"})[1] for n in range(3)]
         out["budget"] = [error_code(a) for a in answers]
     return out
+
+
+def wait_hidden(client: Era, tool: str) -> None:
+    """Waits until the gateway has picked up a rule denying `tool` (it leaves the list)."""
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        _response, listed = client.request("tools/list", {})
+        names = {t["name"] for t in ((listed or {}).get("result") or {}).get("tools", [])}
+        if names and tool not in names:
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"the rule denying {tool} did not take effect")
 
 
 def cancel_one(client: Era, slow: str, marker: str) -> int | None:
@@ -454,9 +467,8 @@ def test_every_route_leaves_the_same_record(route_outcomes) -> None:
 
 def test_approvals_show_the_exact_arguments(setup: Setup, http) -> None:
     gateway = setup.gateway
-    gateway.cli("tools", "set", PROBE, "wait", "ask", "--client", "alice")
     secret = f"sk-live-{uuid.uuid4().hex}"
-    client = Era(http, gateway.url(PROBE), setup.tokens["alice"], modern=True)
+    client = Era(http, gateway.url(PROBE), setup.tokens["carol"], modern=True)
     outcome: dict[str, Any] = {}
 
     def call() -> None:
@@ -464,27 +476,24 @@ def test_approvals_show_the_exact_arguments(setup: Setup, http) -> None:
 
     worker = threading.Thread(target=call)
     worker.start()
-    try:
-        deadline = time.monotonic() + 20
-        pending: list[dict[str, Any]] = []
-        while not pending and time.monotonic() < deadline:
-            listed = httpx2.post(
-                f"{gateway.origin}/api/rpc",
-                headers={"authorization": f"Bearer {gateway.control_token}", "x-switchboard": "1"},
-                json={"method": "approvals_list", "params": {"pending_only": True}},
-                timeout=30,
-            ).json()
-            pending = [a for a in listed if a["tool"] == "wait" and a["client"] == "alice"]
-            time.sleep(0.1)
-        assert pending, "the call never waited for approval"
-        (approval,) = pending
-        assert secret in (approval["exact_arguments"] or ""), approval
-        assert secret not in (approval["arguments"] or ""), approval
-        gateway.cli("approvals", "approve", str(approval["id"]))
-        worker.join(20)
-    finally:
-        gateway.cli("tools", "set", PROBE, "wait", "allow", "--client", "alice")
+    deadline = time.monotonic() + 20
+    pending: list[dict[str, Any]] = []
+    while not pending and time.monotonic() < deadline:
+        listed = httpx2.post(
+            f"{gateway.origin}/api/rpc",
+            headers={"authorization": f"Bearer {gateway.control_token}", "x-switchboard": "1"},
+            json={"method": "approvals_list", "params": {"pending_only": True}},
+            timeout=30,
+        ).json()
+        pending = [a for a in listed if a["tool"] == "wait" and a["client"] == "carol"]
+        time.sleep(0.1)
+    assert pending, "the call never waited for approval"
+    (approval,) = pending
+    assert secret in (approval["exact_arguments"] or ""), approval
+    assert secret not in (approval["arguments"] or ""), approval
+    gateway.cli("approvals", "approve", str(approval["id"]))
+    worker.join(20)
     assert outcome.get("answer") and "result" in outcome["answer"], outcome
-    stored = gateway.cli("logs", "--json", "--client", "alice", "--tool", "wait", "--limit", "5").stdout
+    stored = gateway.cli("logs", "--json", "--client", "carol", "--tool", "wait", "--limit", "5").stdout
     assert secret not in stored and "wait" in stored, stored[-500:]
     print("the panel saw the exact arguments; the store and the audit log kept them masked")

@@ -79,5 +79,6 @@ class Era:
                 answer = message
         return response, answer
 
-    def call(self, tool: str, arguments: dict[str, Any], **params: Any):
-        return self.request("tools/call", {"name": tool, "arguments": arguments, **params}, name=tool)
+    def call(self, tool: str, arguments: Any, extra: dict[str, Any] | None = None):
+        """`tools/call`; `extra` adds to (or replaces) fields of its params."""
+        return self.request("tools/call", {"name": tool, "arguments": arguments, **(extra or {})}, name=tool)

@@ -277,9 +277,14 @@ server: string,
  */
 tool: string, 
 /**
- * Arguments (secrets masked), JSON text.
+ * Arguments (secrets masked), JSON text: what the audit log keeps.
  */
 arguments: string | null, 
+/**
+ * The exact arguments of a call still waiting, JSON text, for the person
+ * deciding (only from the process that holds the call; never stored).
+ */
+exact_arguments: string | null, 
 /**
  * `pending`, `allowed`, `denied` or `expired`.
  */
