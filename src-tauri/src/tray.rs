@@ -302,6 +302,7 @@ mod tests {
             server: "github".into(),
             tool: tool.into(),
             arguments: None,
+            exact_arguments: None,
             status: "pending".into(),
             scope: None,
             created_at: 0,

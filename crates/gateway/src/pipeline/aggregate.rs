@@ -70,7 +70,8 @@ async fn tools(core: &Arc<Core>, bound: &Bound) -> Message {
     let generation = core.policy.generation();
     let sources = core.tool_sources();
     if let Some((json, _)) = core.tools_cache.get_json(client, generation, &sources) {
-        core.direct.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        core.direct
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         return cached(json);
     }
     let mut tools = Vec::new();

@@ -1,36 +1,28 @@
 //! Which stage serves each method: the gateway answers the lifecycle and
 //! the merged lists itself; everything about one server is decided (tool
 //! calls) and relayed to it, its names on `/mcp` mapped to the server's.
-#![expect(
-    deprecated,
-    reason = "logging and subscribe are still part of 2025-11-25"
-)]
 
 use std::sync::Arc;
 
-use rmcp::model::{
-    DiscoverResult, ExtensionCapabilities, Implementation, InitializeResult, ProtocolVersion,
-    Reference, ServerCapabilities, TASKS_EXTENSION_ID,
-};
+use rmcp::model::Reference;
 use serde_json::{Map, Value, json};
 use switchboard_audit::Decision;
 
 use super::{
     Bound, Core, Outbox, aggregate,
-    bind::SUPPORTED_VERSIONS,
     classify::{Params, Request},
     decide::{self, Call, Permit},
+    lifecycle::{discover, initialize},
     refusal::Refusal,
     relay::{self, Forward},
+    subscriptions::{listen, subscription},
+    target::{aim, by_name, by_uri, single},
     typed,
 };
 use crate::{
     bridge,
-    mcp_headers::LIFECYCLE,
-    names,
     record::Recording,
     route::Route,
-    session::{Accepted, Listen},
     upstream::Upstream,
     wire::{Message, int_id, raw},
 };
@@ -45,82 +37,8 @@ pub(crate) enum Served {
     Stream,
 }
 
-fn answer(value: &impl serde::Serialize) -> Served {
+pub(super) fn answer(value: &impl serde::Serialize) -> Served {
     Served::Answer(Message::response(int_id(0), raw(value)))
-}
-
-/// A server and the name it knows something by.
-struct Target {
-    up: Arc<Upstream>,
-    name: String,
-}
-
-fn server(core: &Core, bound: &Bound, name: &str) -> Result<Arc<Upstream>, Refusal> {
-    let up = core.hub.get(name).ok_or_else(|| match bound.caller.route {
-        Route::Server(_) => Refusal::UnknownServer(name.to_owned()),
-        Route::All => Refusal::InvalidParams {
-            method: String::new(),
-            detail: format!("no enabled server named \"{name}\""),
-        },
-    })?;
-    decide::visible(core, bound, name)?;
-    Ok(up)
-}
-
-/// `name` of a tool or prompt, on this endpoint.
-fn by_name(core: &Core, bound: &Bound, name: &str, what: &'static str) -> Result<Target, Refusal> {
-    match &bound.caller.route {
-        Route::Server(s) => Ok(Target {
-            up: server(core, bound, s)?,
-            name: name.to_owned(),
-        }),
-        Route::All => {
-            let (s, rest) = names::split_qualified(name).ok_or_else(|| Refusal::Unqualified {
-                what,
-                name: name.to_owned(),
-                form: "SERVER__NAME",
-            })?;
-            Ok(Target {
-                up: server(core, bound, s)?,
-                name: rest.to_owned(),
-            })
-        }
-    }
-}
-
-/// A resource URI, on this endpoint.
-fn by_uri(core: &Core, bound: &Bound, uri: &str) -> Result<Target, Refusal> {
-    match &bound.caller.route {
-        Route::Server(s) => Ok(Target {
-            up: server(core, bound, s)?,
-            name: uri.to_owned(),
-        }),
-        Route::All => {
-            let (s, rest) =
-                names::split_qualified_uri(uri).ok_or_else(|| Refusal::Unqualified {
-                    what: "resource",
-                    name: uri.to_owned(),
-                    form: "SERVER+URI",
-                })?;
-            Ok(Target {
-                up: server(core, bound, s)?,
-                name: rest.to_owned(),
-            })
-        }
-    }
-}
-
-/// The one server of `/mcp/{server}`.
-fn single(core: &Core, bound: &Bound) -> Result<Option<Arc<Upstream>>, Refusal> {
-    match &bound.caller.route {
-        Route::All => Ok(None),
-        Route::Server(s) => server(core, bound, s).map(Some),
-    }
-}
-
-fn aim(record: &mut Recording, target: &Target) {
-    record.server(target.up.name());
-    record.name(&target.name);
 }
 
 /// Serves one classified request.
@@ -367,9 +285,18 @@ pub(super) async fn serve(
             aim(record, &target);
             let mut raw_params = request.raw.clone();
             raw_params.insert("ref".into(), raw(&reference));
-            relay_to(core, bound, &request, target.up, raw_params, None, Permit::free(), out)
-                .await
-                .map(Served::Answer)
+            relay_to(
+                core,
+                bound,
+                &request,
+                target.up,
+                raw_params,
+                None,
+                Permit::free(),
+                out,
+            )
+            .await
+            .map(Served::Answer)
         }
         Params::Task(task) => {
             let up = single(core, bound)?.ok_or_else(|| {
@@ -502,254 +429,4 @@ async fn resume(
     relay::resume(core, bound, state.unwrap_or_default(), responses, out)
         .await
         .map(Served::Answer)
-}
-
-/// What this endpoint says about itself: on `/mcp/{server}` the server's own
-/// identity and capabilities, on `/mcp` the gateway's.
-fn info_for(core: &Core, route: &Route) -> InitializeResult {
-    if let Route::Server(name) = route
-        && let Some(upstream) = core.hub.get(name)
-        && let Ok(live) = upstream.connection()
-    {
-        let theirs = &live.info.capabilities;
-        let mut capabilities = ServerCapabilities::default();
-        capabilities.experimental = theirs.experimental.clone();
-        capabilities.logging = theirs.logging.clone();
-        capabilities.completions = theirs.completions.clone();
-        capabilities.prompts = theirs.prompts.clone();
-        capabilities.resources = theirs.resources.clone();
-        capabilities.tools = theirs.tools.clone();
-        // The tasks extension passes through (tasks/* are relayed); other
-        // extensions need the gateway to implement their methods.
-        capabilities.extensions = theirs.extensions.as_ref().and_then(|all| {
-            let tasks: ExtensionCapabilities = all
-                .iter()
-                .filter(|(id, _)| id.as_str() == TASKS_EXTENSION_ID)
-                .map(|(id, settings)| (id.clone(), settings.clone()))
-                .collect();
-            (!tasks.is_empty()).then_some(tasks)
-        });
-        let mut info = InitializeResult::new(capabilities);
-        if let Some(server_info) = &live.info.server_info {
-            info.server_info = server_info.clone();
-        }
-        info.instructions = live.info.instructions.clone();
-        return info;
-    }
-    let capabilities = ServerCapabilities::builder()
-        .enable_tools()
-        .enable_tool_list_changed()
-        .enable_prompts()
-        .enable_prompts_list_changed()
-        .enable_resources()
-        .enable_resources_subscribe()
-        .enable_resources_list_changed()
-        .enable_completions()
-        .enable_logging()
-        .build();
-    let mut info = InitializeResult::new(capabilities);
-    info.server_info = Implementation::new("switchboard", env!("CARGO_PKG_VERSION"));
-    info.instructions = Some(match route {
-        Route::All => "Switchboard gateway: tools and prompts of every connected server, \
-                       named SERVER__NAME; resource URIs are prefixed with SERVER+."
-            .into(),
-        Route::Server(name) => format!("Switchboard gateway for server \"{name}\"."),
-    });
-    info
-}
-
-fn version(text: &str) -> ProtocolVersion {
-    serde_json::from_value(Value::String(text.to_owned())).unwrap_or(ProtocolVersion::V_2025_11_25)
-}
-
-/// The version a session speaks: the client's, when the gateway speaks it
-/// (before 2026-07-28), else the newest session-era version.
-fn negotiate(requested: &str) -> &'static str {
-    SUPPORTED_VERSIONS
-        .iter()
-        .find(|v| **v == requested && !crate::mcp_headers::is_stateless_version(v))
-        .copied()
-        .unwrap_or("2025-11-25")
-}
-
-async fn initialize(
-    core: &Arc<Core>,
-    bound: &Bound,
-    requested: &str,
-    capabilities: rmcp::model::ClientCapabilities,
-    record: &mut Recording,
-) -> Result<Served, Refusal> {
-    if let Some(up) = single(core, bound)? {
-        // Mirror the server's capabilities: give it a moment if it is
-        // still starting.
-        up.settled(core.settle).await;
-    }
-    let agreed = negotiate(requested);
-    let session = core
-        .sessions
-        .open(bound.caller.clone(), agreed.to_owned(), capabilities);
-    record.session(Some(&session.id));
-    record.protocol(agreed);
-    let mut info = info_for(core, &bound.caller.route);
-    info.protocol_version = version(agreed);
-    tracing::info!(session = session.key, client = %bound.caller.client, version = agreed, "session initialized");
-    Ok(Served::Opened(
-        Message::response(int_id(0), raw(&info)),
-        session.id.clone(),
-    ))
-}
-
-async fn discover(core: &Arc<Core>, bound: &Bound) -> Result<Served, Refusal> {
-    if let Some(up) = single(core, bound)? {
-        up.settled(core.settle).await;
-    }
-    let versions = SUPPORTED_VERSIONS.iter().map(|v| version(v)).collect();
-    Ok(answer(&DiscoverResult::from_server_info(
-        versions,
-        info_for(core, &bound.caller.route),
-    )))
-}
-
-async fn subscription(
-    core: &Arc<Core>,
-    bound: &Bound,
-    uri: &str,
-    subscribe: bool,
-    record: &mut Recording,
-) -> Result<Served, Refusal> {
-    let target = by_uri(core, bound, uri)?;
-    aim(record, &target);
-    let Some(session) = bound.session() else {
-        return Err(Refusal::MethodNotFound("resources/subscribe".into()));
-    };
-    let server = target.up.name();
-    if subscribe {
-        if core.sessions.subscribe(session, server, &target.name)
-            && let Err(e) = target
-                .up
-                .subscribe_resource(&target.name, core.settle)
-                .await
-        {
-            core.sessions.unsubscribe(session, server, &target.name);
-            return Err(upstream_call(server, e));
-        }
-    } else if core.sessions.unsubscribe(session, server, &target.name) {
-        target
-            .up
-            .unsubscribe_resource(&target.name)
-            .await
-            .map_err(|e| upstream_call(server, e))?;
-    }
-    Ok(answer(&json!({})))
-}
-
-fn upstream_call(server: &str, error: crate::upstream::conn::CallError) -> Refusal {
-    match error {
-        crate::upstream::conn::CallError::Upstream(e) => Refusal::Upstream(e),
-        crate::upstream::conn::CallError::Rpc(e) => {
-            Refusal::Upstream(crate::upstream::UpstreamError::Protocol {
-                server: server.to_owned(),
-                detail: e.message,
-            })
-        }
-    }
-}
-
-/// A 2026-07-28 client's `subscriptions/listen`: the subscriptions are in
-/// place upstream before the acknowledgment, so nothing after it is missed;
-/// the stream stays open until the client closes it.
-async fn listen(
-    core: &Arc<Core>,
-    bound: &Arc<Bound>,
-    request: &Request,
-    filter: rmcp::model::SubscriptionFilter,
-    record: &mut Recording,
-    out: &Outbox,
-) -> Result<Served, Refusal> {
-    let caps = info_for(core, &bound.caller.route).capabilities;
-    let mut accepted = Accepted {
-        tools: filter.tools_list_changed == Some(true)
-            && caps.tools.as_ref().and_then(|t| t.list_changed) == Some(true),
-        prompts: filter.prompts_list_changed == Some(true)
-            && caps.prompts.as_ref().and_then(|p| p.list_changed) == Some(true),
-        resources: filter.resources_list_changed == Some(true)
-            && caps.resources.as_ref().and_then(|r| r.list_changed) == Some(true),
-        resources_updated: Default::default(),
-    };
-    let subscribable = caps.resources.as_ref().and_then(|r| r.subscribe) == Some(true);
-    let mut uris = Vec::new();
-    for uri in filter.resource_subscriptions.iter().flatten() {
-        if !subscribable {
-            break;
-        }
-        match by_uri(core, bound, uri) {
-            Ok(target) => {
-                accepted
-                    .resources_updated
-                    .insert((target.up.name().to_owned(), target.name), uri.clone());
-                uris.push(uri.clone());
-            }
-            Err(e) => tracing::debug!(uri, error = %e, "subscription to an unknown resource"),
-        }
-    }
-    let (tx, mut rx) = tokio::sync::mpsc::channel(256);
-    let key = bound.key();
-    let listen = Arc::new(Listen {
-        key,
-        caller: bound.caller.clone(),
-        subscription: request.message.id.clone().unwrap_or_else(|| int_id(0)),
-        accepted: accepted.clone(),
-        tx,
-    });
-    for (server, uri) in core.sessions.listen(listen) {
-        if let Some(up) = core.hub.get(&server)
-            && let Err(e) = up.subscribe_resource(&uri, core.settle).await
-        {
-            tracing::warn!(server, uri, error = %e, "upstream subscription failed");
-        }
-    }
-    let mut notifications = Map::new();
-    for (flag, key) in [
-        (accepted.tools, "toolsListChanged"),
-        (accepted.prompts, "promptsListChanged"),
-        (accepted.resources, "resourcesListChanged"),
-    ] {
-        if flag {
-            notifications.insert(key.into(), Value::Bool(true));
-        }
-    }
-    if !uris.is_empty() {
-        notifications.insert("resourceSubscriptions".into(), json!(uris));
-    }
-    let ack = json!({
-        "_meta": { LIFECYCLE.subscription_id: request.message.id },
-        "notifications": notifications,
-    });
-    record.decide(Decision::Allowed, "listen stream");
-    let opened = Message::notification("notifications/subscriptions/acknowledged", Some(raw(&ack)));
-    let _ = record
-        .finish(&Message::response(int_id(0), raw(&json!({}))))
-        .await;
-    if out.send(opened).await {
-        loop {
-            tokio::select! {
-                event = rx.recv() => match event {
-                    Some(event) => {
-                        if !out.send(event).await {
-                            break;
-                        }
-                    }
-                    None => break,
-                },
-                () = out.closed() => break,
-                () = core.shutdown.cancelled() => break,
-            }
-        }
-    }
-    for (server, uri) in core.sessions.unlisten(key) {
-        if let Some(up) = core.hub.get(&server) {
-            let _ = up.unsubscribe_resource(&uri).await;
-        }
-    }
-    Ok(Served::Stream)
 }

@@ -13,10 +13,7 @@ use std::sync::{
 
 use bytes::Bytes;
 use serde_json::{Map, Value, json};
-use tokio::{
-    io::{AsyncBufReadExt as _, AsyncWriteExt as _, BufReader},
-    sync::mpsc,
-};
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::{
@@ -29,9 +26,6 @@ use crate::{
     mcp_headers::LIFECYCLE,
     wire::{Kind, Message, RpcError, int_id, raw},
 };
-
-/// Longest stdio line (one message) the gateway reads.
-const MAX_LINE: usize = 16 * 1024 * 1024;
 
 /// How the server speaks, once the handshake is done.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -96,8 +90,8 @@ impl Conn {
     ) -> Arc<Self> {
         let (tx, rx) = mpsc::channel::<Bytes>(256);
         let conn = Self::new(server, events, Link::Pipe(tx));
-        tokio::spawn(write_pipe(conn.clone(), stdin, rx));
-        tokio::spawn(read_pipe(conn.clone(), stdout));
+        tokio::spawn(super::pipe::write_pipe(conn.clone(), stdin, rx));
+        tokio::spawn(super::pipe::read_pipe(conn.clone(), stdout));
         conn
     }
 
@@ -378,7 +372,7 @@ enum Body {
     /// A JSON answer, until taken.
     One(Option<Message>),
     /// The request's SSE answer.
-    Stream(super::http::Stream),
+    Stream(super::streams::Stream),
 }
 
 /// One request in flight: what the server says about it, in order.
@@ -529,109 +523,9 @@ impl Conn {
     }
 }
 
-async fn write_pipe(
-    conn: Arc<Conn>,
-    stdin: tokio::process::ChildStdin,
-    mut rx: mpsc::Receiver<Bytes>,
-) {
-    let mut stdin = tokio::io::BufWriter::new(stdin);
-    loop {
-        let bytes = tokio::select! {
-            bytes = rx.recv() => bytes,
-            () = conn.ended.cancelled() => None,
-        };
-        let Some(bytes) = bytes else { break };
-        let written = async {
-            stdin.write_all(&bytes).await?;
-            stdin.write_all(b"\n").await?;
-            stdin.flush().await
-        }
-        .await;
-        if let Err(e) = written {
-            conn.end(format!("writing to the server failed: {e}"));
-            break;
-        }
-    }
-    // Dropping stdin closes the server's input.
-}
-
-async fn read_pipe(conn: Arc<Conn>, stdout: tokio::process::ChildStdout) {
-    let mut reader = BufReader::with_capacity(64 * 1024, stdout);
-    let mut line = Vec::with_capacity(4096);
-    loop {
-        line.clear();
-        let read = tokio::select! {
-            read = read_line(&mut reader, &mut line) => read,
-            () = conn.ended.cancelled() => return,
-        };
-        match read {
-            Ok(0) => {
-                conn.end("the server closed its output");
-                return;
-            }
-            Ok(_) => {}
-            Err(e) => {
-                conn.end(format!("reading from the server failed: {e}"));
-                return;
-            }
-        }
-        let text = trim_line(&line);
-        if text.is_empty() {
-            continue;
-        }
-        if line.len() > MAX_LINE {
-            tracing::warn!(
-                server = conn.server(),
-                bytes = line.len(),
-                "skipping an oversized line"
-            );
-            continue;
-        }
-        deliver(&conn, text).await;
-    }
-}
-
-/// Reads one line, keeping at most [`MAX_LINE`] + 1 bytes of it.
-async fn read_line<R: tokio::io::AsyncBufRead + Unpin>(
-    reader: &mut R,
-    line: &mut Vec<u8>,
-) -> std::io::Result<usize> {
-    let mut total = 0;
-    loop {
-        let available = reader.fill_buf().await?;
-        if available.is_empty() {
-            return Ok(total);
-        }
-        let (used, done) = match available.iter().position(|b| *b == b'\n') {
-            Some(at) => (at + 1, true),
-            None => (available.len(), false),
-        };
-        if line.len() <= MAX_LINE {
-            let keep = used.min(MAX_LINE + 1 - line.len());
-            line.extend_from_slice(&available[..keep]);
-        }
-        reader.consume(used);
-        total += used;
-        if done {
-            return Ok(total);
-        }
-    }
-}
-
-fn trim_line(line: &[u8]) -> &[u8] {
-    let mut text = line;
-    if let Some(rest) = text.strip_prefix(b"\xef\xbb\xbf") {
-        text = rest;
-    }
-    while let [rest @ .., b'\n' | b'\r'] = text {
-        text = rest;
-    }
-    text
-}
-
 /// Hands one message the server wrote to the mux, and answers what the mux
 /// answers (pings, refused requests).
-async fn deliver(conn: &Arc<Conn>, bytes: &[u8]) {
+pub(super) async fn deliver(conn: &Arc<Conn>, bytes: &[u8]) {
     let message = match Message::parse(bytes) {
         Ok(message) => message,
         Err(e) => {
@@ -664,24 +558,5 @@ async fn read_sse(conn: Arc<Conn>, mut stream: super::sse::EventStream) {
                 tracing::debug!(server = conn.server(), error = %e, "reply not delivered");
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[tokio::test]
-    async fn lines_are_bounded_and_trimmed() {
-        let input = b"\xef\xbb\xbf{\"a\":1}\r\nsecond\n".to_vec();
-        let mut reader = tokio::io::BufReader::new(&input[..]);
-        let mut line = Vec::new();
-        read_line(&mut reader, &mut line).await.unwrap();
-        assert_eq!(trim_line(&line), b"{\"a\":1}");
-        line.clear();
-        read_line(&mut reader, &mut line).await.unwrap();
-        assert_eq!(trim_line(&line), b"second");
-        line.clear();
-        assert_eq!(read_line(&mut reader, &mut line).await.unwrap(), 0);
     }
 }

@@ -14,8 +14,10 @@ pub(crate) mod handshake;
 pub(crate) mod http;
 mod listen;
 pub(crate) mod mux;
+mod pipe;
 mod sse;
 mod stdio;
+mod streams;
 mod supervise;
 
 use std::{

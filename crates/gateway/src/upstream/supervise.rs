@@ -106,7 +106,7 @@ pub(super) async fn supervise(
         if live.stateless() {
             tokio::spawn(listen::run(shared.clone(), conn.clone()));
         } else if let Some(link) = conn.http_link() {
-            tokio::spawn(http::standalone(link.clone(), conn.clone()));
+            tokio::spawn(super::streams::standalone(link.clone(), conn.clone()));
         }
         shared.set_live(Some(live));
         shared.set_status(|s| {
