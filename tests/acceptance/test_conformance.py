@@ -5,7 +5,10 @@ test-only token hop (helpers/token_hop.py), which adds the client token and pass
 Origin through unchanged (so the DNS-rebinding scenario tests the gateway's own guard).
 The gateway must pass every check the upstream passes when tested directly, for spec
 2025-11-25 (fixture serving 2025-11-25 only) and for spec 2026-07-28 (fixture serving
-2026-07-28: stateless requests, `server/discover`, input-required results).
+2026-07-28: stateless requests, `server/discover`, input-required results), with the
+fixture behind the gateway as an HTTP server and as a stdio server (the same binary with
+`--stdio`; the suite can only reach it directly over HTTP, so the HTTP run is the
+reference for both).
 """
 
 from __future__ import annotations
@@ -31,6 +34,8 @@ from helpers.procs import Proc
 
 FIXTURE = "fixture"
 FIXTURE_LEGACY = "fixture-2025"
+FIXTURE_STDIO = "fixture-stdio"
+FIXTURE_LEGACY_STDIO = "fixture-2025-stdio"
 
 pytestmark = pytest.mark.timeout(900)
 
@@ -83,11 +88,15 @@ def setup(
     def configure(switchboard) -> None:
         switchboard.add_http(FIXTURE, fixture_server.url)
         switchboard.add_http(FIXTURE_LEGACY, legacy_fixture_server.url)
+        switchboard.add_stdio(FIXTURE_STDIO, paths.CONFORMANCE_SERVER, "--stdio")
+        switchboard.add_stdio(
+            FIXTURE_LEGACY_STDIO, paths.CONFORMANCE_SERVER, "--stdio", "--protocol-version", SPEC_VERSION
+        )
         switchboard.add_http(EV_HTTP, everything_http.url)
         add_everything_stdio(switchboard)
 
     gateway = make_gateway(
-        "gateway-conformance", configure, ready=[FIXTURE, FIXTURE_LEGACY, EV_HTTP, EV_STDIO]
+        "gateway-conformance", configure, ready=[FIXTURE, FIXTURE_LEGACY, FIXTURE_STDIO, FIXTURE_LEGACY_STDIO, EV_HTTP, EV_STDIO]
     )
     hop = start_token_hop("token-hop", gateway.origin, sandbox_env, log_dir, token=gateway.token)
     yield Setup(gateway, hop)
@@ -124,47 +133,52 @@ def legacy_direct(legacy_fixture_server: HttpPeer, session_dir, sandbox_env) -> 
     return conformance("fixture 2025-11-25 directly", legacy_fixture_server.url, session_dir, sandbox_env)
 
 
-def test_fixture_through_the_gateway(setup: Setup, legacy_direct: ConformanceRun, session_dir, sandbox_env) -> None:
-    """Spec 2025-11-25, with the upstream on 2025-11-25. Its tool calls (elicitation,
-    sampling, logging, errors, content kinds) take the gateway's direct path, relayed as
-    bytes on the gateway's own session with the server; those with a progress token go
-    through rmcp's sessions."""
+@pytest.fixture(scope="module")
+def modern_direct(fixture_server: HttpPeer, session_dir, sandbox_env) -> ConformanceRun:
+    return conformance("fixture 2026-07-28 directly", fixture_server.url, session_dir, sandbox_env, SPEC_2026)
+
+
+@pytest.mark.parametrize("server", [FIXTURE_LEGACY, FIXTURE_LEGACY_STDIO])
+def test_fixture_through_the_gateway(
+    setup: Setup, legacy_direct: ConformanceRun, server: str, session_dir, sandbox_env
+) -> None:
+    """Spec 2025-11-25, with the upstream on 2025-11-25 over HTTP or stdio. Its requests
+    (tool calls with elicitation, sampling, logging and progress, errors, content kinds)
+    are relayed as bytes on the gateway's own session with the server."""
     before = setup.gateway.status()["direct_requests"]
-    through = conformance(
-        f"fixture 2025-11-25 via /mcp/{FIXTURE_LEGACY}", setup.url(FIXTURE_LEGACY), session_dir, sandbox_env
-    )
-    direct = setup.gateway.status()["direct_requests"] - before
-    print(f"tools/call on the direct path: {direct}")
+    through = conformance(f"fixture 2025-11-25 via /mcp/{server}", setup.url(server), session_dir, sandbox_env)
+    relayed = setup.gateway.status()["direct_requests"] - before
+    print(f"requests relayed as bytes: {relayed}")
     compare(legacy_direct, through)
-    assert direct >= 8, f"only {direct} calls took the direct path"
+    assert relayed >= 8, f"only {relayed} requests were relayed as bytes"
 
 
-
-def test_2025_clients_of_a_2026_upstream(setup: Setup, legacy_direct: ConformanceRun, session_dir, sandbox_env) -> None:
+@pytest.mark.parametrize("server", [FIXTURE, FIXTURE_STDIO])
+def test_2025_clients_of_a_2026_upstream(
+    setup: Setup, legacy_direct: ConformanceRun, server: str, session_dir, sandbox_env
+) -> None:
     """Spec 2025-11-25 clients, upstream on 2026-07-28: the gateway bridges the eras (the
     server's input requests become elicitation/sampling requests to the session, logging,
     ping and resource subscriptions map onto per-request levels and a listen stream)."""
     through = conformance(
-        f"fixture 2026-07-28 via /mcp/{FIXTURE} for 2025-11-25 clients", setup.url(FIXTURE), session_dir, sandbox_env
+        f"fixture 2026-07-28 via /mcp/{server} for 2025-11-25 clients", setup.url(server), session_dir, sandbox_env
     )
     compare(legacy_direct, through)
 
 
+@pytest.mark.parametrize("server", [FIXTURE, FIXTURE_STDIO])
 def test_fixture_2026_through_the_gateway(
-    setup: Setup, fixture_server: HttpPeer, session_dir, sandbox_env
+    setup: Setup, modern_direct: ConformanceRun, server: str, session_dir, sandbox_env
 ) -> None:
-    """Spec 2026-07-28, with the upstream on 2026-07-28: stateless requests both ways. Plain
-    tool calls take the gateway's direct path (relayed as bytes); those with a log level,
-    a progress token or an input-required retry go through rmcp."""
-    direct = conformance("fixture 2026-07-28 directly", fixture_server.url, session_dir, sandbox_env, SPEC_2026)
+    """Spec 2026-07-28, with the upstream on 2026-07-28 over HTTP or stdio: stateless
+    requests, relayed as bytes, with the gateway checking the SEP-2243 headers as the
+    server itself does."""
     before = setup.gateway.status()["direct_requests"]
-    through = conformance(
-        f"fixture 2026-07-28 via /mcp/{FIXTURE}", setup.url(FIXTURE), session_dir, sandbox_env, SPEC_2026
-    )
+    through = conformance(f"fixture 2026-07-28 via /mcp/{server}", setup.url(server), session_dir, sandbox_env, SPEC_2026)
     relayed = setup.gateway.status()["direct_requests"] - before
-    print(f"requests on the direct path: {relayed}")
-    compare(direct, through)
-    assert relayed >= 5, f"only {relayed} calls took the direct path"
+    print(f"requests relayed as bytes: {relayed}")
+    compare(modern_direct, through)
+    assert relayed >= 5, f"only {relayed} requests were relayed as bytes"
 
 
 @pytest.mark.parametrize("server", [EV_HTTP, EV_STDIO])
