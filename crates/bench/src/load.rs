@@ -43,6 +43,8 @@ pub struct Target {
     pub keep_alive: bool,
     /// The protocol the client speaks.
     pub protocol: Protocol,
+    /// Put before the tool names (`SERVER__` on the gateway's `/mcp`).
+    pub tool_prefix: String,
 }
 
 /// The protocol a load client speaks.
@@ -85,16 +87,17 @@ impl Workload {
         }
     }
 
-    fn request(self) -> CallToolRequestParams {
+    fn request(self, prefix: &str) -> CallToolRequestParams {
         let (name, args) = match self {
             Workload::Echo => ("echo", json!({ "text": ECHO_TEXT })),
             Workload::Payload(n) => ("payload", json!({ "bytes": n })),
         };
+        let name = format!("{prefix}{name}");
         let args: JsonObject = match args {
             serde_json::Value::Object(map) => map,
             _ => JsonObject::new(),
         };
-        CallToolRequestParams::new(Cow::Borrowed(name)).with_arguments(args)
+        CallToolRequestParams::new(Cow::Owned(name)).with_arguments(args)
     }
 
     /// Why `result` is not what the echo server returns for this workload.
@@ -120,6 +123,7 @@ const ECHO_TEXT: &str = "hello from switchboard-bench";
 /// One live MCP session.
 pub struct Session {
     service: RunningService<RoleClient, ClientConfig>,
+    tool_prefix: String,
 }
 
 impl Session {
@@ -159,7 +163,10 @@ impl Session {
         let service = tokio::time::timeout(CONNECT_TIMEOUT, serving)
             .await
             .map_err(|_| format!("no answer to initialize from {} within 20 s", target.url))??;
-        Ok(Self { service })
+        Ok(Self {
+            service,
+            tool_prefix: target.tool_prefix.clone(),
+        })
     }
 
     /// Opens `count` sessions, a few at a time.
@@ -212,7 +219,7 @@ pub async fn run_phase(
         Stop::Count(n, d) => (d, Some(Arc::new(AtomicU64::new(n)))),
     };
     let deadline = started + limit;
-    let request = workload.request();
+    let request = workload.request(sessions.first().map_or("", |s| s.tool_prefix.as_str()));
     let workers: Vec<_> = sessions
         .iter()
         .take(concurrency)

@@ -63,28 +63,32 @@ pub struct RunArgs {
     #[arg(long, default_value_t = 3)]
     pub rounds: usize,
     /// Measured seconds per path, cell and round.
-    #[arg(long, default_value_t = 2.0)]
+    #[arg(long, default_value_t = 1.5)]
     pub duration: f64,
     /// Warm-up seconds before each measurement (same sessions, not counted).
-    #[arg(long, default_value_t = 0.4)]
+    #[arg(long, default_value_t = 0.3)]
     pub warmup: f64,
     /// Concurrent sessions to measure at.
-    #[arg(long, value_delimiter = ',', default_values_t = [1, 16, 64])]
+    #[arg(long, value_delimiter = ',', default_values_t = [1, 64])]
     pub concurrency: Vec<usize>,
     /// Size of the large result, in KB (0: only the small echo).
     #[arg(long, default_value_t = 100)]
     pub payload_kb: usize,
-    /// Audit modes to measure C and D in. The gateway has no strict-audit setting
-    /// yet: until it does this switch is a no-op, and the report says so.
-    #[arg(long, value_delimiter = ',', default_values = ["strict", "relaxed"])]
+    /// Audit modes to measure the gateway in (one gateway per mode); strict is
+    /// the default setting.
+    #[arg(long, value_delimiter = ',', default_values = ["strict"])]
     pub audit: Vec<AuditMode>,
     /// Reuse HTTP connections in the load generator (rmcp's own client opens one per request).
     #[arg(long)]
     pub keep_alive: bool,
-    /// The protocol of the load clients: 2026-07-28 (stateless, what rmcp 3.9 and the
-    /// Python SDK 2.3 speak by default) or 2025-11-25 (sessions).
-    #[arg(long, value_enum, default_value = "2026-07-28")]
-    pub protocol: load::Protocol,
+    /// The protocols of the load clients: 2025-11-25 (sessions) and 2026-07-28
+    /// (stateless, what rmcp 3.9 and the Python SDK 2.3 speak by default).
+    #[arg(long, value_enum, value_delimiter = ',', default_values = ["2025-11-25", "2026-07-28"])]
+    pub clients: Vec<load::Protocol>,
+    /// The eras of the echo servers: 2025-11-25 (sessions only) and 2026-07-28.
+    /// Every client protocol is measured against every server era.
+    #[arg(long, value_enum, value_delimiter = ',', default_values = ["2025-11-25", "2026-07-28"])]
+    pub servers: Vec<load::Protocol>,
     /// nginx worker processes.
     #[arg(long, default_value_t = 2)]
     pub nginx_workers: usize,
@@ -110,7 +114,7 @@ pub struct RunArgs {
     #[arg(long)]
     pub nginx: Option<PathBuf>,
     /// Abort the whole run after this many minutes.
-    #[arg(long, default_value_t = 13.0)]
+    #[arg(long, default_value_t = 30.0)]
     pub max_minutes: f64,
     /// The command line recorded in the report.
     #[arg(long, default_value = "make bench")]
@@ -197,6 +201,7 @@ async fn load_only(args: LoadArgs) -> Result<(), BoxError> {
         token: args.token,
         keep_alive: args.keep_alive,
         protocol: args.protocol,
+        tool_prefix: String::new(),
     };
     let workload = match args.payload {
         Some(n) => load::Workload::Payload(n),

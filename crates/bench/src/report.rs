@@ -6,13 +6,15 @@ use serde::Serialize;
 
 use crate::{
     AuditMode, RunArgs,
-    run::{AuditPlan, Binaries, CellResult, Hop, Matrix},
+    run::{AuditPlan, Binaries, CellResult, Hop, Matrix, PathResult},
     scale::{ScaleResult, Startup},
 };
 
-/// Targets of the benchmark issue.
-const LATENCY_FACTOR: f64 = 2.0;
+/// Targets: added p50 at concurrency 1 over direct, throughput at 64 sessions
+/// as a share of nginx's, gateway CPU per call over nginx's, RSS.
+const ADDED_P50_LIMIT_MS: f64 = 0.100;
 const THROUGHPUT_SHARE: f64 = 0.8;
+const CPU_FACTOR: f64 = 2.0;
 const RSS_LIMIT_MB: f64 = 50.0;
 const CACHED_LIST_LIMIT_MS: f64 = 10.0;
 const SERVE_READY_LIMIT_MS: f64 = 300.0;
@@ -63,7 +65,8 @@ pub struct Report {
     pub machine: Machine,
     pub wall_seconds: f64,
     pub audit: AuditPlan,
-    pub matrix: Matrix,
+    /// One section per client protocol and server era.
+    pub matrices: Vec<Matrix>,
     pub scale: Option<ScaleResult>,
     pub targets: Vec<TargetCheck>,
 }
@@ -72,12 +75,13 @@ impl Report {
     pub fn new(
         args: &RunArgs,
         bins: &Binaries,
-        matrix: Matrix,
+        matrices: Vec<Matrix>,
         scale: Option<ScaleResult>,
         audit: AuditPlan,
         wall: Duration,
     ) -> Self {
-        let targets = targets(&matrix, scale.as_ref());
+        let mut targets: Vec<TargetCheck> = matrices.iter().flat_map(targets).collect();
+        targets.extend(scale_targets(scale.as_ref()));
         Self {
             date_utc: today_utc(),
             command: args.command_note.clone(),
@@ -85,7 +89,7 @@ impl Report {
             machine: machine(&bins.nginx),
             wall_seconds: wall.as_secs_f64(),
             audit,
-            matrix,
+            matrices,
             scale,
             targets,
         }
@@ -102,73 +106,108 @@ fn mode_suffix(audit: Option<AuditMode>) -> String {
     audit.map_or_else(String::new, |m| format!(" [audit {}]", m.name()))
 }
 
-fn targets(m: &Matrix, scale: Option<&ScaleResult>) -> Vec<TargetCheck> {
+const ROUTES: [(Hop, &str); 3] = [
+    (Hop::GatewayHttp, "C http"),
+    (Hop::GatewayStdio, "D stdio"),
+    (Hop::GatewayAll, "E /mcp"),
+];
+
+/// One check over the gateway's routes: passes when every measured route does.
+fn check(
+    target: String,
+    figures: Vec<(&str, Option<(String, bool)>)>,
+    reference: String,
+) -> TargetCheck {
+    let measured: Vec<String> = figures
+        .iter()
+        .filter_map(|(route, f)| f.as_ref().map(|(text, _)| format!("{route} {text}")))
+        .collect();
+    if measured.is_empty() {
+        return not_measured(&target);
+    }
+    let pass = figures
+        .iter()
+        .all(|(_, f)| f.as_ref().is_some_and(|(_, ok)| *ok));
+    TargetCheck {
+        target,
+        measured: format!("{}; {reference}", measured.join(", ")),
+        status: if pass { Status::Pass } else { Status::Fail },
+    }
+}
+
+fn targets(m: &Matrix) -> Vec<TargetCheck> {
     let mut out = Vec::new();
     let c1 = find(m, false, 1);
     let c64 = find(m, false, 64);
+    let section = m.pair.label();
     for g in &m.gateways {
         let mode = g.audit;
-        let suffix = mode_suffix(mode);
-        let added = |hop| {
-            c1.and_then(|c| c.path(hop, mode))
-                .and_then(|p| p.added_p50_ms)
-        };
-        let target = format!("added p50 latency at concurrency 1 <= 2x nginx's{suffix}");
-        out.push(
-            match (
-                added(Hop::Nginx),
-                added(Hop::GatewayHttp),
-                added(Hop::GatewayStdio),
-            ) {
-                (Some(b), Some(c), d) => {
-                    let limit = LATENCY_FACTOR * b.max(0.0);
-                    TargetCheck {
-                        target,
-                        measured: format!(
-                            "C {c:+.3} ms vs limit {limit:.3} ms (nginx {b:+.3} ms){}",
-                            d.map(|d| format!("; D (stdio) {d:+.3} ms"))
-                                .unwrap_or_default()
-                        ),
-                        status: if c <= limit {
-                            Status::Pass
-                        } else {
-                            Status::Fail
-                        },
-                    }
-                }
-                _ => not_measured(&target),
-            },
+        let suffix = format!(
+            " [{section}{}]",
+            mode.map_or_else(String::new, |a| format!(", audit {}", a.name()))
         );
-        let tput = |hop| {
-            c64.and_then(|c| c.path(hop, mode))
-                .map(|p| p.summary.throughput)
-        };
-        let target = format!("throughput at 64 sessions >= 80% of nginx's{suffix}");
-        out.push(
-            match (
-                tput(Hop::Nginx),
-                tput(Hop::GatewayHttp),
-                tput(Hop::GatewayStdio),
-            ) {
-                (Some(b), Some(c), d) if b > 0.0 => TargetCheck {
-                    target,
-                    measured: format!(
-                        "C {c:.0} calls/s = {:.0}% of nginx's {b:.0}{}",
-                        100.0 * c / b,
-                        d.map(|d| format!("; D (stdio) {d:.0} = {:.0}%", 100.0 * d / b))
-                            .unwrap_or_default()
-                    ),
-                    status: if c >= THROUGHPUT_SHARE * b {
-                        Status::Pass
-                    } else {
-                        Status::Fail
-                    },
-                },
-                _ => not_measured(&target),
-            },
-        );
+        fn on(cell: Option<&CellResult>, hop: Hop, mode: Option<AuditMode>) -> Option<&PathResult> {
+            cell.and_then(|c| c.path(hop, mode))
+        }
+        out.push(check(
+            format!(
+                "added p50 at concurrency 1 <= {:.0} us over direct{suffix}",
+                ADDED_P50_LIMIT_MS * 1000.0
+            ),
+            ROUTES
+                .iter()
+                .map(|&(hop, route)| {
+                    let f = on(c1, hop, mode).and_then(|p| p.added_p50_ms).map(|added| {
+                        (
+                            format!("{:+.0} us", added * 1000.0),
+                            added <= ADDED_P50_LIMIT_MS,
+                        )
+                    });
+                    (route, f)
+                })
+                .collect(),
+            on(c1, Hop::Nginx, mode)
+                .and_then(|b| b.added_p50_ms)
+                .map_or_else(String::new, |b| format!("nginx {:+.0} us", b * 1000.0)),
+        ));
+        let nginx64 = on(c64, Hop::Nginx, mode).map(|b| b.summary.throughput);
+        out.push(check(
+            format!("throughput at 64 sessions >= 80% of nginx's{suffix}"),
+            ROUTES
+                .iter()
+                .map(|&(hop, route)| {
+                    let f = match (on(c64, hop, mode), nginx64) {
+                        (Some(p), Some(b)) if b > 0.0 => {
+                            let share = p.summary.throughput / b;
+                            Some((format!("{:.0}%", 100.0 * share), share >= THROUGHPUT_SHARE))
+                        }
+                        _ => None,
+                    };
+                    (route, f)
+                })
+                .collect(),
+            nginx64.map_or_else(String::new, |b| format!("nginx {b:.0} calls/s")),
+        ));
+        let cpu = |p: &PathResult| p.hop_cpu_s_per_1000;
+        let nginx_cpu = on(c64, Hop::Nginx, mode).and_then(cpu);
+        out.push(check(
+            format!("gateway CPU per call <= 2x nginx's (64 sessions){suffix}"),
+            ROUTES
+                .iter()
+                .map(|&(hop, route)| {
+                    let f = match (on(c64, hop, mode).and_then(cpu), nginx_cpu) {
+                        (Some(x), Some(b)) if b > 0.0 => {
+                            Some((format!("{:.1}x", x / b), x <= CPU_FACTOR * b))
+                        }
+                        _ => None,
+                    };
+                    (route, f)
+                })
+                .collect(),
+            nginx_cpu.map_or_else(String::new, |b| format!("nginx {b:.3} CPU s per 1k calls")),
+        ));
         out.push(TargetCheck {
-            target: format!("gateway RSS under load <= 50 MB{suffix}"),
+            target: format!("gateway RSS peak <= 50 MB, 100 KB results included{suffix}"),
             measured: format!(
                 "peak {:.1} MB (idle {:.1} MB)",
                 g.peak_rss_mb, g.idle_rss_mb
@@ -180,6 +219,11 @@ fn targets(m: &Matrix, scale: Option<&ScaleResult>) -> Vec<TargetCheck> {
             },
         });
     }
+    out
+}
+
+fn scale_targets(scale: Option<&ScaleResult>) -> Vec<TargetCheck> {
+    let mut out = Vec::new();
     match scale {
         Some(s) => {
             let tools = s.cached_raw.tools;
@@ -355,12 +399,15 @@ fn render_markdown(headers: &[&str], rows: &[Vec<String>]) -> String {
 }
 
 fn method_lines(r: &Report) -> Vec<String> {
-    let m = &r.matrix;
+    let Some(m) = r.matrices.first() else {
+        return Vec::new();
+    };
     vec![
         format!(
-            "Load: closed-loop tools/call on rmcp streamable-HTTP clients (protocol {}); \
-             {} interleaved rounds x {:.1} s per path and cell after {:.1} s warm-up; {}.",
-            m.protocol.label(),
+            "Load: closed-loop tools/call on rmcp streamable-HTTP clients, 2025-11-25 (a session per \
+             client) and 2026-07-28 (stateless requests), each against echo servers of both eras \
+             (a 2025-11-25 server serves sessions only); {} interleaved rounds x {:.1} s per path \
+             and cell after {:.1} s warm-up, the paths of one section interleaved; {}.",
             m.rounds,
             m.duration_s,
             m.warmup_s,
@@ -371,16 +418,19 @@ fn method_lines(r: &Report) -> Vec<String> {
             }
         ),
         "Paths: A client -> echo server; B client -> nginx proxy_pass (keep-alive upstream) -> echo \
-         server; C client -> Switchboard /mcp/echo-http -> echo server (the gateway's direct path: \
-         the call relayed as bytes after its checks); D client -> Switchboard /mcp/echo-stdio -> echo \
-         server over stdio (through rmcp's sessions)."
+         server; C client -> Switchboard /mcp/echo-http -> echo server over HTTP; D client -> \
+         Switchboard /mcp/echo-stdio -> echo server over stdio; E client -> Switchboard /mcp \
+         (every server's tools, `echo-http__echo`) -> echo server over HTTP. Every gateway path \
+         is the one pipeline (bound, decided, recorded, relayed as bytes). A stateless client \
+         cannot reach a session-only server directly: in that section A and B use a session \
+         client, and C/D/E are the gateway bridging the eras."
             .into(),
         format!(
             "+p50/+p99: added latency vs A. RSS peak: highest resident memory while the cell ran in round 1 \
              (cells run from light to heavy; later rounds, in the JSON, also carry memory heavier cells \
-             left behind); nginx: all {} of its processes summed, C/D: the gateway process. CPU s/1k: CPU seconds per 1,000 calls of the hop (D includes the stdio \
-             echo server the gateway runs). Ratios X/B: added latency (- when nginx's is within \
-             noise), throughput, RSS, CPU.",
+             left behind); nginx: all {} of its processes summed, C/D/E: the gateway process. CPU s/1k: \
+             CPU seconds per 1,000 calls of the hop alone (the echo servers are upstream, for D too). \
+             Ratios X/B: added latency (- when nginx's is within noise), throughput, RSS, CPU.",
             m.nginx_workers + 1
         ),
         format!(
@@ -395,15 +445,14 @@ fn method_lines(r: &Report) -> Vec<String> {
     ]
 }
 
-fn memory_lines(r: &Report) -> Vec<String> {
-    r.matrix
-        .gateways
+fn memory_lines(m: &Matrix) -> Vec<String> {
+    m.gateways
         .iter()
         .map(|g| {
             format!(
-                "Gateway{} RSS: idle {:.1} MB; with its C+D session pools open {:.1} MB; peak under load \
+                "Gateway{} RSS: idle {:.1} MB; with its C+D+E session pools open {:.1} MB; peak under load \
                  {:.1} MB; 2 s after the load {:.1} MB. Data dir after the run {:.0} MB; its stdio echo \
-                 server peaked at {:.1} MB. Requests served on its direct path: {}.",
+                 server peaked at {:.1} MB. Requests relayed as bytes: {}.",
                 mode_suffix(g.audit),
                 g.idle_rss_mb,
                 g.with_sessions_rss_mb,
@@ -487,7 +536,7 @@ fn audit_line(r: &Report) -> String {
     if r.audit.applied {
         let modes: Vec<&str> = r.audit.requested.iter().map(|m| m.name()).collect();
         format!(
-            "Audit: C and D run with audit {} ({}); strict answers only once the call's record \
+            "Audit: C, D and E run with audit {} ({}); strict answers only once the call's record \
              is committed, relaxed queues it.",
             modes.join(" and "),
             r.audit.note
@@ -498,14 +547,16 @@ fn audit_line(r: &Report) -> String {
 }
 
 pub fn text(r: &Report) -> String {
-    let (headers, rows) = matrix_rows(&r.matrix);
     let mut out = header_lines(r);
     out.extend(method_lines(r));
     out.push(audit_line(r));
-    out.push(String::new());
-    out.push(render_text(&headers, &rows));
-    out.push(String::new());
-    out.extend(memory_lines(r));
+    for m in &r.matrices {
+        let (headers, rows) = matrix_rows(m);
+        out.push(String::new());
+        out.push(format!("{}:", m.pair.label()));
+        out.push(render_text(&headers, &rows));
+        out.extend(memory_lines(m));
+    }
     if let Some(s) = &r.scale {
         out.push(String::new());
         out.extend(scale_lines(s));
@@ -520,13 +571,13 @@ pub fn text(r: &Report) -> String {
             t.measured
         ));
     }
-    let drains = drain_lines(&r.matrix);
+    let drains: Vec<String> = r.matrices.iter().flat_map(drain_lines).collect();
     if !drains.is_empty() {
         out.push(String::new());
         out.push("Busy after the load (deferred work, counted in CPU s/1k):".into());
         out.extend(drains);
     }
-    let errors = error_lines(&r.matrix);
+    let errors: Vec<String> = r.matrices.iter().flat_map(error_lines).collect();
     if !errors.is_empty() {
         out.push(String::new());
         out.push("Errors:".into());
@@ -542,7 +593,8 @@ fn drain_lines(m: &Matrix) -> Vec<String> {
     for cell in &m.cells {
         for p in cell.paths.iter().filter(|p| p.drain_s > 0.5) {
             out.push(format!(
-                "  {} c={} {}: {:.1} s over {} rounds",
+                "  [{}] {} c={} {}: {:.1} s over {} rounds",
+                m.pair.label(),
                 cell.workload,
                 cell.concurrency,
                 p.label,
@@ -565,8 +617,11 @@ fn error_lines(m: &Matrix) -> Vec<String> {
             for (when, kinds) in phases {
                 for (message, count) in kinds {
                     out.push(format!(
-                        "  {} c={} {} ({when}) x{count}: {message}",
-                        cell.workload, cell.concurrency, p.label
+                        "  [{}] {} c={} {} ({when}) x{count}: {message}",
+                        m.pair.label(),
+                        cell.workload,
+                        cell.concurrency,
+                        p.label
                     ));
                 }
             }
@@ -576,16 +631,20 @@ fn error_lines(m: &Matrix) -> Vec<String> {
 }
 
 pub fn markdown(r: &Report) -> String {
-    let (headers, rows) = matrix_rows(&r.matrix);
     let mut out = vec![format!("## Latest run: {}", r.date_utc), String::new()];
     out.extend(header_lines(r).into_iter().map(|l| format!("{l}  ")));
     out.push(String::new());
     out.extend(method_lines(r));
     out.push(String::new());
     out.push(audit_line(r));
-    out.push(String::new());
-    out.push(render_markdown(&headers, &rows));
-    out.extend(memory_lines(r).into_iter().map(|l| format!("- {l}")));
+    for m in &r.matrices {
+        let (headers, rows) = matrix_rows(m);
+        out.push(String::new());
+        out.push(format!("### {}", m.pair.label()));
+        out.push(String::new());
+        out.push(render_markdown(&headers, &rows));
+        out.extend(memory_lines(m).into_iter().map(|l| format!("- {l}")));
+    }
     if let Some(s) = &r.scale {
         out.push(String::new());
         let mut lines = scale_lines(s).into_iter();
@@ -604,14 +663,14 @@ pub fn markdown(r: &Report) -> String {
             t.status.tag().trim()
         ));
     }
-    let drains = drain_lines(&r.matrix);
+    let drains: Vec<String> = r.matrices.iter().flat_map(drain_lines).collect();
     if !drains.is_empty() {
         out.push(String::new());
         out.push("Busy after the load (deferred work, counted in CPU s/1k):".into());
         out.push(String::new());
         out.extend(drains.into_iter().map(|l| format!("- {}", l.trim_start())));
     }
-    let errors = error_lines(&r.matrix);
+    let errors: Vec<String> = r.matrices.iter().flat_map(error_lines).collect();
     out.push(String::new());
     if errors.is_empty() {
         out.push("Errors: none.".into());

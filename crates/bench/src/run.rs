@@ -13,7 +13,7 @@ use tokio::process::Command;
 use crate::{
     AuditMode, BoxError, RunArgs,
     gateway::{DataDir, Gateway},
-    load::{self, Session, Stop, Target, Workload},
+    load::{self, Protocol, Session, Stop, Target, Workload},
     nginx, procs,
     report::{self, Report},
     scale,
@@ -31,6 +31,8 @@ pub enum Hop {
     GatewayHttp,
     /// D: the gateway, stdio upstream.
     GatewayStdio,
+    /// E: the gateway's `/mcp`, every server's tools in one list (the HTTP upstream's).
+    GatewayAll,
 }
 
 /// One way a client reaches the echo server: the hop and, for the gateway, its audit mode.
@@ -49,6 +51,7 @@ impl PathId {
             Hop::Nginx => "B",
             Hop::GatewayHttp => "C",
             Hop::GatewayStdio => "D",
+            Hop::GatewayAll => "E",
         };
         match self.audit {
             Some(mode) => format!("{letter} {}", mode.name()),
@@ -62,6 +65,7 @@ impl PathId {
             Hop::Nginx => "B nginx",
             Hop::GatewayHttp => "C gateway http",
             Hop::GatewayStdio => "D gateway stdio",
+            Hop::GatewayAll => "E gateway /mcp",
         };
         match self.audit {
             Some(mode) => format!("{name} {}", mode.name()),
@@ -70,7 +74,40 @@ impl PathId {
     }
 
     pub fn is_gateway(self) -> bool {
-        matches!(self.hop, Hop::GatewayHttp | Hop::GatewayStdio)
+        matches!(
+            self.hop,
+            Hop::GatewayHttp | Hop::GatewayStdio | Hop::GatewayAll
+        )
+    }
+}
+
+/// A client protocol and a server era: one section of the run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Pair {
+    pub client: Protocol,
+    pub server: Protocol,
+}
+
+impl Pair {
+    pub fn label(self) -> String {
+        format!("{} clients, {} servers", era(self.client), era(self.server))
+    }
+
+    /// The protocol of the direct and nginx paths: the client's, unless the
+    /// server cannot speak it (a stateless client of a session-only server
+    /// needs the gateway to bridge; directly, a session client is the reference).
+    pub fn direct_client(self) -> Protocol {
+        match (self.client, self.server) {
+            (Protocol::Stateless, Protocol::Session) => Protocol::Session,
+            (client, _) => client,
+        }
+    }
+}
+
+fn era(p: Protocol) -> &'static str {
+    match p {
+        Protocol::Session => "session (2025-11-25)",
+        Protocol::Stateless => "stateless (2026-07-28)",
     }
 }
 
@@ -300,7 +337,7 @@ pub struct Matrix {
     pub duration_s: f64,
     pub warmup_s: f64,
     pub keep_alive: bool,
-    pub protocol: crate::load::Protocol,
+    pub pair: Pair,
     pub nginx_workers: usize,
 }
 
@@ -363,7 +400,22 @@ pub async fn run(args: RunArgs) -> Result<(), BoxError> {
         .tempdir()?;
     progress(&format!("work dir {}", tmp.path().display()));
 
-    let (matrix, audit) = matrix(&args, &bins, tmp.path()).await?;
+    let mut matrices = Vec::new();
+    let mut audit = None;
+    for &server in &args.servers {
+        for &client in &args.clients {
+            let pair = Pair { client, server };
+            progress(&format!("section: {}", pair.label()));
+            let dir = tmp
+                .path()
+                .join(format!("{}-{}", client.label(), server.label()));
+            std::fs::create_dir_all(&dir)?;
+            let (m, plan) = matrix(&args, &bins, &dir, pair).await?;
+            matrices.push(m);
+            audit.get_or_insert(plan);
+        }
+    }
+    let audit = audit.ok_or("no client protocol or server era to measure")?;
     let scale = if args.scale_servers > 0 {
         Some(
             scale::run(
@@ -378,7 +430,7 @@ pub async fn run(args: RunArgs) -> Result<(), BoxError> {
     } else {
         None
     };
-    let report = Report::new(&args, &bins, matrix, scale, audit, started.elapsed());
+    let report = Report::new(&args, &bins, matrices, scale, audit, started.elapsed());
     let text = report::text(&report);
     println!("{text}");
     std::fs::create_dir_all(&args.out)?;
@@ -410,6 +462,7 @@ async fn start_gateways(
     bins: &Binaries,
     tmp: &Path,
     echo_url: &str,
+    pair: Pair,
 ) -> Result<(Vec<GatewayUnderTest>, AuditPlan), BoxError> {
     let mut plan = AuditPlan {
         requested: args.audit.clone(),
@@ -429,8 +482,12 @@ async fn start_gateways(
         let name = mode.map_or("gateway", AuditMode::name);
         let data = DataDir::new(&bins.switchboard, tmp.join(format!("gateway-{name}")))?;
         data.add_http_server("echo-http", echo_url).await?;
-        data.add_stdio_server("echo-stdio", &bins.echo, &["--stdio"])
-            .await?;
+        data.add_stdio_server(
+            "echo-stdio",
+            &bins.echo,
+            &["--stdio", "--protocol-version", pair.server.label()],
+        )
+        .await?;
         let token = data.add_client("bench").await?;
         if let Some(m) = mode {
             match apply_audit_mode(&data, m).await {
@@ -498,10 +555,11 @@ async fn matrix(
     args: &RunArgs,
     bins: &Binaries,
     tmp: &Path,
+    pair: Pair,
 ) -> Result<(Matrix, AuditPlan), BoxError> {
-    // Upstream: one echo server over HTTP for A, B and C.
+    // Upstream: one echo server over HTTP for A, B, C and E.
     let mut command = Command::new(&bins.echo);
-    command.args(["--port", "0"]);
+    command.args(["--port", "0", "--protocol-version", pair.server.label()]);
     let mut echo = procs::Proc::spawn("echo-server", &mut command, &tmp.join("echo-http.log"))?;
     let mut lines = echo.stdout_lines()?;
     let line = echo
@@ -525,7 +583,7 @@ async fn matrix(
     .await?;
     progress(&format!("nginx at {} (pid {})", nginx.url, nginx.proc.pid));
 
-    let (gateways, audit) = start_gateways(args, bins, tmp, &echo_url).await?;
+    let (gateways, audit) = start_gateways(args, bins, tmp, &echo_url, pair).await?;
 
     // The paths, each with its target and the processes to watch.
     let nginx_pids = {
@@ -537,7 +595,8 @@ async fn matrix(
         url: url.to_owned(),
         token: None,
         keep_alive: args.keep_alive,
-        protocol: args.protocol,
+        protocol: pair.direct_client(),
+        tool_prefix: String::new(),
     };
     let mut paths: Vec<(PathId, Target, Watch)> = vec![
         (
@@ -565,26 +624,20 @@ async fn matrix(
             },
         ),
     ];
-    for hop in [Hop::GatewayHttp, Hop::GatewayStdio] {
+    for hop in [Hop::GatewayHttp, Hop::GatewayStdio, Hop::GatewayAll] {
         for g in &gateways {
             let pid = g.gateway.pid();
-            let (server, watch) = match hop {
-                Hop::GatewayHttp => (
-                    "echo-http",
-                    Watch {
-                        hop_cpu: vec![pid],
-                        hop_rss: vec![pid],
-                        upstream: vec![echo.pid],
-                    },
-                ),
-                _ => (
-                    "echo-stdio",
-                    Watch {
-                        hop_cpu: [vec![pid], g.stdio_child.clone()].concat(),
-                        hop_rss: vec![pid],
-                        upstream: g.stdio_child.clone(),
-                    },
-                ),
+            // The hop is the gateway process; the echo server it reaches is the
+            // upstream (for D the stdio child), as nginx's is.
+            let (path, prefix, upstream) = match hop {
+                Hop::GatewayHttp => ("/echo-http", "", vec![echo.pid]),
+                Hop::GatewayStdio => ("/echo-stdio", "", g.stdio_child.clone()),
+                _ => ("", "echo-http__", vec![echo.pid]),
+            };
+            let watch = Watch {
+                hop_cpu: vec![pid],
+                hop_rss: vec![pid],
+                upstream,
             };
             paths.push((
                 PathId {
@@ -592,10 +645,11 @@ async fn matrix(
                     audit: g.audit,
                 },
                 Target {
-                    url: format!("{}/{server}", g.gateway.mcp_url),
+                    url: format!("{}{path}", g.gateway.mcp_url),
                     token: Some(g.token.clone()),
                     keep_alive: args.keep_alive,
-                    protocol: args.protocol,
+                    protocol: pair.client,
+                    tool_prefix: prefix.to_owned(),
                 },
                 watch,
             ));
@@ -753,7 +807,7 @@ async fn matrix(
             duration_s: args.duration,
             warmup_s: args.warmup,
             keep_alive: args.keep_alive,
-            protocol: args.protocol,
+            pair,
             nginx_workers: args.nginx_workers.max(1),
         },
         audit,

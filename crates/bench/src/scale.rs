@@ -115,6 +115,7 @@ pub async fn run(
             // The merged list is cached per client; a session client gets it
             // as JSON serialized once (the gateway's direct path).
             protocol: crate::load::Protocol::Session,
+            tool_prefix: String::new(),
         };
         let cold = async {
             let session = Session::connect(&target).await?;
