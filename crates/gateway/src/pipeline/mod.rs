@@ -14,9 +14,9 @@
 //! record    one audit record per exchange (crate::record)
 //! ```
 //!
-//! A request's answer goes back as JSON when nothing came before it, or as
-//! an SSE stream from the first message that did (progress, a server's
-//! request, a log message).
+//! A request's answer goes back as a one-event SSE stream (an error with an
+//! HTTP status of its own as JSON), or as a stream of everything the server
+//! said before it (progress, a server's request, a log message) and then it.
 
 mod aggregate;
 mod asks;
