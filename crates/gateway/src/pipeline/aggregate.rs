@@ -3,7 +3,7 @@
 
 use std::{borrow::Cow, sync::Arc};
 
-use serde_json::{Map, Value, value::RawValue};
+use serde_json::{Map, Value};
 use switchboard_store::Permission;
 
 use super::{Bound, Core, refusal::Refusal};
@@ -72,7 +72,7 @@ async fn tools(core: &Arc<Core>, bound: &Bound) -> Message {
     if let Some((json, _)) = core.tools_cache.get_json(client, generation, &sources) {
         core.direct
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        return cached(json);
+        return Message::response(int_id(0), json);
     }
     let mut tools = Vec::new();
     for (server, list) in &sources {
@@ -91,16 +91,9 @@ async fn tools(core: &Arc<Core>, bound: &Bound) -> Message {
     core.tools_cache
         .put(client, generation, sources.clone(), Arc::new(tools));
     match core.tools_cache.get_json(client, generation, &sources) {
-        Some((json, _)) => cached(json),
+        Some((json, _)) => Message::response(int_id(0), json),
         None => Message::response(int_id(0), raw(&serde_json::json!({ "tools": [] }))),
     }
-}
-
-fn cached(json: bytes::Bytes) -> Message {
-    let text = String::from_utf8_lossy(&json).into_owned();
-    let result =
-        RawValue::from_string(text).unwrap_or_else(|_| raw(&serde_json::json!({ "tools": [] })));
-    Message::response(int_id(0), result)
 }
 
 /// Walks the servers in name order, collecting their pages until the page

@@ -9,8 +9,8 @@ use std::{
     sync::{Arc, Mutex, OnceLock},
 };
 
-use bytes::Bytes;
-use rmcp::model::{ListToolsResult, Tool};
+use rmcp::model::Tool;
+use serde_json::value::RawValue;
 
 /// Clients whose lists are kept at most; past that the cache starts over.
 const MAX_CLIENTS: usize = 256;
@@ -19,7 +19,14 @@ const MAX_CLIENTS: usize = 256;
 pub(crate) type Sources = Vec<(String, Arc<Vec<Tool>>)>;
 
 /// Where an entry's JSON form is kept once made.
-type JsonCell = Arc<OnceLock<Bytes>>;
+type JsonCell = Arc<OnceLock<Box<RawValue>>>;
+
+/// A `tools/list` result as the cache keeps it: the tools only (the
+/// pipeline adds what a client's era needs, such as `resultType`).
+#[derive(serde::Serialize)]
+struct Listed<'a> {
+    tools: &'a [Tool],
+}
 
 struct Entry {
     generation: u64,
@@ -65,14 +72,14 @@ impl ToolsCache {
         client: &str,
         generation: u64,
         sources: &Sources,
-    ) -> Option<(Bytes, usize)> {
+    ) -> Option<(Box<RawValue>, usize)> {
         let (tools, json) = self.lookup(client, generation, sources)?;
         // Serialized outside the lock, once per entry.
-        let bytes = json.get_or_init(|| {
-            let result = ListToolsResult::with_all_items(tools.as_ref().clone());
-            Bytes::from(serde_json::to_vec(&result).unwrap_or_default())
+        let raw = json.get_or_init(|| {
+            serde_json::value::to_raw_value(&Listed { tools: &tools })
+                .unwrap_or_else(|_| crate::wire::raw(&serde_json::json!({ "tools": [] })))
         });
-        Some((bytes.clone(), tools.len()))
+        Some((raw.clone(), tools.len()))
     }
 
     /// Keeps `tools`, built for `client` from these inputs.
@@ -110,7 +117,8 @@ mod tests {
         cache.put("c", 1, sources.clone(), merged.clone());
         let (json, items) = cache.get_json("c", 1, &sources).expect("cached");
         assert_eq!(items, 1);
-        assert!(std::str::from_utf8(&json).unwrap().contains("a__x"));
+        assert!(json.get().contains("a__x"));
+        assert!(!json.get().contains("resultType"));
         // Another client, another policy generation, a refreshed list, a server gone.
         assert!(cache.get_json("d", 1, &sources).is_none());
         assert!(cache.get_json("c", 2, &sources).is_none());

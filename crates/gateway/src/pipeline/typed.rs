@@ -11,7 +11,7 @@ use super::{Bound, Core};
 use crate::{
     names,
     upstream::Upstream,
-    wire::{Message, raw},
+    wire::{Message, RawObject, raw},
 };
 
 /// Results whose freshness a 2026-07-28 client is told (ttlMs, cacheScope).
@@ -64,8 +64,10 @@ pub(super) fn complete_for(bound: &Bound, method: &str, answer: &mut Message) {
             answer.result = Some(result);
         }
     } else if text.contains("\"resultType\"")
-        && let Some(mut object) = answer.result_as::<serde_json::Map<String, Value>>()
-        && object.get("resultType").and_then(Value::as_str) == Some("complete")
+        // The top level only, its members kept as text: a large result is
+        // scanned, never built into a tree.
+        && let Ok(mut object) = serde_json::from_str::<RawObject>(text)
+        && object.get("resultType").map(|v| v.get().trim()) == Some("\"complete\"")
     {
         object.remove("resultType");
         answer.result = Some(raw(&object));
