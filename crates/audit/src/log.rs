@@ -171,7 +171,7 @@ impl AuditLog {
         if self.is_strict() {
             self.record_committed(record).await.map(|_| ())
         } else {
-            let event = prepare(&self.redactor, &record);
+            let event = prepare(&self.redactor, record);
             self.enqueue(event, None).await
         }
     }
@@ -181,7 +181,7 @@ impl AuditLog {
         let (ack, done) = oneshot::channel();
         // Redacting and serializing here, in the caller's task, spreads that
         // work over the callers instead of the one writer.
-        let event = prepare(&self.redactor, &record);
+        let event = prepare(&self.redactor, record);
         self.enqueue(event, Some(ack)).await?;
         done.await
             .map_err(|_| NotRecorded("the audit writer has stopped".into()))?
@@ -335,9 +335,11 @@ fn live_view(event: &AuditEvent) -> AuditEvent {
 }
 
 /// Redacts, serializes and caps a record into a row (id and hashes come at commit).
-pub(crate) fn prepare(redactor: &Redactor, record: &AuditRecord) -> AuditEvent {
-    let (request, request_size) = stored(redactor, record.request.as_ref());
-    let (response, response_size) = stored(redactor, record.response.as_ref());
+/// The record is taken by value: its payloads are redacted in place, never
+/// copied (a large result would otherwise be held twice).
+pub(crate) fn prepare(redactor: &Redactor, mut record: AuditRecord) -> AuditEvent {
+    let (request, request_size) = stored(redactor, record.request.take());
+    let (response, response_size) = stored(redactor, record.response.take());
     let masked = |text: &Option<String>| {
         text.clone().map(|mut m| {
             redactor.redact_str(&mut m);
@@ -350,11 +352,11 @@ pub(crate) fn prepare(redactor: &Redactor, record: &AuditRecord) -> AuditEvent {
     AuditEvent {
         id: 0,
         ts: record.ts,
-        client: record.client.clone(),
-        session: record.session.clone(),
-        server: record.server.clone(),
+        client: record.client,
+        session: record.session,
+        server: record.server,
         direction: record.direction.as_str().into(),
-        method: record.method.clone(),
+        method: record.method,
         name,
         request,
         request_size,
@@ -365,18 +367,17 @@ pub(crate) fn prepare(redactor: &Redactor, record: &AuditRecord) -> AuditEvent {
         error_message,
         latency_us: record.latency_us,
         decision: record.decision.to_text(),
-        rule: record.rule.clone(),
-        protocol_version: record.protocol_version.clone(),
+        rule: record.rule,
+        protocol_version: record.protocol_version,
         prev_hash: String::new(),
         hash: String::new(),
     }
 }
 
-fn stored(redactor: &Redactor, value: Option<&Value>) -> (Option<String>, i64) {
-    let Some(value) = value else {
+fn stored(redactor: &Redactor, value: Option<Value>) -> (Option<String>, i64) {
+    let Some(mut value) = value else {
         return (None, 0);
     };
-    let mut value = value.clone();
     redactor.redact(&mut value);
     let text = value.to_string();
     let size = i64::try_from(text.len()).unwrap_or(i64::MAX);
