@@ -16,12 +16,16 @@
 
 mod gateway;
 mod load;
+mod machine;
+mod meter;
 mod nginx;
 mod procs;
 mod report;
+mod results;
 mod run;
 mod scale;
 mod stats;
+mod targets;
 
 use std::{error::Error, path::PathBuf, process::ExitCode, time::Duration};
 

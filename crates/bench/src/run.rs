@@ -1,7 +1,7 @@
-//! `switchboard-bench run`: the interleaved A/B/C/D matrix, then the scale run.
+//! `switchboard-bench run`: per client protocol and server era, the interleaved
+//! A/B/C/D/E paths, then the scale run.
 
 use std::{
-    collections::BTreeMap,
     net::SocketAddr,
     path::{Path, PathBuf},
     time::{Duration, Instant},
@@ -10,14 +10,16 @@ use std::{
 use serde::Serialize;
 use tokio::process::Command;
 
+pub use crate::results::{CellResult, Matrix, PathResult};
 use crate::{
     AuditMode, BoxError, RunArgs,
     gateway::{DataDir, Gateway},
     load::{self, Protocol, Session, Stop, Target, Workload},
+    meter::{Meter, Watch, settle},
     nginx, procs,
     report::{self, Report},
+    results::{GatewayMemory, Phase, cell_result, mb},
     scale,
-    stats::{Samples, Summary},
 };
 
 /// The hop between the client and the echo server.
@@ -152,195 +154,6 @@ pub fn progress(message: &str) {
     eprintln!("[bench] {message}");
 }
 
-/// CPU and memory of the processes around one measured phase.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct Usage {
-    /// CPU seconds of the hop (nginx master + workers; the gateway; for D the
-    /// gateway plus its stdio echo server).
-    pub hop_cpu_s: f64,
-    /// Peak RSS of the hop during the phase (nginx: sum over its processes;
-    /// C and D: the gateway process alone).
-    pub hop_peak_rss: u64,
-    /// CPU seconds of the echo server that answered.
-    pub upstream_cpu_s: f64,
-    /// CPU seconds of this load generator.
-    pub client_cpu_s: f64,
-    /// Seconds the hop stayed busy after the load stopped (counted in its CPU).
-    pub drain_s: f64,
-}
-
-/// Longest wait for a hop to go idle after a phase.
-const DRAIN_LIMIT: Duration = Duration::from_secs(10);
-/// A hop using less CPU than this share of one core is idle.
-const IDLE_SHARE: f64 = 0.05;
-
-/// Waits until `pids` are idle (at most [`DRAIN_LIMIT`]); returns how long that took.
-async fn settle(pids: &[u32]) -> Duration {
-    let started = Instant::now();
-    if pids.is_empty() {
-        return Duration::ZERO;
-    }
-    let window = Duration::from_millis(200);
-    loop {
-        let before = cpu_sum(pids);
-        tokio::time::sleep(window).await;
-        let used = cpu_sum(pids) - before;
-        if used <= IDLE_SHARE * window.as_secs_f64() || started.elapsed() >= DRAIN_LIMIT {
-            // The idle window itself is not drain time.
-            return started.elapsed().saturating_sub(window);
-        }
-    }
-}
-
-/// The processes to watch for one path.
-struct Watch {
-    hop_cpu: Vec<u32>,
-    hop_rss: Vec<u32>,
-    upstream: Vec<u32>,
-}
-
-struct Meter<'a> {
-    watch: &'a Watch,
-    start: [f64; 3],
-    peak_reset: bool,
-}
-
-fn cpu_sum(pids: &[u32]) -> f64 {
-    pids.iter()
-        .filter_map(|&p| procs::stat(p))
-        .map(|s| s.cpu)
-        .sum()
-}
-
-impl<'a> Meter<'a> {
-    fn begin(watch: &'a Watch) -> Self {
-        let peak_reset = watch.hop_rss.iter().all(|&p| procs::reset_peak(p));
-        let me = std::process::id();
-        let start = [
-            cpu_sum(&watch.hop_cpu),
-            cpu_sum(&watch.upstream),
-            cpu_sum(&[me]),
-        ];
-        Self {
-            watch,
-            start,
-            peak_reset,
-        }
-    }
-
-    fn end(self) -> Usage {
-        let me = std::process::id();
-        let hop_peak_rss = self
-            .watch
-            .hop_rss
-            .iter()
-            .filter_map(|&p| procs::stat(p))
-            .map(|s| if self.peak_reset { s.hwm } else { s.rss })
-            .sum();
-        Usage {
-            hop_cpu_s: cpu_sum(&self.watch.hop_cpu) - self.start[0],
-            hop_peak_rss,
-            upstream_cpu_s: cpu_sum(&self.watch.upstream) - self.start[1],
-            client_cpu_s: cpu_sum(&[me]) - self.start[2],
-            drain_s: 0.0,
-        }
-    }
-}
-
-/// One measured phase.
-struct Phase {
-    samples: Samples,
-    warmup_errors: BTreeMap<String, u64>,
-    usage: Usage,
-}
-
-/// Figures of one path in one round.
-#[derive(Debug, Clone, Serialize)]
-pub struct RoundFigures {
-    pub round: usize,
-    pub p50_ms: f64,
-    pub p99_ms: f64,
-    pub throughput: f64,
-    pub errors: u64,
-    pub usage: Usage,
-}
-
-/// One path in one cell, all rounds together.
-#[derive(Debug, Clone, Serialize)]
-pub struct PathResult {
-    pub path: PathId,
-    pub label: String,
-    /// All rounds' samples merged.
-    pub summary: Summary,
-    pub added_p50_ms: Option<f64>,
-    pub added_p99_ms: Option<f64>,
-    pub hop_cpu_s_per_1000: Option<f64>,
-    /// Peak RSS of the hop in the first round: cells run from light to heavy, so
-    /// this is not inflated by memory a heavier cell left behind.
-    pub hop_peak_rss_mb: Option<f64>,
-    /// Peak RSS of the hop over every round.
-    pub hop_peak_rss_mb_all_rounds: Option<f64>,
-    pub upstream_cpu_s_per_1000: f64,
-    pub client_cpu_s_per_1000: f64,
-    /// Seconds the hop stayed busy after the load, all rounds together.
-    pub drain_s: f64,
-    pub warmup_errors: BTreeMap<String, u64>,
-    pub rounds: Vec<RoundFigures>,
-}
-
-/// One (workload, concurrency) cell.
-#[derive(Debug, Clone, Serialize)]
-pub struct CellResult {
-    pub workload: String,
-    pub payload_bytes: usize,
-    pub concurrency: usize,
-    pub paths: Vec<PathResult>,
-}
-
-impl CellResult {
-    pub fn path(&self, hop: Hop, audit: Option<AuditMode>) -> Option<&PathResult> {
-        self.paths
-            .iter()
-            .find(|p| p.path.hop == hop && (p.path.audit == audit || !p.path.is_gateway()))
-    }
-}
-
-/// Memory of one gateway process outside the measured phases.
-#[derive(Debug, Clone, Serialize)]
-pub struct GatewayMemory {
-    pub audit: Option<AuditMode>,
-    /// RSS once both servers are ready, before any client session.
-    pub idle_rss_mb: f64,
-    /// RSS with the C and D session pools open, before load.
-    pub with_sessions_rss_mb: f64,
-    /// RSS two seconds after the load ended and the sessions closed.
-    pub after_load_rss_mb: f64,
-    /// Highest RSS over the whole run.
-    pub peak_rss_mb: f64,
-    /// Peak RSS of its stdio echo server (D's upstream), for reference.
-    pub stdio_child_peak_rss_mb: f64,
-    /// Size of its data directory (store + audit log) after the run.
-    pub data_dir_mb: f64,
-    /// Requests it served on its direct path (C's tools/call, relayed as bytes).
-    pub direct_requests: u64,
-}
-
-/// What the matrix measured.
-#[derive(Debug, Clone, Serialize)]
-pub struct Matrix {
-    pub paths: Vec<PathId>,
-    pub cells: Vec<CellResult>,
-    pub gateways: Vec<GatewayMemory>,
-    /// Whether per-phase peaks could be measured (VmHWM reset through clear_refs).
-    pub per_phase_peaks: bool,
-    pub rounds: usize,
-    pub duration_s: f64,
-    pub warmup_s: f64,
-    pub keep_alive: bool,
-    pub pair: Pair,
-    pub nginx_workers: usize,
-}
-
 /// The audit switch: what was asked and what was possible.
 #[derive(Debug, Clone, Serialize)]
 pub struct AuditPlan {
@@ -364,10 +177,6 @@ async fn apply_audit_mode(data: &DataDir, mode: AuditMode) -> Result<(), BoxErro
         Some(v) if v == strict => Ok(()),
         _ => Err(format!("audit.strict did not read back as {strict}: {shown}").into()),
     }
-}
-
-fn mb(bytes: u64) -> f64 {
-    bytes as f64 / (1024.0 * 1024.0)
 }
 
 fn dir_size(dir: &Path) -> u64 {
@@ -812,83 +621,4 @@ async fn matrix(
         },
         audit,
     ))
-}
-
-fn cell_result(
-    workload: Workload,
-    concurrency: usize,
-    ids: &[PathId],
-    per_path: Vec<Vec<Phase>>,
-) -> CellResult {
-    let mut paths: Vec<PathResult> = Vec::new();
-    for (id, phases) in ids.iter().zip(per_path) {
-        let mut merged = Samples::default();
-        let mut warmup_errors: BTreeMap<String, u64> = BTreeMap::new();
-        let mut usage = Usage::default();
-        let mut rounds = Vec::new();
-        let first_peak = phases.first().map_or(0, |p| p.usage.hop_peak_rss);
-        for (round, phase) in phases.into_iter().enumerate() {
-            let s = phase.samples.summary();
-            rounds.push(RoundFigures {
-                round,
-                p50_ms: s.p50_ms,
-                p99_ms: s.p99_ms,
-                throughput: s.throughput,
-                errors: s.errors,
-                usage: phase.usage.clone(),
-            });
-            usage.hop_cpu_s += phase.usage.hop_cpu_s;
-            usage.upstream_cpu_s += phase.usage.upstream_cpu_s;
-            usage.client_cpu_s += phase.usage.client_cpu_s;
-            usage.drain_s += phase.usage.drain_s;
-            usage.hop_peak_rss = usage.hop_peak_rss.max(phase.usage.hop_peak_rss);
-            for (m, c) in phase.warmup_errors {
-                *warmup_errors.entry(m).or_default() += c;
-            }
-            merged.merge(phase.samples, false);
-        }
-        let summary = merged.summary();
-        let per_1000 = |cpu: f64| {
-            if summary.calls > 0 {
-                cpu * 1000.0 / summary.calls as f64
-            } else {
-                0.0
-            }
-        };
-        let has_hop = id.hop != Hop::Direct;
-        paths.push(PathResult {
-            path: *id,
-            label: id.label(),
-            added_p50_ms: None,
-            added_p99_ms: None,
-            hop_cpu_s_per_1000: has_hop.then(|| per_1000(usage.hop_cpu_s)),
-            hop_peak_rss_mb: has_hop.then(|| mb(first_peak)),
-            hop_peak_rss_mb_all_rounds: has_hop.then(|| mb(usage.hop_peak_rss)),
-            upstream_cpu_s_per_1000: per_1000(usage.upstream_cpu_s),
-            client_cpu_s_per_1000: per_1000(usage.client_cpu_s),
-            drain_s: usage.drain_s,
-            warmup_errors,
-            rounds,
-            summary,
-        });
-    }
-    let direct = paths
-        .iter()
-        .find(|p| p.path.hop == Hop::Direct)
-        .map(|a| (a.summary.p50_ms, a.summary.p99_ms));
-    if let Some((a50, a99)) = direct {
-        for p in paths.iter_mut().filter(|p| p.path.hop != Hop::Direct) {
-            p.added_p50_ms = Some(p.summary.p50_ms - a50);
-            p.added_p99_ms = Some(p.summary.p99_ms - a99);
-        }
-    }
-    CellResult {
-        workload: workload.label(),
-        payload_bytes: match workload {
-            Workload::Echo => 0,
-            Workload::Payload(n) => n,
-        },
-        concurrency,
-        paths,
-    }
 }
