@@ -163,15 +163,16 @@ pub(super) async fn bind(
 ) -> Result<Arc<Bound>, (Refusal, bool)> {
     check_route(core, &caller.route).map_err(|r| (r, false))?;
     let version_header = header(headers, PROTOCOL_VERSION).map_err(|r| (r, false))?;
-    let params: Option<Map<String, Value>> = message
+    // Only `_meta` and an `initialize`'s version are read here; the rest
+    // of the params is skipped, not built (the classify stage reads them).
+    let envelope = message
         .params
         .as_ref()
-        .and_then(|p| serde_json::from_str(p.get()).ok());
-    let meta = params
+        .map_or_else(Envelope::default, |p| Envelope::read(p.get()));
+    let meta_version = envelope
+        .meta
         .as_ref()
-        .and_then(|p| p.get("_meta"))
-        .and_then(Value::as_object);
-    let meta_version = meta
+        .and_then(Value::as_object)
         .and_then(|m| m.get(LIFECYCLE.protocol_version))
         .and_then(Value::as_str);
     let kind = message.kind();
@@ -188,10 +189,7 @@ pub(super) async fn bind(
     }
     if !stateless {
         if is_request && message.method() == "initialize" {
-            let body = params
-                .as_ref()
-                .and_then(|p| p.get("protocolVersion"))
-                .and_then(Value::as_str);
+            let body = envelope.protocol_version.as_ref().and_then(Value::as_str);
             if let (Some(header), Some(body)) = (version_header, body)
                 && header != body
             {
@@ -220,6 +218,11 @@ pub(super) async fn bind(
             who: Who::Session(session),
         }));
     }
+    // A stateless request's headers are checked against its params.
+    let params: Option<Map<String, Value>> = message
+        .params
+        .as_ref()
+        .and_then(|p| serde_json::from_str(p.get()).ok());
     stateless_binding(
         core,
         caller,
@@ -229,6 +232,33 @@ pub(super) async fn bind(
         version_header,
     )
     .map_err(|r| (r, true))
+}
+
+/// What binding reads of a message's params (any JSON, judged where used).
+#[derive(Default, serde::Deserialize)]
+struct Envelope {
+    #[serde(rename = "_meta", default)]
+    meta: Option<Value>,
+    #[serde(rename = "protocolVersion", default)]
+    protocol_version: Option<Value>,
+}
+
+impl Envelope {
+    /// Read from params that are an object; anything else has neither.
+    fn read(text: &str) -> Self {
+        if !text.trim_start().starts_with('{') {
+            return Self::default();
+        }
+        serde_json::from_str(text).unwrap_or_else(|_| {
+            // Repeated keys: read as a whole object, the last one wins.
+            serde_json::from_str::<Map<String, Value>>(text)
+                .map(|mut object| Self {
+                    meta: object.remove("_meta"),
+                    protocol_version: object.remove("protocolVersion"),
+                })
+                .unwrap_or_default()
+        })
+    }
 }
 
 fn stateless_binding(

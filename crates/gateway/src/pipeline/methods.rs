@@ -136,22 +136,13 @@ pub(super) async fn serve(
                 .map(Served::Answer),
         },
         Params::CallTool(params) => {
-            if let Some(served) = resumed(
-                core,
-                bound,
-                &request,
-                params.request_state.as_deref(),
-                &params.name,
-                "tool",
-                record,
-                out,
-            )
-            .await?
+            let target = by_name(core, bound, &params.name, "tool")?;
+            aim(record, &target);
+            if let Some(served) =
+                resumed(core, bound, &request, params.request_state.as_deref(), out).await?
             {
                 return Ok(served);
             }
-            let target = by_name(core, bound, &params.name, "tool")?;
-            aim(record, &target);
             let decided = decide::tool_call(
                 core,
                 bound,
@@ -184,14 +175,12 @@ pub(super) async fn serve(
                 }
                 decided => decided?,
             };
-            let mut raw_params = request.raw.clone();
-            raw_params.insert("name".into(), raw(&target.name));
             let answer = relay_to(
                 core,
                 bound,
                 &request,
                 target.up.clone(),
-                raw_params,
+                renamed(&request, "name", raw(&target.name)),
                 Some(tool.input_schema.clone()),
                 permit,
                 out,
@@ -202,30 +191,19 @@ pub(super) async fn serve(
             Ok(Served::Answer(answer))
         }
         Params::GetPrompt(params) => {
-            if let Some(served) = resumed(
-                core,
-                bound,
-                &request,
-                params.request_state.as_deref(),
-                &params.name,
-                "prompt",
-                record,
-                out,
-            )
-            .await?
+            let target = by_name(core, bound, &params.name, "prompt")?;
+            aim(record, &target);
+            if let Some(served) =
+                resumed(core, bound, &request, params.request_state.as_deref(), out).await?
             {
                 return Ok(served);
             }
-            let target = by_name(core, bound, &params.name, "prompt")?;
-            aim(record, &target);
-            let mut raw_params = request.raw.clone();
-            raw_params.insert("name".into(), raw(&target.name));
             relay_to(
                 core,
                 bound,
                 &request,
                 target.up,
-                raw_params,
+                renamed(&request, "name", raw(&target.name)),
                 None,
                 Permit::free(),
                 out,
@@ -236,17 +214,17 @@ pub(super) async fn serve(
         Params::ReadResource(params) => {
             let target = by_uri(core, bound, &params.uri)?;
             aim(record, &target);
-            if bound.stateless() && bridge::is_ours(params.request_state.as_deref()) {
-                return resume(core, bound, &request, params.request_state.as_deref(), out).await;
+            if let Some(served) =
+                resumed(core, bound, &request, params.request_state.as_deref(), out).await?
+            {
+                return Ok(served);
             }
-            let mut raw_params = request.raw.clone();
-            raw_params.insert("uri".into(), raw(&target.name));
             let mut answer = relay_to(
                 core,
                 bound,
                 &request,
                 target.up.clone(),
-                raw_params,
+                renamed(&request, "uri", raw(&target.name)),
                 None,
                 Permit::free(),
                 out,
@@ -283,14 +261,12 @@ pub(super) async fn serve(
                 }
             };
             aim(record, &target);
-            let mut raw_params = request.raw.clone();
-            raw_params.insert("ref".into(), raw(&reference));
             relay_to(
                 core,
                 bound,
                 &request,
                 target.up,
-                raw_params,
+                renamed(&request, "ref", raw(&reference)),
                 None,
                 Permit::free(),
                 out,
@@ -394,39 +370,36 @@ async fn pass(
     .map(Served::Answer)
 }
 
+/// The params as the client sent them, with `key` set to what the server
+/// knows the target by.
+fn renamed(
+    request: &Request,
+    key: &str,
+    value: Box<serde_json::value::RawValue>,
+) -> crate::wire::RawObject {
+    let mut params = request.raw.clone();
+    params.insert(key.into(), value);
+    params
+}
+
 /// The retry of a call the gateway parked for a 2026-07-28 client (it was
-/// decided when it started), when `state` is the gateway's.
-#[expect(clippy::too_many_arguments, reason = "the parts of a retry, named")]
+/// decided when it started), when `state` is the gateway's: the parked call
+/// resumes with the client's answers.
 async fn resumed(
     core: &Arc<Core>,
     bound: &Arc<Bound>,
     request: &Request,
     state: Option<&str>,
-    name: &str,
-    what: &'static str,
-    record: &mut Recording,
     out: &Outbox,
 ) -> Result<Option<Served>, Refusal> {
     if !(bound.stateless() && bridge::is_ours(state)) {
         return Ok(None);
     }
-    let target = by_name(core, bound, name, what)?;
-    aim(record, &target);
-    resume(core, bound, request, state, out).await.map(Some)
-}
-
-async fn resume(
-    core: &Arc<Core>,
-    bound: &Arc<Bound>,
-    request: &Request,
-    state: Option<&str>,
-    out: &Outbox,
-) -> Result<Served, Refusal> {
     let responses = request
         .raw
         .get("inputResponses")
         .and_then(|r| serde_json::from_str::<Map<String, Value>>(r.get()).ok());
     relay::resume(core, bound, state.unwrap_or_default(), responses, out)
         .await
-        .map(Served::Answer)
+        .map(|answer| Some(Served::Answer(answer)))
 }

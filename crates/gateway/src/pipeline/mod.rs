@@ -307,14 +307,7 @@ async fn post(
 /// Nothing a client notifies goes to a server as it is: servers are shared,
 /// and a server learns a client's roots by asking within that client's call.
 async fn notification(core: &Core, bound: &Bound, message: Message) {
-    let mut record = Recording::begin(&core.audit, Direction::ClientToServer, message.method());
-    record.client(&bound.caller.client);
-    record.session(bound.session_id());
-    record.protocol(bound.version());
-    if let Route::Server(server) = &bound.caller.route {
-        record.server(server);
-    }
-    record.request(recorded_params(&message));
+    let mut record = recording(core, bound, &message);
     if let bind::Who::Session(session) = &bound.who {
         #[derive(serde::Deserialize)]
         struct Cancel {
@@ -335,6 +328,20 @@ async fn notification(core: &Core, bound: &Bound, message: Message) {
     if let Err(e) = record.finish(&ok).await {
         tracing::error!(error = %e, "notification not recorded");
     }
+}
+
+/// The record of a client's message, begun: who sent it, on which session
+/// and endpoint, in which era, with what params.
+fn recording(core: &Core, bound: &Bound, message: &Message) -> Recording {
+    let mut record = Recording::begin(&core.audit, Direction::ClientToServer, message.method());
+    record.client(&bound.caller.client);
+    record.session(bound.session_id());
+    record.protocol(bound.version());
+    if let Route::Server(server) = &bound.caller.route {
+        record.server(server);
+    }
+    record.request(recorded_params(message));
+    record
 }
 
 /// A message's params as the audit log keeps them: without `_meta` (the
@@ -455,14 +462,7 @@ pub(crate) fn sse_headers(headers: &mut axum::http::HeaderMap) {
 async fn exchange(core: Arc<Core>, bound: Arc<Bound>, message: Message, out: Outbox) -> Answered {
     let id = message.id.clone();
     let method = message.method().to_owned();
-    let mut record = Recording::begin(&core.audit, Direction::ClientToServer, &method);
-    record.client(&bound.caller.client);
-    record.session(bound.session_id());
-    record.protocol(bound.version());
-    if let Route::Server(server) = &bound.caller.route {
-        record.server(server);
-    }
-    record.request(recorded_params(&message));
+    let mut record = recording(&core, &bound, &message);
     let served = match classify::classify(&bound, message) {
         Ok(request) => methods::serve(&core, &bound, request, &mut record, &out).await,
         Err(refusal) => Err(refusal),

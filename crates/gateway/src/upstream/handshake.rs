@@ -152,24 +152,35 @@ fn initialize_params() -> Map<String, Value> {
     }
 }
 
-async fn initialize(conn: &Arc<Conn>) -> Result<ServerInfo, String> {
+/// Sends `initialize`; its answer, unless it is an error.
+async fn send_initialize(conn: &Arc<Conn>) -> Result<Message, String> {
     let answer = conn
         .request("initialize", initialize_params())
         .await
         .map_err(|e| e.to_string())?;
-    if let Some(error) = answer.rpc_error() {
-        return Err(format!("initialize failed: {}", error.message));
+    match answer.rpc_error() {
+        Some(error) => Err(format!("initialize failed: {}", error.message)),
+        None => Ok(answer),
     }
-    let result: InitializeResult = answer
+}
+
+/// Tells the server the session is open (in the era agreed on).
+async fn initialized(conn: &Arc<Conn>) -> Result<(), String> {
+    conn.post(&Message::notification("notifications/initialized", None))
+        .await
+        .map_err(|e| e.to_string())
+}
+
+async fn initialize(conn: &Arc<Conn>) -> Result<ServerInfo, String> {
+    let result: InitializeResult = send_initialize(conn)
+        .await?
         .result_as()
         .ok_or_else(|| "initialize failed: unreadable result".to_owned())?;
     conn.set_era(Era {
         version: result.protocol_version.to_string(),
         stateless: !result.protocol_version.has_initialize(),
     });
-    conn.post(&Message::notification("notifications/initialized", None))
-        .await
-        .map_err(|e| e.to_string())?;
+    initialized(conn).await?;
     Ok(ServerInfo {
         protocol_version: result.protocol_version,
         capabilities: result.capabilities,
@@ -183,14 +194,6 @@ pub(super) async fn reinitialize(conn: &Arc<Conn>) -> Result<(), String> {
     if let Some(link) = conn.http_link() {
         link.forget_session();
     }
-    let answer = conn
-        .request("initialize", initialize_params())
-        .await
-        .map_err(|e| e.to_string())?;
-    if let Some(error) = answer.rpc_error() {
-        return Err(format!("initialize failed: {}", error.message));
-    }
-    conn.post(&Message::notification("notifications/initialized", None))
-        .await
-        .map_err(|e| e.to_string())
+    send_initialize(conn).await?;
+    initialized(conn).await
 }
