@@ -64,7 +64,9 @@ pub(super) async fn serve(
         Params::Ping => match single(core, bound)? {
             // 2026-07-28 has no ping: the gateway answers for such a server.
             Some(up) if !up.connection().is_ok_and(|l| l.stateless()) => {
-                pass(core, bound, &request, up, None, out).await
+                pass(core, bound, &request, up, out)
+                    .await
+                    .map(Served::Answer)
             }
             _ => Ok(answer(&json!({}))),
         },
@@ -74,7 +76,9 @@ pub(super) async fn serve(
             }
             match single(core, bound)? {
                 Some(up) if !up.connection().is_ok_and(|l| l.stateless()) => {
-                    pass(core, bound, &request, up, None, out).await
+                    pass(core, bound, &request, up, out)
+                        .await
+                        .map(Served::Answer)
                 }
                 Some(_) => Ok(answer(&json!({}))),
                 None => {
@@ -115,17 +119,7 @@ pub(super) async fn serve(
         Params::List(params) => match single(core, bound)? {
             Some(up) => {
                 let method = request.method.clone();
-                let mut answer = relay_to(
-                    core,
-                    bound,
-                    &request,
-                    up.clone(),
-                    request.raw.clone(),
-                    None,
-                    Permit::free(),
-                    out,
-                )
-                .await?;
+                let mut answer = pass(core, bound, &request, up.clone(), out).await?;
                 if method == "tools/list" {
                     typed::visible_tools(core, bound, &up, &mut answer).await;
                 }
@@ -282,35 +276,16 @@ pub(super) async fn serve(
                 return Err(Refusal::UnknownTask(task.clone()));
             }
             record.name(task);
-            relay_to(
-                core,
-                bound,
-                &request,
-                up,
-                request.raw.clone(),
-                None,
-                Permit::free(),
-                out,
-            )
-            .await
-            .map(Served::Answer)
+            pass(core, bound, &request, up, out)
+                .await
+                .map(Served::Answer)
         }
         Params::Other => {
             let Some(up) = single(core, bound)? else {
                 return Err(Refusal::MethodNotFound(request.method.clone()));
             };
             let method = request.method.clone();
-            let mut answer = relay_to(
-                core,
-                bound,
-                &request,
-                up.clone(),
-                request.raw.clone(),
-                None,
-                Permit::free(),
-                out,
-            )
-            .await?;
+            let mut answer = pass(core, bound, &request, up.clone(), out).await?;
             if method == "tasks/list" {
                 core.tasks
                     .keep_own(up.name(), &bound.caller.client, &mut answer);
@@ -353,21 +328,19 @@ async fn pass(
     bound: &Arc<Bound>,
     request: &Request,
     up: Arc<Upstream>,
-    schema: Option<Arc<rmcp::model::JsonObject>>,
     out: &Outbox,
-) -> Result<Served, Refusal> {
+) -> Result<Message, Refusal> {
     relay_to(
         core,
         bound,
         request,
         up,
         request.raw.clone(),
-        schema,
+        None,
         Permit::free(),
         out,
     )
     .await
-    .map(Served::Answer)
 }
 
 /// The params as the client sent them, with `key` set to what the server
