@@ -21,7 +21,9 @@ pub struct Api {
     pub(crate) hub: Arc<Hub>,
     pub(crate) audit: Arc<AuditLog>,
     sessions: switchboard_gateway::Sessions,
-    policy: Arc<switchboard_gateway::policy::Policy>,
+    pub(crate) policy: Arc<switchboard_gateway::policy::Policy>,
+    pub(crate) contexts: switchboard_gateway::Contexts,
+    tokens: Arc<crate::context::TokenMemo>,
     listen: String,
     mcp_url: String,
     data_dir: PathBuf,
@@ -70,6 +72,7 @@ pub(crate) fn info_of(record: ServerRecord, status: Option<ServerStatus>) -> Ser
         enabled: record.enabled,
         name: record.name,
         status,
+        tokens: None,
     }
 }
 
@@ -168,6 +171,8 @@ impl Api {
             audit: gateway.audit().clone(),
             sessions: gateway.sessions(),
             policy: gateway.policy().clone(),
+            contexts: gateway.contexts(),
+            tokens: Arc::default(),
             listen: info.listen.to_string(),
             mcp_url: info.mcp_url.clone(),
         }
@@ -209,7 +214,16 @@ impl Api {
                 } else {
                     None
                 };
-                info_of(s, status)
+                let running = status
+                    .as_ref()
+                    .is_some_and(|st| st.state == ServerState::Ready);
+                let tokens = self.hub.get(&s.name).filter(|_| running).map(|up| {
+                    let tools = up.tools();
+                    self.tokens.counts(&s.name, &tools).iter().sum()
+                });
+                let mut info = info_of(s, status);
+                info.tokens = tokens;
+                info
             })
             .collect())
     }
@@ -269,9 +283,11 @@ impl Api {
             .collect();
         let pins = self.store.list_pins().await?;
         let settings = self.policy_settings().await?;
+        let tokens = self.tokens.counts(&p.name, &tools);
         Ok(tools
             .iter()
-            .map(|tool| {
+            .zip(tokens.iter())
+            .map(|(tool, &tokens)| {
                 let name = tool.name.to_string();
                 let exact = permissions.get(&(p.name.clone(), name.clone()));
                 let whole = permissions.get(&(p.name.clone(), "*".to_owned()));
@@ -323,6 +339,7 @@ impl Api {
                     changed: pins.iter().any(|pin| {
                         pin.server == p.name && pin.tool == name && pin.pending_hash.is_some()
                     }),
+                    tokens,
                     name,
                 }
             })
@@ -636,6 +653,12 @@ impl Api {
             },
             listen,
             path,
+            contexts: self
+                .contexts_list(())
+                .await?
+                .into_iter()
+                .map(crate::context::doctor_state)
+                .collect(),
         })
         .await;
         Ok(DoctorReport {

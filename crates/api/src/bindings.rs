@@ -4,7 +4,7 @@
 
 use ts_rs::{Config, TS};
 
-use crate::schema::*;
+use crate::{context::*, schema::*};
 
 fn decl<T: TS>(cfg: &Config, out: &mut String) {
     if let Some(docs) = T::docs() {
@@ -54,6 +54,14 @@ pub fn typescript() -> String {
         AuditStats,
         ClientInfo,
         ClientName,
+        ToolMode,
+        Budget,
+        ServerTokens,
+        ToolTokens,
+        ClientContext,
+        Limit,
+        ModeChange,
+        SetClientTools,
         NewClient,
         PolicyDefaults,
         AuditConfig,

@@ -7,6 +7,7 @@
 
 mod api;
 pub mod bindings;
+pub mod context;
 mod events;
 pub mod http;
 mod manage;
@@ -65,6 +66,7 @@ macro_rules! commands {
     };
 }
 
+use context::*;
 use schema::*;
 
 commands! {
@@ -101,6 +103,10 @@ commands! {
     profiles_list(()) -> Vec<ProfileInfo>;
     /// Binds a client to a profile (or to none).
     client_set_profile(SetProfile) -> ();
+    /// What each client's tools cost, its budget and its tool mode.
+    contexts_list(()) -> Vec<ClientContext>;
+    /// Changes a client's tool mode, budget or always-listed tools.
+    client_set_tools(SetClientTools) -> ClientContext;
     /// Servers in the catalog, with their add forms.
     catalog_search(CatalogQuery) -> Vec<CatalogEntry>;
     /// Adds a server from the catalog (approved: the user chose it).

@@ -55,9 +55,8 @@ impl From<switchboard_store::Error> for ApiError {
         use switchboard_store::Error as E;
         let code = match &e {
             E::ServerExists(_) | E::ClientExists(_) => ErrorCode::Conflict,
-            E::NoSuchServer(_) => ErrorCode::NotFound,
-            E::InvalidName(_) => ErrorCode::Invalid,
-            _ if e.to_string().starts_with("no ") => ErrorCode::NotFound,
+            E::NoSuchServer(_) | E::NoSuchClient(_) => ErrorCode::NotFound,
+            E::InvalidName(_) | E::InvalidValue(_) => ErrorCode::Invalid,
             _ => ErrorCode::Internal,
         };
         Self::new(code, e.to_string())
@@ -174,6 +173,8 @@ pub struct ServerInfo {
     pub launch_approved: bool,
     /// Live status (None: disabled, or not picked up yet).
     pub status: Option<ServerStatus>,
+    /// Tokens of its tool definitions as `/mcp` lists them (None: not running).
+    pub tokens: Option<u32>,
 }
 
 /// A new server.
@@ -269,6 +270,8 @@ pub struct ToolInfo {
     pub flags: Vec<ToolFlag>,
     /// The server now serves a different definition than the approved one.
     pub changed: bool,
+    /// Tokens of its definition as `/mcp` lists it.
+    pub tokens: u32,
 }
 
 /// Sets (or clears, with `permission` null) a tool's permission for every client.

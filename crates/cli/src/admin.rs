@@ -92,6 +92,8 @@ pub enum ClientsCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Set how /mcp lists a client its tools: tool mode, budget, always-listed tools.
+    Set(crate::context::SetArgs),
     /// Remove a client; its token stops working at once.
     Remove {
         /// Name.
@@ -118,6 +120,10 @@ pub enum ToolsCommand {
         /// Print JSON.
         #[arg(long)]
         json: bool,
+        /// Also show what each definition costs in tokens, as /mcp lists it
+        /// (o200k_base encoding; an estimate for other model families).
+        #[arg(long)]
+        tokens: bool,
     },
     /// Set what a client may do with a tool: allow, ask or deny.
     Set {
@@ -366,13 +372,6 @@ fn describe(transport: &TransportConfig) -> String {
     }
 }
 
-#[derive(Serialize)]
-struct ClientRow {
-    name: String,
-    created_at: i64,
-    last_seen_at: Option<i64>,
-}
-
 pub async fn clients(data_dir: &Path, command: ClientsCommand) -> Result<(), CliError> {
     let store = Store::open(data_dir).await?;
     match command {
@@ -390,36 +389,8 @@ pub async fn clients(data_dir: &Path, command: ClientsCommand) -> Result<(), Cli
             };
             eprintln!("Point the client at {url} with the header `Authorization: Bearer <token>`.");
         }
-        ClientsCommand::List { json } => {
-            let rows: Vec<ClientRow> = store
-                .list_clients()
-                .await?
-                .into_iter()
-                .map(|c| ClientRow {
-                    name: c.name,
-                    created_at: c.created_at,
-                    last_seen_at: c.last_seen_at,
-                })
-                .collect();
-            if json {
-                print_json(&rows)?;
-            } else {
-                let mut out = std::io::stdout().lock();
-                if rows.is_empty() {
-                    writeln!(
-                        out,
-                        "No clients yet. Create one with `switchboard clients add NAME`."
-                    )?;
-                }
-                for row in rows {
-                    let seen = row
-                        .last_seen_at
-                        .map(|t| format!("last seen at unix ms {t}"))
-                        .unwrap_or_else(|| "never used".into());
-                    writeln!(out, "{:<24} {seen}", row.name)?;
-                }
-            }
-        }
+        ClientsCommand::List { json } => crate::context::list(data_dir, &store, json).await?,
+        ClientsCommand::Set(args) => crate::context::set(&store, args).await?,
         ClientsCommand::Remove { name } => {
             store.remove_client(&name).await?;
             eprintln!("removed client \"{name}\"; its token no longer works");
@@ -433,8 +404,12 @@ pub async fn clients(data_dir: &Path, command: ClientsCommand) -> Result<(), Cli
 }
 
 pub async fn tools(data_dir: &Path, command: ToolsCommand) -> Result<(), CliError> {
-    let (server, json) = match command {
-        ToolsCommand::List { server, json } => (server, json),
+    let (server, json, with_tokens) = match command {
+        ToolsCommand::List {
+            server,
+            json,
+            tokens,
+        } => (server, json, tokens),
         other => return crate::policy::tools(data_dir, other).await,
     };
     let store = Store::open(data_dir).await?;
@@ -481,21 +456,38 @@ pub async fn tools(data_dir: &Path, command: ToolsCommand) -> Result<(), CliErro
             .cloned()
             .unwrap_or_default()
     };
+    // Tokens of a definition as /mcp lists it (the name qualified).
+    let tokens_of = |server: &str, tool: &rmcp::model::Tool| {
+        let mut listed = tool.clone();
+        listed.name = switchboard_gateway::names::qualify(server, &tool.name).into();
+        switchboard_context::tool_tokens(&listed)
+    };
     if json {
         let value: BTreeMap<_, _> = per_server
             .into_iter()
             .map(|(name, r)| match r {
                 Ok(tools) => {
+                    let mut total = 0;
                     let tools: Vec<_> = tools
                         .iter()
                         .map(|t| {
                             let mut v = serde_json::to_value(t).unwrap_or_default();
                             v["flags"] =
                                 serde_json::to_value(flags_of(&name, &t.name)).unwrap_or_default();
+                            if with_tokens {
+                                let n = tokens_of(&name, t);
+                                total += n;
+                                v["tokens"] = n.into();
+                            }
                             v
                         })
                         .collect();
-                    (name, serde_json::json!({ "tools": tools }))
+                    let mut entry = serde_json::json!({ "tools": tools });
+                    if with_tokens {
+                        entry["tokens"] = total.into();
+                        entry["encoding"] = switchboard_context::ENCODING.into();
+                    }
+                    (name, entry)
                 }
                 Err(e) => (name, serde_json::json!({ "error": e })),
             })
@@ -506,8 +498,21 @@ pub async fn tools(data_dir: &Path, command: ToolsCommand) -> Result<(), CliErro
     for (name, result) in per_server {
         match result {
             Ok(tools) => {
-                writeln!(out, "{name} ({} tools)", tools.len())?;
-                for tool in tools {
+                let counts: Vec<usize> = if with_tokens {
+                    tools.iter().map(|t| tokens_of(&name, t)).collect()
+                } else {
+                    Vec::new()
+                };
+                match with_tokens {
+                    true => writeln!(
+                        out,
+                        "{name} ({} tools, {} tokens)",
+                        tools.len(),
+                        counts.iter().sum::<usize>()
+                    )?,
+                    false => writeln!(out, "{name} ({} tools)", tools.len())?,
+                }
+                for (i, tool) in tools.iter().enumerate() {
                     let description = tool
                         .description
                         .as_deref()
@@ -515,7 +520,12 @@ pub async fn tools(data_dir: &Path, command: ToolsCommand) -> Result<(), CliErro
                         .lines()
                         .next()
                         .unwrap_or("");
-                    writeln!(out, "  {name}__{:<32} {description}", tool.name)?;
+                    match counts.get(i) {
+                        Some(n) => {
+                            writeln!(out, "  {name}__{:<32} {n:>6}  {description}", tool.name)?
+                        }
+                        None => writeln!(out, "  {name}__{:<32} {description}", tool.name)?,
+                    }
                     for flag in flags_of(&name, &tool.name) {
                         let level = serde_json::to_value(flag.severity)
                             .ok()
@@ -527,6 +537,13 @@ pub async fn tools(data_dir: &Path, command: ToolsCommand) -> Result<(), CliErro
             }
             Err(e) => writeln!(out, "{name}: unavailable: {e}")?,
         }
+    }
+    if with_tokens {
+        writeln!(
+            out,
+            "Tokens: {} encoding, each definition as /mcp lists it (an estimate for other model families).",
+            switchboard_context::ENCODING
+        )?;
     }
     Ok(())
 }

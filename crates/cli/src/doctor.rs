@@ -3,7 +3,7 @@
 use std::{collections::BTreeMap, io::Write as _, net::SocketAddr, path::Path};
 
 use clap::Args;
-use switchboard_clients::doctor::{self, GatewayProbe, Input, ServerState, Severity};
+use switchboard_clients::doctor::{self, ContextState, GatewayProbe, Input, ServerState, Severity};
 use switchboard_gateway::RuntimeInfo;
 use switchboard_store::Store;
 
@@ -57,6 +57,21 @@ async fn probe(data_dir: &Path) -> GatewayProbe {
     }
 }
 
+/// Each client's view against its budget, from the running gateway.
+async fn contexts(data_dir: &Path) -> Vec<ContextState> {
+    let Some((remote, _)) = Remote::find(data_dir).await else {
+        return Vec::new();
+    };
+    let Ok(value) = remote.rpc("contexts_list", serde_json::Value::Null).await else {
+        return Vec::new();
+    };
+    let list: Vec<switchboard_api::context::ClientContext> =
+        serde_json::from_value(value).unwrap_or_default();
+    list.into_iter()
+        .map(switchboard_api::context::doctor_state)
+        .collect()
+}
+
 /// `switchboard doctor`: prints the report; fails when it found problems.
 pub async fn run(data_dir: &Path, args: DoctorArgs) -> Result<(), CliError> {
     let platform = platform(args.home.home.as_deref())?;
@@ -77,6 +92,7 @@ pub async fn run(data_dir: &Path, args: DoctorArgs) -> Result<(), CliError> {
         gateway: probe(data_dir).await,
         listen,
         path,
+        contexts: contexts(data_dir).await,
     })
     .await;
     if args.json {

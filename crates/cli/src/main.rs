@@ -5,6 +5,7 @@ mod admin;
 mod auth;
 mod catalog;
 mod connect;
+mod context;
 mod doctor;
 mod error;
 mod import;

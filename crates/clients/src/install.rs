@@ -377,8 +377,9 @@ async fn client_exists_action(store: &Store, name: &str) -> Result<TokenAction> 
     })
 }
 
-/// Gives client `name` a new token, keeping its profile.
+/// Gives client `name` a new token, keeping its profile and tool settings.
 async fn rotate_client(store: &Store, name: &str, token_hash: &str) -> Result<()> {
+    let context = store.client_context(name).await?;
     let profile = store
         .list_clients()
         .await?
@@ -387,6 +388,7 @@ async fn rotate_client(store: &Store, name: &str, token_hash: &str) -> Result<()
         .and_then(|c| c.profile);
     store.remove_client(name).await?;
     store.add_client(name, token_hash).await?;
+    store.write_client_context(name, &context).await?;
     if let Some(profile) = profile {
         store.assign_profile(name, Some(&profile)).await?;
     }

@@ -23,6 +23,9 @@ pub mod upstream;
 mod wire;
 
 pub use error::{Error, Result};
+pub use pipeline::offer::{ContextReport, ServerCost, ToolCost, reports as context_reports};
 pub use route::{Caller, Route};
-pub use runtime::{AUDIT_SETTINGS_KEY, Gateway, GatewayConfig, RuntimeInfo, collect_tools};
+pub use runtime::{
+    AUDIT_SETTINGS_KEY, Contexts, Gateway, GatewayConfig, RuntimeInfo, collect_tools,
+};
 pub use session::SessionsView as Sessions;

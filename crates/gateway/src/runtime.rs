@@ -110,6 +110,18 @@ fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     std::fs::rename(&tmp, path)
 }
 
+/// What clients' tools cost on `/mcp` and how they are offered to them.
+#[derive(Clone)]
+pub struct Contexts(Arc<Core>);
+
+impl Contexts {
+    /// The report of each of `clients` now: its mode, budget, what it is
+    /// listed, and the tokens of its view per server and per tool.
+    pub fn reports(&self, clients: &[String]) -> Vec<crate::ContextReport> {
+        clients.iter().map(|c| self.0.report(c)).collect()
+    }
+}
+
 /// A running gateway.
 pub struct Gateway {
     info: RuntimeInfo,
@@ -117,6 +129,7 @@ pub struct Gateway {
     hub: Arc<Hub>,
     audit: Arc<AuditLog>,
     policy: Arc<Policy>,
+    core: Arc<Core>,
     sessions: SessionsView,
     shutdown: CancellationToken,
     server: tokio::task::JoinHandle<std::io::Result<()>>,
@@ -271,6 +284,7 @@ impl Gateway {
             hub,
             audit,
             policy: core.policy.clone(),
+            core,
             sessions: SessionsView(sessions),
             shutdown,
             server,
@@ -288,6 +302,11 @@ impl Gateway {
     /// Where the gateway listens and how to reach it.
     pub fn info(&self) -> &RuntimeInfo {
         &self.info
+    }
+
+    /// What clients' tools cost on `/mcp` and how they are offered.
+    pub fn contexts(&self) -> Contexts {
+        Contexts(self.core.clone())
     }
 
     /// The upstream servers.

@@ -117,3 +117,133 @@ impl Store {
         Ok(())
     }
 }
+
+/// How `/mcp` offers a client its tools, as stored. None: the default for
+/// the client's kind.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct ClientContext {
+    /// `passthrough`, `search` or `auto`.
+    pub tool_mode: Option<String>,
+    /// Tools listed at most.
+    pub budget_tools: Option<u32>,
+    /// Tokens of tool definitions at most.
+    pub budget_tokens: Option<u32>,
+    /// Tools listed whatever the mode, as `/mcp` names them (`SERVER__TOOL`).
+    pub always_listed: Vec<String>,
+}
+
+/// A change to a client's [`ClientContext`]; None leaves a part as it is.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ContextUpdate {
+    /// New mode (Some(None): back to the default).
+    pub tool_mode: Option<Option<String>>,
+    /// New tool budget (Some(None): back to the default).
+    pub budget_tools: Option<Option<u32>>,
+    /// New token budget (Some(None): back to the default).
+    pub budget_tokens: Option<Option<u32>>,
+    /// Tools to add to the always-listed ones.
+    pub list: Vec<String>,
+    /// Tools to take off them.
+    pub unlist: Vec<String>,
+}
+
+type ContextRow = (
+    String,
+    Option<String>,
+    Option<i64>,
+    Option<i64>,
+    Option<String>,
+);
+
+fn context_of(row: ContextRow) -> (String, ClientContext) {
+    let (name, tool_mode, tools, tokens, listed) = row;
+    let clamp = |n: Option<i64>| n.and_then(|n| u32::try_from(n).ok());
+    (
+        name,
+        ClientContext {
+            tool_mode,
+            budget_tools: clamp(tools),
+            budget_tokens: clamp(tokens),
+            always_listed: listed
+                .and_then(|l| serde_json::from_str(&l).ok())
+                .unwrap_or_default(),
+        },
+    )
+}
+
+impl Store {
+    /// Every client's context settings, by name.
+    pub async fn client_contexts(&self) -> Result<Vec<(String, ClientContext)>> {
+        let rows: Vec<ContextRow> = sqlx::query_as(
+            "SELECT name, tool_mode, budget_tools, budget_tokens, always_listed FROM clients ORDER BY name",
+        )
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows.into_iter().map(context_of).collect())
+    }
+
+    /// One client's context settings.
+    pub async fn client_context(&self, name: &str) -> Result<ClientContext> {
+        let row: Option<ContextRow> = sqlx::query_as(
+            "SELECT name, tool_mode, budget_tools, budget_tokens, always_listed FROM clients WHERE name = ?",
+        )
+        .bind(name)
+        .fetch_optional(self.pool())
+        .await?;
+        row.map(|r| context_of(r).1)
+            .ok_or_else(|| Error::NoSuchClient(name.to_owned()))
+    }
+
+    /// Changes a client's context settings and returns them.
+    pub async fn set_client_context(
+        &self,
+        name: &str,
+        update: ContextUpdate,
+    ) -> Result<ClientContext> {
+        let mut context = self.client_context(name).await?;
+        if let Some(mode) = update.tool_mode {
+            if let Some(m) = &mode
+                && !["passthrough", "search", "auto"].contains(&m.as_str())
+            {
+                return Err(Error::InvalidValue(format!(
+                    "unknown tool mode \"{m}\": expected passthrough, search or auto"
+                )));
+            }
+            context.tool_mode = mode;
+        }
+        if let Some(tools) = update.budget_tools {
+            context.budget_tools = tools;
+        }
+        if let Some(tokens) = update.budget_tokens {
+            context.budget_tokens = tokens;
+        }
+        for tool in update.list {
+            if !context.always_listed.contains(&tool) {
+                context.always_listed.push(tool);
+            }
+        }
+        context.always_listed.retain(|t| !update.unlist.contains(t));
+        self.write_client_context(name, &context).await?;
+        Ok(context)
+    }
+
+    /// Stores `context` as client `name`'s (used to keep it across a new token).
+    pub async fn write_client_context(&self, name: &str, context: &ClientContext) -> Result<()> {
+        let listed = (!context.always_listed.is_empty())
+            .then(|| serde_json::to_string(&context.always_listed).unwrap_or_default());
+        let done = sqlx::query(
+            "UPDATE clients SET tool_mode = ?, budget_tools = ?, budget_tokens = ?, always_listed = ? WHERE name = ?",
+        )
+        .bind(&context.tool_mode)
+        .bind(context.budget_tools.map(i64::from))
+        .bind(context.budget_tokens.map(i64::from))
+        .bind(listed)
+        .bind(name)
+        .execute(self.pool())
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(Error::NoSuchClient(name.to_owned()));
+        }
+        Ok(())
+    }
+}

@@ -49,6 +49,10 @@ pub enum Error {
     #[error("{0}")]
     InvalidName(String),
 
+    /// A setting's value is not one it can take; the message says which are.
+    #[error("{0}")]
+    InvalidValue(String),
+
     /// A value could not be converted to or from its stored JSON.
     #[error("invalid stored JSON: {0}")]
     Json(#[from] serde_json::Error),

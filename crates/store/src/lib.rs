@@ -13,7 +13,7 @@ mod servers;
 mod settings;
 mod store;
 
-pub use clients::ClientRecord;
+pub use clients::{ClientContext, ClientRecord, ContextUpdate};
 pub use error::{Error, Result};
 pub use names::{validate_client_name, validate_server_name};
 pub use policy::{

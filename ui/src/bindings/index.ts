@@ -102,7 +102,11 @@ launch_approved: boolean,
 /**
  * Live status (None: disabled, or not picked up yet).
  */
-status: ServerStatus | null, };
+status: ServerStatus | null, 
+/**
+ * Tokens of its tool definitions as `/mcp` lists them (None: not running).
+ */
+tokens: number | null, };
 
 /**
  * A new server.
@@ -237,7 +241,11 @@ flags: Array<ToolFlag>,
 /**
  * The server now serves a different definition than the approved one.
  */
-changed: boolean, };
+changed: boolean, 
+/**
+ * Tokens of its definition as `/mcp` lists it.
+ */
+tokens: number, };
 
 /**
  * Sets (or clears, with `permission` null) a tool's permission for every client.
@@ -566,6 +574,171 @@ export type ClientName = {
  * Client name.
  */
 name: string, };
+
+/**
+ * How `/mcp` offers a client its tools.
+ */
+export type ToolMode = "passthrough" | "search" | "auto";
+
+/**
+ * A client's budget (None: no limit).
+ */
+export type Budget = { 
+/**
+ * Tools listed at most.
+ */
+tools: number | null, 
+/**
+ * Tokens of tool definitions at most.
+ */
+tokens: number | null, };
+
+/**
+ * One server's share of a client's view.
+ */
+export type ServerTokens = { 
+/**
+ * Server.
+ */
+server: string, 
+/**
+ * Its tools in the view.
+ */
+tools: number, 
+/**
+ * Tokens of their definitions.
+ */
+tokens: number, };
+
+/**
+ * One tool's cost in a client's view.
+ */
+export type ToolTokens = { 
+/**
+ * Server.
+ */
+server: string, 
+/**
+ * Name on `/mcp` (`SERVER__TOOL`).
+ */
+name: string, 
+/**
+ * Tokens of its definition.
+ */
+tokens: number, 
+/**
+ * Listed whatever the mode.
+ */
+always_listed: boolean, };
+
+/**
+ * What a client's tools cost and how they are offered to it.
+ */
+export type ClientContext = { 
+/**
+ * Client.
+ */
+client: string, 
+/**
+ * Its tool mode.
+ */
+mode: ToolMode, 
+/**
+ * Whether the mode is its kind's default (not set for it).
+ */
+mode_default: boolean, 
+/**
+ * Its budget.
+ */
+budget: Budget, 
+/**
+ * Its kind's budget.
+ */
+default_budget: Budget, 
+/**
+ * Where its kind's defaults come from.
+ */
+defaults_reason: string, 
+/**
+ * True when `/mcp` lists it the search tools now.
+ */
+searching: boolean, 
+/**
+ * Tools in its full view.
+ */
+view_tools: number, 
+/**
+ * Tokens of its full view.
+ */
+view_tokens: number, 
+/**
+ * Tools it is listed now.
+ */
+listed_tools: number, 
+/**
+ * Tokens of what it is listed now.
+ */
+listed_tokens: number, 
+/**
+ * Past its tool budget.
+ */
+over_tools: boolean, 
+/**
+ * Past its token budget.
+ */
+over_tokens: boolean, 
+/**
+ * Its servers, most tokens first.
+ */
+servers: Array<ServerTokens>, 
+/**
+ * Its tools.
+ */
+tools: Array<ToolTokens>, 
+/**
+ * The tokenizer's encoding (an estimate for other model families).
+ */
+encoding: string, };
+
+/**
+ * A budget limit to change: absent leaves it, null goes back to the kind's
+ * default, a number sets it.
+ */
+export type Limit = { "to": "default" } | { "to": "set", "value": number };
+
+/**
+ * A mode to change to.
+ */
+export type ModeChange = { "to": "default" } | { "to": "set", "value": ToolMode };
+
+/**
+ * Changes how `/mcp` offers a client its tools.
+ */
+export type SetClientTools = { 
+/**
+ * Client.
+ */
+client: string, 
+/**
+ * New mode (absent: unchanged).
+ */
+mode?: ModeChange, 
+/**
+ * New tool budget.
+ */
+budget_tools?: Limit, 
+/**
+ * New token budget.
+ */
+budget_tokens?: Limit, 
+/**
+ * Tools (`SERVER__TOOL`) to list whatever the mode.
+ */
+always_list: Array<string>, 
+/**
+ * Tools to take off that list.
+ */
+unlist: Array<string>, };
 
 /**
  * A new client and its token, shown only this once.
@@ -1259,6 +1432,10 @@ export type Rpc = {
   profiles_list: { params: null; result: Array<ProfileInfo> };
   /** Binds a client to a profile (or to none). */
   client_set_profile: { params: SetProfile; result: null };
+  /** What each client's tools cost, its budget and its tool mode. */
+  contexts_list: { params: null; result: Array<ClientContext> };
+  /** Changes a client's tool mode, budget or always-listed tools. */
+  client_set_tools: { params: SetClientTools; result: ClientContext };
   /** Servers in the catalog, with their add forms. */
   catalog_search: { params: CatalogQuery; result: Array<CatalogEntry> };
   /** Adds a server from the catalog (approved: the user chose it). */

@@ -42,6 +42,7 @@ async fn run(env: &Env, gateway: GatewayProbe, listen: SocketAddr) -> Report {
         gateway,
         listen,
         path: fake_path(env),
+        contexts: Vec::new(),
     })
     .await
 }
@@ -237,6 +238,7 @@ async fn no_keyring_is_no_alarm_until_a_secret_needs_it() {
         gateway: GatewayProbe::NotRunning,
         listen: free_addr(),
         path: fake_path(&env),
+        contexts: Vec::new(),
     })
     .await;
     let keyring = &find(&report, "keyring", "secrets")[0];
@@ -248,4 +250,53 @@ async fn no_keyring_is_no_alarm_until_a_secret_needs_it() {
             .unwrap()
             .contains("SWITCHBOARD_SECRET_STORE=file")
     );
+}
+
+#[tokio::test]
+async fn a_client_past_its_budget_is_named() {
+    let env = Env::new().await;
+    let state = |client: &str, mode: &str, searching: bool| doctor::ContextState {
+        client: client.into(),
+        mode: mode.into(),
+        searching,
+        tools: 120,
+        tokens: 31_000,
+        budget_tools: Some(40),
+        budget_tokens: Some(20_000),
+    };
+    let mut within = state("zed", "auto", false);
+    within.tools = 10;
+    within.tokens = 900;
+    let report = doctor::run(Input {
+        data_dir: env.data.path(),
+        platform: &env.platform,
+        store: Ok(&env.store),
+        secrets: Ok(&env.secrets),
+        gateway: GatewayProbe::NotRunning,
+        listen: free_addr(),
+        path: fake_path(&env),
+        contexts: vec![
+            state("cursor", "passthrough", false),
+            state("vscode", "auto", true),
+            within,
+        ],
+    })
+    .await;
+    let cursor = &find(&report, "context", "cursor")[0];
+    assert_eq!(cursor.severity, Severity::Warning, "{cursor:?}");
+    assert!(
+        cursor.detail.contains("120 tools (budget 40)"),
+        "{cursor:?}"
+    );
+    assert!(cursor.detail.contains("31000 tokens"), "{cursor:?}");
+    assert!(
+        cursor
+            .fix
+            .as_deref()
+            .unwrap_or("")
+            .contains("--tool-mode auto")
+    );
+    let vscode = &find(&report, "context", "vscode")[0];
+    assert_eq!(vscode.severity, Severity::Info, "{vscode:?}");
+    assert!(find(&report, "context", "zed").is_empty());
 }

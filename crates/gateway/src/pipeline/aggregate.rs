@@ -1,12 +1,11 @@
 //! The aggregated endpoint `/mcp`: merged lists, names qualified with their
 //! server, cursors that span servers.
 
-use std::{borrow::Cow, sync::Arc};
+use std::sync::Arc;
 
 use serde_json::{Map, Value};
-use switchboard_store::Permission;
 
-use super::{Bound, Core, refusal::Refusal};
+use super::{Bound, Core, offer, refusal::Refusal};
 use crate::{
     names::{self, SpanningCursor},
     upstream::{Live, Upstream},
@@ -61,39 +60,12 @@ pub(super) async fn list(
     }
 }
 
-/// Every ready server's tools from the cache, names qualified, in one page.
-/// The merged list is kept per client (as JSON, serialized once) until the
-/// policy or a server's tools change.
+/// Every ready server's tools the client may use (or, in search mode, the
+/// search tools), names qualified, in one page. The list is kept per client
+/// (as JSON, serialized once) until the policy or a server's tools change.
 async fn tools(core: &Arc<Core>, bound: &Bound) -> Message {
     core.hub.settled(core.settle).await;
-    let client = bound.caller.client.as_str();
-    let generation = core.policy.generation();
-    let sources = core.tool_sources();
-    if let Some((json, _)) = core.tools_cache.get_json(client, generation, &sources) {
-        core.direct
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        return Message::response(int_id(0), json);
-    }
-    let mut tools = Vec::new();
-    for (server, list) in &sources {
-        if core.policy.server_visible(client, server).is_err() {
-            continue;
-        }
-        for tool in list.iter() {
-            if core.policy.tool_verdict(client, server, tool).permission == Permission::Deny {
-                continue;
-            }
-            let mut tool = tool.clone();
-            tool.name = Cow::Owned(names::qualify(server, &tool.name));
-            tools.push(tool);
-        }
-    }
-    core.tools_cache
-        .put(client, generation, sources.clone(), Arc::new(tools));
-    match core.tools_cache.get_json(client, generation, &sources) {
-        Some((json, _)) => Message::response(int_id(0), json),
-        None => Message::response(int_id(0), raw(&serde_json::json!({ "tools": [] }))),
-    }
+    Message::response(int_id(0), offer::tools_list(core, &bound.caller.client))
 }
 
 /// Walks the servers in name order, collecting their pages until the page

@@ -7,12 +7,14 @@ use std::sync::Arc;
 use rmcp::model::Reference;
 use serde_json::{Map, Value, json};
 use switchboard_audit::Decision;
+use switchboard_context::meta;
 
 use super::{
     Bound, Core, Outbox, aggregate,
     classify::{Params, Request},
     decide::{self, Call, Permit},
     lifecycle::{discover, initialize},
+    offer,
     refusal::Refusal,
     relay::{self, Forward},
     subscriptions::{listen, subscription},
@@ -130,59 +132,64 @@ pub(super) async fn serve(
                 .map(Served::Answer),
         },
         Params::CallTool(params) => {
-            let target = by_name(core, bound, &params.name, "tool")?;
-            aim(record, &target);
-            if let Some(served) =
-                resumed(core, bound, &request, params.request_state.as_deref(), out).await?
-            {
-                return Ok(served);
-            }
-            let decided = decide::tool_call(
-                core,
-                bound,
-                Call {
-                    up: &target.up,
-                    tool: &target.name,
-                    called: &params.name,
-                    arguments: params.arguments.as_ref(),
-                    progress: request.meta.progress.as_ref(),
-                },
-                record,
-                out,
-            )
-            .await;
-            let (permit, tool) = match decided {
-                // A tool its server does not list is never sent on the chance
-                // that it exists; the model learns it as a tool error, the
-                // way servers answer for tools they lack.
-                Err(Refusal::UnknownTool(called)) => {
-                    let rule = format!(
-                        "server \"{}\" does not list tool \"{}\"",
-                        target.up.name(),
-                        target.name
-                    );
-                    record.decide(Decision::Denied, &rule);
-                    return Ok(answer(&json!({
-                        "content": [{ "type": "text", "text": format!("unknown tool \"{called}\": {rule}") }],
-                        "isError": true,
-                    })));
+            let state = params.request_state.as_deref();
+            if bound.caller.route == Route::All {
+                match params.name.as_ref() {
+                    meta::SEARCH_TOOLS => {
+                        record.name(meta::SEARCH_TOOLS);
+                        record.decide(Decision::Allowed, "tool search: the client's own tools");
+                        let found =
+                            offer::search(core, &bound.caller.client, params.arguments.as_ref());
+                        return Ok(answer(&found));
+                    }
+                    meta::CALL_TOOL => {
+                        let inner = match meta::call_args(params.arguments.as_ref()) {
+                            Ok(inner) => inner,
+                            Err(e) => {
+                                record.name(meta::CALL_TOOL);
+                                record.decide(Decision::Denied, "call_tool: invalid arguments");
+                                return Ok(answer(&meta::tool_error(&e.to_string())));
+                            }
+                        };
+                        // Sent on as if the client had called the tool itself.
+                        let mut sent = request.raw.clone();
+                        sent.remove("arguments");
+                        if let Some(args) = &inner.arguments {
+                            sent.insert("arguments".into(), raw(args));
+                        }
+                        record.request(Some(json!({
+                            "name": inner.name,
+                            "arguments": inner.arguments,
+                            "via": meta::CALL_TOOL,
+                        })));
+                        return call(
+                            core,
+                            bound,
+                            &request,
+                            &inner.name,
+                            inner.arguments.as_ref(),
+                            sent,
+                            state,
+                            record,
+                            out,
+                        )
+                        .await;
+                    }
+                    _ => {}
                 }
-                decided => decided?,
-            };
-            let answer = relay_to(
+            }
+            call(
                 core,
                 bound,
                 &request,
-                target.up.clone(),
-                renamed(&request, "name", raw(&target.name)),
-                Some(tool.input_schema.clone()),
-                permit,
+                &params.name,
+                params.arguments.as_ref(),
+                request.raw.clone(),
+                state,
+                record,
                 out,
             )
-            .await?;
-            core.tasks
-                .created(target.up.name(), &bound.caller.client, &answer);
-            Ok(Served::Answer(answer))
+            .await
         }
         Params::GetPrompt(params) => {
             let target = by_name(core, bound, &params.name, "prompt")?;
@@ -293,6 +300,75 @@ pub(super) async fn serve(
             Ok(Served::Answer(answer))
         }
     }
+}
+
+/// A call of tool `called` (as the client names it) with `arguments`:
+/// decided (unless it resumes a parked call, decided when it started), then
+/// relayed with `params` (the name set to the server's).
+#[expect(clippy::too_many_arguments, reason = "one call, its parts named")]
+async fn call(
+    core: &Arc<Core>,
+    bound: &Arc<Bound>,
+    request: &Request,
+    called: &str,
+    arguments: Option<&Map<String, Value>>,
+    mut params: crate::wire::RawObject,
+    state: Option<&str>,
+    record: &mut Recording,
+    out: &Outbox,
+) -> Result<Served, Refusal> {
+    let target = by_name(core, bound, called, "tool")?;
+    aim(record, &target);
+    if let Some(served) = resumed(core, bound, request, state, out).await? {
+        return Ok(served);
+    }
+    let decided = decide::tool_call(
+        core,
+        bound,
+        Call {
+            up: &target.up,
+            tool: &target.name,
+            called,
+            arguments,
+            progress: request.meta.progress.as_ref(),
+        },
+        record,
+        out,
+    )
+    .await;
+    let (permit, tool) = match decided {
+        // A tool its server does not list is never sent on the chance that
+        // it exists; the model learns it as a tool error, the way servers
+        // answer for tools they lack.
+        Err(Refusal::UnknownTool(called)) => {
+            let rule = format!(
+                "server \"{}\" does not list tool \"{}\"",
+                target.up.name(),
+                target.name
+            );
+            record.decide(Decision::Denied, &rule);
+            return Ok(answer(&json!({
+                "content": [{ "type": "text", "text": format!("unknown tool \"{called}\": {rule}") }],
+                "isError": true,
+            })));
+        }
+        decided => decided?,
+    };
+    params.insert("name".into(), raw(&target.name));
+    let answer = relay_to(
+        core,
+        bound,
+        request,
+        target.up.clone(),
+        params,
+        Some(tool.input_schema.clone()),
+        permit,
+        out,
+    )
+    .await?;
+    core.tasks
+        .created(target.up.name(), &bound.caller.client, &answer);
+    Ok(Served::Answer(answer))
 }
 
 #[expect(clippy::too_many_arguments, reason = "one relay, its parts named")]

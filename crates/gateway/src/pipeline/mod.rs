@@ -25,6 +25,7 @@ mod classify;
 mod decide;
 mod lifecycle;
 mod methods;
+pub(crate) mod offer;
 pub(crate) mod refusal;
 mod relay;
 mod streams;
@@ -74,7 +75,7 @@ pub(crate) struct Core {
     pub bridge: Arc<crate::bridge::Bridge>,
     pub audit: Arc<AuditLog>,
     pub policy: Arc<Policy>,
-    /// Merged tool lists of `/mcp`, per client.
+    /// Each client's view of the tools on `/mcp`.
     pub tools_cache: tools_cache::ToolsCache,
     /// Tasks by the client that created them.
     pub tasks: tasks::Tasks,

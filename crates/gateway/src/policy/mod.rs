@@ -19,6 +19,7 @@ use std::{
 use rmcp::model::Tool;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
+use switchboard_context::{Budget, ToolMode};
 use switchboard_store::{Permission, Scope, Store};
 
 pub(crate) use approvals::Approvals;
@@ -91,7 +92,45 @@ struct Snapshot {
     by_client: HashMap<String, Rules>,
     profiles: HashMap<String, Option<HashSet<String>>>,
     client_profiles: HashMap<String, String>,
+    offers: HashMap<String, Arc<Offer>>,
     settings: PolicySettings,
+}
+
+/// How `/mcp` offers one client its tools: its mode and budget (the ones set
+/// for it, else its kind's defaults) and the tools listed whatever the mode.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Offer {
+    /// Its tool mode.
+    pub mode: ToolMode,
+    /// Whether the mode is the kind's default (not set for this client).
+    pub mode_default: bool,
+    /// Its budget.
+    pub budget: Budget,
+    /// Its kind's budget (what applies where none is set).
+    pub default_budget: Budget,
+    /// Where the kind's defaults come from.
+    pub why: &'static str,
+    /// Tools listed whatever the mode (`SERVER__TOOL`).
+    pub always_listed: Vec<String>,
+}
+
+impl Offer {
+    /// The offer for client `name` with these stored settings.
+    pub fn of(name: &str, stored: &switchboard_store::ClientContext) -> Self {
+        let defaults = switchboard_context::defaults_for(name);
+        let mode = stored.tool_mode.as_deref().and_then(|m| m.parse().ok());
+        Self {
+            mode: mode.unwrap_or(defaults.mode),
+            mode_default: mode.is_none(),
+            budget: Budget {
+                tools: stored.budget_tools.or(defaults.budget.tools),
+                tokens: stored.budget_tokens.or(defaults.budget.tokens),
+            },
+            default_budget: defaults.budget,
+            why: defaults.why,
+            always_listed: stored.always_listed.clone(),
+        }
+    }
 }
 
 /// The gateway's policy.
@@ -164,6 +203,16 @@ impl Policy {
             .into_iter()
             .filter_map(|c| Some((c.name, c.profile?)))
             .collect();
+        let offers = self
+            .store
+            .client_contexts()
+            .await?
+            .into_iter()
+            .map(|(name, stored)| {
+                let offer = Arc::new(Offer::of(&name, &stored));
+                (name, offer)
+            })
+            .collect();
         let mut pins = Pins::new();
         for p in self.store.list_pins().await? {
             let state = PinState {
@@ -184,6 +233,7 @@ impl Policy {
             by_client,
             profiles,
             client_profiles,
+            offers,
             settings,
         });
         self.bump();
@@ -216,6 +266,14 @@ impl Policy {
     /// Current settings.
     pub fn settings(&self) -> PolicySettings {
         self.snapshot().settings.clone()
+    }
+
+    /// How `/mcp` offers `client` its tools.
+    pub fn offer(&self, client: &str) -> Arc<Offer> {
+        match self.snapshot().offers.get(client) {
+            Some(offer) => offer.clone(),
+            None => Arc::new(Offer::of(client, &Default::default())),
+        }
     }
 
     /// Whether `client` may use `server` at all (its profile may exclude it).
