@@ -69,7 +69,7 @@ ui-test:
 # Playwright (system Chromium) against `switchboard serve` with server-everything, and the
 # OAuth panel against oidc-provider and an rmcp server that requires its tokens.
 e2e: build ui
-	cd tests/e2e && node --test web.test.mjs oauth.test.mjs
+	cd tests/e2e && node --test web.test.mjs oauth.test.mjs context.test.mjs
 
 # The desktop app in a real WebKitGTK webview (Xvfb + WebKitWebDriver), with the
 # echo fixture as a server; screenshots in tests/out/desktop.
@@ -87,6 +87,7 @@ bench:
 	bash tests/setup.sh --bench
 	cargo build --release -p switchboard-bench -p switchboard-fixtures -p switchboard-cli
 	$(CARGO_TARGET_DIR)/release/switchboard-bench run --out bench-results
+	$(CARGO_TARGET_DIR)/release/switchboard-bench search --corpus crates/bench/corpus --out bench-results
 	cargo bench -p switchboard-gateway --bench policy
 
 # Idle memory, time to first window and frame times under 1,000 events/s of the

@@ -24,6 +24,7 @@ mod report;
 mod results;
 mod run;
 mod scale;
+mod search;
 mod stats;
 mod targets;
 
@@ -49,6 +50,19 @@ enum Command {
     Run(RunArgs),
     /// Only the load generator, against one MCP endpoint.
     Load(LoadArgs),
+    /// How well and how fast `search_tools` finds tools in the corpus of
+    /// real tool definitions, and the tokens search mode saves.
+    Search(SearchArgs),
+}
+
+#[derive(Debug, Args)]
+struct SearchArgs {
+    /// The corpus folder (tools/*.json, queries.jsonl).
+    #[arg(long, default_value = "crates/bench/corpus")]
+    corpus: PathBuf,
+    /// Where to write search.json and search.md.
+    #[arg(long)]
+    out: Option<PathBuf>,
 }
 
 /// How the strict-audit setting of the gateway is set for C and D.
@@ -196,6 +210,20 @@ async fn dispatch(cli: Cli) -> Result<(), BoxError> {
                 .map_err(|_| format!("the run took longer than {limit:?}; aborted"))?
         }
         Command::Load(args) => load_only(args).await,
+        Command::Search(args) => {
+            let report = search::evaluate(&args.corpus)?;
+            let text = search::markdown(&report);
+            println!("{text}");
+            if let Some(out) = args.out {
+                std::fs::create_dir_all(&out)?;
+                std::fs::write(out.join("search.md"), &text)?;
+                std::fs::write(
+                    out.join("search.json"),
+                    serde_json::to_string_pretty(&report)?,
+                )?;
+            }
+            Ok(())
+        }
     }
 }
 

@@ -60,7 +60,7 @@ impl Samples {
 }
 
 /// Nearest-rank percentile of sorted values (0 when there are none).
-fn percentile(sorted: &[u64], q: f64) -> u64 {
+pub(crate) fn percentile(sorted: &[u64], q: f64) -> u64 {
     if sorted.is_empty() {
         return 0;
     }

@@ -3,7 +3,7 @@
 //! description and parameter names and descriptions.
 //!
 //! Names are split into words first (`create_issue`, `createIssue`,
-//! `git-log` all read as two words) and weigh twice: a word of the name says
+//! `git-log` all read as two words) and weigh three times: a word of the name says
 //! more about a tool than one of its description.
 
 use bm25::{Embedder, EmbedderBuilder, Language, Scorer};
@@ -57,7 +57,7 @@ pub fn split_words(name: &str) -> String {
 /// The text a tool is found by.
 pub fn document(tool: &Tool) -> String {
     let name = split_words(&tool.name);
-    let mut text = format!("{name} {name}");
+    let mut text = format!("{name} {name} {name}");
     if let Some(title) = &tool.title {
         text.push(' ');
         text.push_str(title);

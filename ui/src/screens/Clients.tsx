@@ -1,9 +1,10 @@
-import { Fragment, useState, type FormEvent } from "react";
+import { Fragment, useEffect, useState, type FormEvent } from "react";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import type { ClientInfo, NewClient, Permission, PermissionRule } from "../bindings";
+import type { ClientContext, ClientInfo, NewClient, Permission, PermissionRule } from "../bindings";
 import { rpc } from "../api";
 import { keys } from "../data/invalidate";
 import { Empty, ErrorNote, Page, PermissionToggle, time } from "../ui";
+import { ContextMeter, contextsKey, count, useContexts } from "./ContextMeter";
 
 function snippets(c: NewClient): [string, string][] {
   const header = `Authorization: Bearer ${c.token}`;
@@ -20,7 +21,7 @@ function ProfileSelect({ c }: { c: ClientInfo }) {
   const profiles = useQuery({ queryKey: keys.profiles, queryFn: () => rpc("profiles_list", null) });
   const set = useMutation({
     mutationFn: (profile: string | null) => rpc("client_set_profile", { client: c.name, profile }),
-    onSettled: () => client.invalidateQueries({ queryKey: keys.clients }),
+    onSettled: () => Promise.all([client.invalidateQueries({ queryKey: keys.clients }), client.invalidateQueries({ queryKey: contextsKey })]),
   });
   return (
     <select value={c.profile ?? ""} onChange={(e) => set.mutate(e.target.value || null)} aria-label={`Profile of ${c.name}`} title={set.error ? String(set.error) : undefined}>
@@ -49,7 +50,7 @@ function ClientRules({ name }: { name: string }) {
   });
   const set = useMutation({
     mutationFn: (r: { server: string; tool: string; permission: Permission | null }) => rpc("rule_set", { scope: { kind: "client", name }, ...r }),
-    onSettled: () => client.invalidateQueries({ queryKey: keys.rules }),
+    onSettled: () => Promise.all([client.invalidateQueries({ queryKey: keys.rules }), client.invalidateQueries({ queryKey: contextsKey })]),
   });
   const mine = (rules.data ?? []).filter((r: PermissionRule) => r.scope.kind === "client" && r.scope.name === name);
   return (
@@ -110,17 +111,24 @@ export function Clients() {
   const [created, setCreated] = useState<NewClient | null>(null);
   const [open, setOpen] = useState<string | null>(null);
   const list = useQuery({ queryKey: keys.clients, queryFn: () => rpc("clients_list", null) });
+  const contexts = useContexts();
+  // Servers starting, stopping or changing their tools change every view.
+  const servers = useQuery({ queryKey: keys.servers, queryFn: () => rpc("servers_list", null) });
+  useEffect(() => {
+    if (servers.dataUpdatedAt) void client.invalidateQueries({ queryKey: contextsKey });
+  }, [client, servers.dataUpdatedAt]);
+  const byName = new Map((contexts.data ?? []).map((c) => [c.client, c]));
   const add = useMutation({
     mutationFn: (n: string) => rpc("client_add", { name: n }),
     onSuccess: (c) => {
       setCreated(c);
       setName("");
     },
-    onSettled: () => client.invalidateQueries({ queryKey: keys.clients }),
+    onSettled: () => Promise.all([client.invalidateQueries({ queryKey: keys.clients }), client.invalidateQueries({ queryKey: contextsKey })]),
   });
   const revoke = useMutation({
     mutationFn: (n: string) => rpc("client_revoke", { name: n }),
-    onSettled: () => client.invalidateQueries({ queryKey: keys.clients }),
+    onSettled: () => Promise.all([client.invalidateQueries({ queryKey: keys.clients }), client.invalidateQueries({ queryKey: contextsKey })]),
   });
   const submit = (e: FormEvent) => {
     e.preventDefault();
@@ -135,7 +143,7 @@ export function Clients() {
           Create token
         </button>
       </form>
-      <ErrorNote error={list.error ?? add.error ?? revoke.error} />
+      <ErrorNote error={list.error ?? add.error ?? revoke.error ?? contexts.error} />
       {created && (
         <div className="card token" role="status">
           <p>
@@ -164,6 +172,7 @@ export function Clients() {
             <tr>
               <th>Name</th>
               <th>Profile</th>
+              <th title="What /mcp lists it now">Listed</th>
               <th>Created</th>
               <th>Last seen</th>
               <th />
@@ -176,6 +185,9 @@ export function Clients() {
                   <td className="strong">{c.name}</td>
                   <td>
                     <ProfileSelect c={c} />
+                  </td>
+                  <td>
+                    <Listed ctx={byName.get(c.name)} />
                   </td>
                   <td>{new Date(c.created_at).toLocaleDateString()}</td>
                   <td>{c.last_seen_at ? time(c.last_seen_at) : "never"}</td>
@@ -195,7 +207,7 @@ export function Clients() {
                 </tr>
                 {open === c.name && (
                   <tr>
-                    <td colSpan={5}>
+                    <td colSpan={6}>
                       <ClientRules name={c.name} />
                     </td>
                   </tr>
@@ -205,6 +217,32 @@ export function Clients() {
           </tbody>
         </table>
       )}
+      {rows.length > 0 && (
+        <section className="cm-list" aria-label="Context of each client">
+          <h2>Tools and tokens</h2>
+          <p className="muted small">
+            What each client's tool definitions cost in its model's context, by server, against its budget. Past the budget, search mode lists only search_tools and call_tool (plus the tools kept always listed) and finds the rest on demand.
+          </p>
+          {rows.map((c) => {
+            const ctx = byName.get(c.name);
+            return ctx ? <ContextMeter key={c.name} ctx={ctx} /> : null;
+          })}
+        </section>
+      )}
     </Page>
+  );
+}
+
+/** "2 tools · 197 tokens", marked when searching or past the budget. */
+function Listed({ ctx }: { ctx: ClientContext | undefined }) {
+  if (!ctx) return <span className="muted">–</span>;
+  return (
+    <span className="row">
+      <span className="mono">
+        {count(ctx.listed_tools)} {ctx.listed_tools === 1 ? "tool" : "tools"} · {count(ctx.listed_tokens)} tokens
+      </span>
+      {ctx.searching && <span className="badge cm-searching">search</span>}
+      {(ctx.over_tools || ctx.over_tokens) && <span className="badge cm-over">over budget</span>}
+    </span>
   );
 }

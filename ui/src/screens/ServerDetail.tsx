@@ -7,6 +7,7 @@ import { keys } from "../data/invalidate";
 import { Empty, ErrorNote, FormActions, Page, PermissionToggle, StateBadge } from "../ui";
 import { splitCommand } from "./AddServer";
 import { OAuthPanel } from "./OAuthPanel";
+import { count } from "./ContextMeter";
 
 function ToolRow({ tool }: { tool: ToolInfo }) {
   const client = useQueryClient();
@@ -22,6 +23,9 @@ function ToolRow({ tool }: { tool: ToolInfo }) {
           {tool.title ?? tool.name}
         </button>
         <div className="row">
+          <span className="muted small mono" data-tokens={tool.tokens} title="Tokens of its definition as /mcp lists it">
+            {count(tool.tokens)} tokens
+          </span>
           {tool.changed && <span className="badge state-failed">definition changed</span>}
           {tool.flags.map((f) => (
             <span key={f.rule} className={`badge flag-${f.severity}`} title={f.detail}>
@@ -291,6 +295,11 @@ export function ServerDetail() {
           <input className="search" placeholder="Filter tools" value={filter} onChange={(e) => setFilter(e.target.value)} aria-label="Filter tools" />
           <ErrorNote error={tools.error} />
           {tools.isSuccess && shown.length === 0 && <Empty title="No tools" />}
+          {tools.isSuccess && shown.length > 0 && (
+            <p className="muted small" data-testid="tools-tokens">
+              {shown.length} {shown.length === 1 ? "tool" : "tools"} · {count(shown.reduce((n, t) => n + t.tokens, 0))} tokens of definitions
+            </p>
+          )}
           <ul className="tools">
             {shown.map((t) => (
               <ToolRow key={t.name} tool={t} />

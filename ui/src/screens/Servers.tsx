@@ -6,6 +6,7 @@ import { rpc } from "../api";
 import { keys } from "../data/invalidate";
 import { Empty, ErrorNote, Page, StateBadge } from "../ui";
 import { AddServer } from "./AddServer";
+import { count } from "./ContextMeter";
 
 function target(s: ServerInfo): string {
   const t = s.transport;
@@ -61,6 +62,7 @@ export function Servers() {
               <th>Transport</th>
               <th>Protocol</th>
               <th>Tools</th>
+              <th title="Tokens of its tool definitions as /mcp lists them">Tokens</th>
               <th>Last error</th>
               <th />
             </tr>
@@ -80,6 +82,9 @@ export function Servers() {
                 <td>{s.transport.kind}</td>
                 <td className="mono" data-protocol>{s.status?.protocol_version ?? "–"}</td>
                 <td>{s.status?.tools ?? "–"}</td>
+                <td className="mono" data-tokens={s.tokens ?? undefined}>
+                  {s.tokens === null ? "–" : count(s.tokens)}
+                </td>
                 <td className="muted clip">{s.status?.error ?? ""}</td>
                 <td className="row end">
                   {!s.launch_approved && (

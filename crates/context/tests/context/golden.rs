@@ -38,7 +38,10 @@ fn counts_match_the_golden_values() {
             .map(|(name, text)| serde_json::json!({ "name": name, "text": text }).to_string())
             .collect();
         std::fs::write(
-            concat!(env!("CARGO_MANIFEST_DIR"), "/tests/context/golden/texts.jsonl"),
+            concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/context/golden/texts.jsonl"
+            ),
             lines.join("\n") + "\n",
         )
         .expect("write texts");

