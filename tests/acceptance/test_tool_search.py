@@ -55,10 +55,13 @@ def gateway(make_gateway, session_dir) -> Iterator[Gateway]:
             switchboard.trust(server)
         switchboard.cli("tools", "set", EV_STDIO, "get-env", "deny")
         switchboard.cli("tools", "set", PROBE, "wait", "ask")
-        for client in ("py-legacy", "py-modern", "ts-sdk", "ts-client", "budgeted", "plain"):
+        for client in ("py-legacy", "py-modern", "ts-sdk", "ts-client", "budgeted", "plain", "hidden"):
             tokens[client] = switchboard.add_client(client)
-        for client in ("py-legacy", "py-modern", "ts-sdk", "ts-client"):
+        for client in ("py-legacy", "py-modern", "ts-sdk", "ts-client", "hidden"):
             switchboard.cli("clients", "set", client, "--tool-mode", "search")
+        # Hidden's profile leaves the probe out.
+        switchboard.cli("profiles", "add", "no-probe", "--server", EV_STDIO)
+        switchboard.cli("profiles", "assign", "hidden", "no-probe")
 
     gateway = make_gateway("gateway-search", configure, ready=[EV_STDIO, PROBE])
     gateway.tokens = tokens
@@ -265,6 +268,22 @@ def test_list_changes_reach_the_index_at_once(gateway: Gateway) -> None:
         finally:
             gateway.cli("tools", "clear", EV_STDIO, "echo", "--client", "py-legacy")
     print("a server gone, back, and a tool denied: the search results followed each at once")
+
+
+@pytest.mark.parametrize("modern", [False, True], ids=["session", "stateless"])
+def test_a_server_outside_the_profile_is_never_found_nor_called(gateway: Gateway, modern: bool) -> None:
+    with httpx2.Client(timeout=60) as http:
+        client = Era(http, gateway.url(), token(gateway, "hidden"), modern=modern).open()
+        for query in ("wait milliseconds", PROBE, f"{PROBE}__wait", "destroy"):
+            _response, answer = client.call("search_tools", {"query": query, "limit": 25})
+            names = found_names(answer["result"])
+            assert not any(n.startswith(f"{PROBE}__") for n in names), (query, names)
+        _response, answer = client.call("call_tool", {"name": f"{PROBE}__wait", "arguments": {"ms": 0}})
+        assert "error" in answer and "profile" in answer["error"]["message"], answer
+        # Its own servers are found as usual.
+        _response, answer = client.call("search_tools", {"query": PHRASE})
+        assert found_names(answer["result"])[0] == ECHO, answer
+    print(f"({client.version}) a profile without {PROBE}: none of its tools found by any words, call_tool refused")
 
 
 def test_bad_arguments_are_tool_errors_and_passthrough_lists_everything(gateway: Gateway) -> None:

@@ -65,7 +65,10 @@ pub(super) async fn list(
 /// (as JSON, serialized once) until the policy or a server's tools change.
 async fn tools(core: &Arc<Core>, bound: &Bound) -> Message {
     core.hub.settled(core.settle).await;
-    Message::response(int_id(0), offer::tools_list(core, &bound.caller.client))
+    Message::response(
+        int_id(0),
+        offer::tools_list(core, &bound.caller.client).await,
+    )
 }
 
 /// Walks the servers in name order, collecting their pages until the page

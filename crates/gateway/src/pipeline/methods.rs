@@ -139,7 +139,8 @@ pub(super) async fn serve(
                         record.name(meta::SEARCH_TOOLS);
                         record.decide(Decision::Allowed, "tool search: the client's own tools");
                         let found =
-                            offer::search(core, &bound.caller.client, params.arguments.as_ref());
+                            offer::search(core, &bound.caller.client, params.arguments.as_ref())
+                                .await;
                         return Ok(answer(&found));
                     }
                     meta::CALL_TOOL => {

@@ -59,29 +59,60 @@ pub(crate) fn listing(offer: &Offer, view: &View) -> Listing {
         .listing(offer.budget, view.tools.len(), || view.total_tokens())
 }
 
-/// The `tools/list` result of `/mcp` for `client`.
-pub(super) fn tools_list(core: &Core, client: &str) -> Box<serde_json::value::RawValue> {
+/// Runs `work` on the blocking pool: counting the tokens of thousands of
+/// definitions, or indexing them, takes longer than a runtime thread may be
+/// held.
+async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Option<T> {
+    tokio::task::spawn_blocking(work).await.ok()
+}
+
+/// The `tools/list` result of `/mcp` for `client`. In search mode the view's
+/// index is built meanwhile, so the client's first search finds it ready.
+pub(super) async fn tools_list(core: &Core, client: &str) -> Box<serde_json::value::RawValue> {
     let view = core.view(client);
     let offer = core.policy.offer(client);
     // Answered from the view, without a typed session on either side.
     core.direct
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    match listing(&offer, &view) {
+    let decided = {
+        let (view, offer) = (view.clone(), offer.clone());
+        match offer.budget.tokens.is_some() && !view.counted() {
+            true => blocking(move || listing(&offer, &view)).await,
+            false => Some(listing(&offer, &view)),
+        }
+    };
+    match decided.unwrap_or(Listing::Full) {
         Listing::Full => view.json(),
-        Listing::Search => view.search_json(&offer.always_listed),
+        Listing::Search => {
+            if !view.indexed() {
+                let view = view.clone();
+                tokio::task::spawn_blocking(move || {
+                    view.index();
+                });
+            }
+            view.search_json(&offer.always_listed)
+        }
     }
 }
 
 /// Answers `search_tools`: the client's own tools that match, best first.
-pub(super) fn search(core: &Core, client: &str, arguments: Option<&Map<String, Value>>) -> Value {
+pub(super) async fn search(
+    core: &Core,
+    client: &str,
+    arguments: Option<&Map<String, Value>>,
+) -> Value {
     let args = match meta::search_args(arguments) {
         Ok(args) => args,
         Err(e) => return meta::tool_error(&e.to_string()),
     };
     let view = core.view(client);
-    let hits = view.index().search(&args.query, args.limit);
-    let found: Vec<_> = hits.iter().map(|h| &view.tools[h.index]).collect();
-    meta::search_result(&found)
+    blocking(move || {
+        let hits = view.index().search(&args.query, args.limit);
+        let found: Vec<_> = hits.iter().map(|h| &view.tools[h.index]).collect();
+        meta::search_result(&found)
+    })
+    .await
+    .unwrap_or_else(|| meta::tool_error("the search was interrupted; try again"))
 }
 
 /// One tool's cost.

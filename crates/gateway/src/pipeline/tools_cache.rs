@@ -85,6 +85,16 @@ impl View {
         })
     }
 
+    /// Whether the tools' tokens are counted already.
+    pub fn counted(&self) -> bool {
+        self.tokens.get().is_some()
+    }
+
+    /// Whether the search index is built already.
+    pub fn indexed(&self) -> bool {
+        self.index.get().is_some()
+    }
+
     /// Tokens of the whole list as sent.
     pub fn total_tokens(&self) -> usize {
         self.tokens().iter().map(|&n| n as usize).sum::<usize>()
