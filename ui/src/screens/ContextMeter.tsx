@@ -32,31 +32,22 @@ const MODES: { value: ToolMode; label: string }[] = [
   { value: "auto", label: "auto: every tool within the budget, search past it" },
 ];
 
+type ToolsChange = Omit<SetClientTools, "client" | "always_list" | "unlist"> &
+  Partial<Pick<SetClientTools, "always_list" | "unlist">>;
+
 /** Changes a client's tool settings; the answer replaces its cached context. */
 function useSetTools(client: string) {
   const queries = useQueryClient();
-  return useMutation({
-    mutationFn: (change: Omit<SetClientTools, "client" | "always_list" | "unlist"> & Partial<Pick<SetClientTools, "always_list" | "unlist">>) =>
-      rpc("client_set_tools", { client, always_list: [], unlist: [], ...change }),
-    // A tool's checkbox follows the click at once.
-    onMutate: async (change) => {
-      const on = new Set(change.always_list ?? []);
-      const off = new Set(change.unlist ?? []);
-      if (!on.size && !off.size) return;
-      await queries.cancelQueries({ queryKey: contextsKey });
-      queries.setQueryData<ClientContext[]>(contextsKey, (old) =>
-        old?.map((c) =>
-          c.client !== client
-            ? c
-            : { ...c, tools: c.tools.map((t) => (on.has(t.name) ? { ...t, always_listed: true } : off.has(t.name) ? { ...t, always_listed: false } : t)) },
-        ),
-      );
-    },
+  const mutation = useMutation({
+    mutationFn: (change: ToolsChange) => rpc("client_set_tools", { client, always_list: [], unlist: [], ...change }),
+    // A refetch started before the change must not put the old state back.
+    onMutate: () => queries.cancelQueries({ queryKey: contextsKey }, { revert: false }),
     onSuccess: (ctx) => {
       queries.setQueryData<ClientContext[]>(contextsKey, (old) => old?.map((c) => (c.client === ctx.client ? ctx : c)));
     },
     onSettled: () => queries.invalidateQueries({ queryKey: contextsKey }),
   });
+  return mutation;
 }
 
 // The bar chart of a client's servers, in SVG user units.
@@ -219,6 +210,23 @@ function BudgetForm({ ctx }: { ctx: ClientContext }) {
 function ToolTable({ ctx }: { ctx: ClientContext }) {
   const set = useSetTools(ctx.client);
   const [filter, setFilter] = useState("");
+  // What the user just clicked, shown until the gateway's answer is in (a
+  // refresh that left before the click must not flip the box back).
+  const [clicked, setClicked] = useState<ReadonlyMap<string, boolean>>(new Map());
+  const toggle = (name: string, on: boolean) => {
+    setClicked((m) => new Map(m).set(name, on));
+    // Each click's own promise (the error, if any, shows through `set.error`).
+    set
+      .mutateAsync(on ? { always_list: [name] } : { unlist: [name] })
+      .catch(() => undefined)
+      .finally(() =>
+        setClicked((m) => {
+          const next = new Map(m);
+          next.delete(name);
+          return next;
+        }),
+      );
+  };
   const f = filter.toLowerCase();
   const rows = ctx.tools.filter((t) => t.name.toLowerCase().includes(f)).sort((a, b) => b.tokens - a.tokens || a.name.localeCompare(b.name));
   return (
@@ -239,10 +247,9 @@ function ToolTable({ ctx }: { ctx: ClientContext }) {
               <td>
                 <input
                   type="checkbox"
-                  checked={t.always_listed}
-                  disabled={set.isPending}
+                  checked={clicked.get(t.name) ?? t.always_listed}
                   aria-label={`Always list ${t.name}`}
-                  onChange={(e) => set.mutate(e.target.checked ? { always_list: [t.name] } : { unlist: [t.name] })}
+                  onChange={(e) => toggle(t.name, e.target.checked)}
                 />
               </td>
               <td className="mono">{t.name}</td>
