@@ -1,17 +1,18 @@
 //! `switchboard doctor`: checks what commonly goes wrong, each problem with
 //! its fix. The CLI prints the [`Report`]; the UI shows the same structure.
 
-use std::{
-    collections::BTreeMap,
-    ffi::OsString,
-    net::SocketAddr,
-    path::{Path, PathBuf},
-    time::Duration,
-};
+use std::{collections::BTreeMap, ffi::OsString, net::SocketAddr, path::Path};
 
 use serde::Serialize;
 use switchboard_auth::{SecretRef, SecretStore, has_placeholders};
 use switchboard_store::{ServerRecord, Store, TransportConfig};
+
+mod context;
+mod path;
+
+pub use context::ContextState;
+use path::command_name;
+pub use path::{login_path, which};
 
 use crate::{
     ClientKind, Platform,
@@ -138,25 +139,6 @@ pub struct Input<'a> {
     pub contexts: Vec<ContextState>,
 }
 
-/// A client's view of the tools against its budget.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ContextState {
-    /// The client.
-    pub client: String,
-    /// `passthrough`, `search` or `auto`.
-    pub mode: String,
-    /// Whether `/mcp` lists it the search tools now.
-    pub searching: bool,
-    /// Tools in its full view.
-    pub tools: u32,
-    /// Tokens of its full view.
-    pub tokens: u32,
-    /// Its tool budget.
-    pub budget_tools: Option<u32>,
-    /// Its token budget.
-    pub budget_tokens: Option<u32>,
-}
-
 /// Runs every check.
 pub async fn run(input: Input<'_>) -> Report {
     let mut report = Report::default();
@@ -174,51 +156,8 @@ pub async fn run(input: Input<'_>) -> Report {
     if let Ok(store) = input.store {
         clients(&input, store, &mut report).await;
     }
-    budgets(&input, &mut report);
+    context::budgets(&input, &mut report);
     report
-}
-
-/// Clients whose view of the tools is past their budget.
-fn budgets(input: &Input<'_>, report: &mut Report) {
-    for c in &input.contexts {
-        let mut past = Vec::new();
-        if let Some(max) = c.budget_tools.filter(|&max| c.tools > max) {
-            past.push(format!("{} tools (budget {max})", c.tools));
-        }
-        if let Some(max) = c.budget_tokens.filter(|&max| c.tokens > max) {
-            past.push(format!(
-                "{} tokens of tool definitions (budget {max})",
-                c.tokens
-            ));
-        }
-        if past.is_empty() {
-            continue;
-        }
-        let past = past.join(" and ");
-        let check = if c.searching {
-            Check::new(
-                "context",
-                &c.client,
-                Severity::Info,
-                format!(
-                    "its view holds {past}; it is offered tool search instead (mode {})",
-                    c.mode
-                ),
-            )
-        } else {
-            Check::new(
-                "context",
-                &c.client,
-                Severity::Warning,
-                format!("its view holds {past}, and it is listed every tool (mode {})", c.mode),
-            )
-            .fix(format!(
-                "`switchboard clients set {} --tool-mode auto` (search past the budget), or give it a profile with fewer servers",
-                c.client
-            ))
-        };
-        report.checks.push(check);
-    }
 }
 
 fn data_dir(input: &Input<'_>, report: &mut Report) {
@@ -328,88 +267,6 @@ fn gateway(input: &Input<'_>, report: &mut Report) {
     }
 }
 
-/// The login shell's PATH merged in front of ours, as the gateway computes it
-/// for stdio servers (a desktop app inherits a minimal PATH).
-pub fn login_path() -> OsString {
-    let ours = std::env::var_os("PATH").unwrap_or_default();
-    match query_login_shell() {
-        Some(theirs) => {
-            let mut seen: Vec<PathBuf> = Vec::new();
-            for dir in std::env::split_paths(&theirs).chain(std::env::split_paths(&ours)) {
-                if !dir.as_os_str().is_empty() && !seen.contains(&dir) {
-                    seen.push(dir);
-                }
-            }
-            std::env::join_paths(seen).unwrap_or(ours)
-        }
-        None => ours,
-    }
-}
-
-fn query_login_shell() -> Option<OsString> {
-    const MARK: &str = "__SWITCHBOARD_PATH__";
-    let shell = std::env::var_os("SHELL").filter(|s| !s.is_empty())?;
-    let mut child = std::process::Command::new(shell)
-        .args(["-l", "-c", &format!("printf '{MARK}%s{MARK}' \"$PATH\"")])
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .ok()?;
-    // A login shell waiting on a prompt must not hang the doctor.
-    let deadline = std::time::Instant::now() + Duration::from_secs(5);
-    loop {
-        match child.try_wait() {
-            Ok(Some(_)) => break,
-            Ok(None) if std::time::Instant::now() < deadline => {
-                std::thread::sleep(Duration::from_millis(20))
-            }
-            _ => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return None;
-            }
-        }
-    }
-    let output = child.wait_with_output().ok()?;
-    let text = String::from_utf8_lossy(&output.stdout);
-    let start = text.find(MARK)? + MARK.len();
-    let end = start + text[start..].find(MARK)?;
-    let path = text[start..end].trim();
-    (!path.is_empty()).then(|| OsString::from(path))
-}
-
-/// Finds `program` on `path` like a shell; names with a separator are taken as they are.
-pub fn which(program: &str, path: &OsString) -> Option<PathBuf> {
-    let is_exec = |p: &Path| {
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt as _;
-            p.metadata()
-                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-        }
-        #[cfg(not(unix))]
-        {
-            p.is_file()
-        }
-    };
-    if program.contains('/') || program.contains(std::path::MAIN_SEPARATOR) {
-        let p = PathBuf::from(program);
-        return is_exec(&p).then_some(p);
-    }
-    let names: Vec<String> = if cfg!(windows) {
-        vec![
-            program.to_owned(),
-            format!("{program}.exe"),
-            format!("{program}.cmd"),
-        ]
-    } else {
-        vec![program.to_owned()]
-    };
-    std::env::split_paths(path)
-        .find_map(|dir| names.iter().map(|n| dir.join(n)).find(|c| is_exec(c)))
-}
-
 const RUNTIMES: &[(&str, &str)] = &[
     (
         "node",
@@ -428,13 +285,6 @@ const RUNTIMES: &[(&str, &str)] = &[
         "install Docker (https://docs.docker.com/get-docker/) and start it",
     ),
 ];
-
-fn command_name(command: &str) -> &str {
-    let name = command.rsplit(['/', '\\']).next().unwrap_or(command);
-    name.strip_suffix(".exe")
-        .or_else(|| name.strip_suffix(".cmd"))
-        .unwrap_or(name)
-}
 
 fn runtimes(input: &Input<'_>, servers: &[ServerRecord], report: &mut Report) {
     for (program, how) in RUNTIMES {
