@@ -10,7 +10,7 @@ import { mkdtempSync, mkdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
-import { freePort } from "./mcp.mjs";
+import { freePort, mcp } from "./mcp.mjs";
 import { chromium } from "playwright-core";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -66,32 +66,8 @@ async function shot(name, element) {
 
 /** The tools `/mcp` lists a client: a fresh 2025-11-25 session, then tools/list. */
 async function listed(token) {
-  let session;
-  let id = 0;
-  const send = async (method, params, notify = false) => {
-    const res = await fetch(`${base}/mcp`, {
-      method: "POST",
-      headers: {
-        authorization: `Bearer ${token}`,
-        "content-type": "application/json",
-        accept: "application/json, text/event-stream",
-        ...(session ? { "mcp-session-id": session, "mcp-protocol-version": "2025-11-25" } : {}),
-      },
-      body: JSON.stringify(notify ? { jsonrpc: "2.0", method, params } : { jsonrpc: "2.0", id: ++id, method, params }),
-    });
-    session ??= res.headers.get("mcp-session-id");
-    const text = await res.text();
-    if (notify) return null;
-    const line = text
-      .split("\n")
-      .filter((l) => l.startsWith("data:"))
-      .map((l) => l.slice(5))
-      .find((l) => l.includes('"id"'));
-    return JSON.parse(line ?? text);
-  };
-  const init = await send("initialize", { protocolVersion: "2025-11-25", capabilities: {}, clientInfo: { name: "context-e2e", version: "1" } });
-  assert.equal(init.result?.protocolVersion, "2025-11-25", JSON.stringify(init));
-  await send("notifications/initialized", {}, true);
+  const send = await mcp(base, token, "context-e2e", "2025-11-25");
+  assert.equal(send.init.result?.protocolVersion, "2025-11-25", JSON.stringify(send.init));
   const names = [];
   let cursor;
   do {
@@ -100,9 +76,7 @@ async function listed(token) {
     names.push(...r.result.tools.map((t) => t.name));
     cursor = r.result.nextCursor;
   } while (cursor);
-  if (session) {
-    await fetch(`${base}/mcp`, { method: "DELETE", headers: { authorization: `Bearer ${token}`, "mcp-session-id": session } });
-  }
+  await send.close();
   return names.sort();
 }
 

@@ -12,8 +12,10 @@ export function freePort() {
   });
 }
 
-/** A minimal MCP client over streamable HTTP with a keep-alive connection. */
-export async function mcp(base, token, name = "e2e") {
+/** A minimal MCP client over streamable HTTP with a keep-alive connection:
+ *  `send(method, params, notify)`; `send.init` is the initialize answer and
+ *  `send.close()` ends the session. */
+export async function mcp(base, token, name = "e2e", version = "2025-06-18") {
   let session;
   let id = 0;
   const send = async (method, params, notify = false) => {
@@ -24,7 +26,7 @@ export async function mcp(base, token, name = "e2e") {
         "content-type": "application/json",
         accept: "application/json, text/event-stream",
         ...(session ? { "mcp-session-id": session } : {}),
-        "mcp-protocol-version": "2025-06-18",
+        "mcp-protocol-version": version,
       },
       body: JSON.stringify(notify ? { jsonrpc: "2.0", method, params } : { jsonrpc: "2.0", id: ++id, method, params }),
     });
@@ -38,7 +40,12 @@ export async function mcp(base, token, name = "e2e") {
       .find((l) => l.includes('"id"'));
     return JSON.parse(line ?? text);
   };
-  await send("initialize", { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name, version: "1" } });
+  send.init = await send("initialize", { protocolVersion: version, capabilities: {}, clientInfo: { name, version: "1" } });
   await send("notifications/initialized", {}, true);
+  send.close = async () => {
+    if (session) {
+      await fetch(`${base}/mcp`, { method: "DELETE", headers: { authorization: `Bearer ${token}`, "mcp-session-id": session } });
+    }
+  };
   return send;
 }

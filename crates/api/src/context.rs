@@ -310,11 +310,7 @@ impl TokenMemo {
         let counts: Arc<Vec<u32>> = Arc::new(
             tools
                 .iter()
-                .map(|t| {
-                    let mut t = t.clone();
-                    t.name = switchboard_gateway::names::qualify(server, &t.name).into();
-                    n(switchboard_context::tool_tokens(&t))
-                })
+                .map(|t| n(switchboard_gateway::listed_tokens(server, t)))
                 .collect(),
         );
         let mut memo = self.by_server.lock().unwrap_or_else(|e| e.into_inner());

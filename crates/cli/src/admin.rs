@@ -456,12 +456,7 @@ pub async fn tools(data_dir: &Path, command: ToolsCommand) -> Result<(), CliErro
             .cloned()
             .unwrap_or_default()
     };
-    // Tokens of a definition as /mcp lists it (the name qualified).
-    let tokens_of = |server: &str, tool: &rmcp::model::Tool| {
-        let mut listed = tool.clone();
-        listed.name = switchboard_gateway::names::qualify(server, &tool.name).into();
-        switchboard_context::tool_tokens(&listed)
-    };
+    let tokens_of = switchboard_gateway::listed_tokens;
     if json {
         let value: BTreeMap<_, _> = per_server
             .into_iter()

@@ -24,6 +24,7 @@ mod wire;
 
 pub use error::{Error, Result};
 pub use pipeline::offer::{ContextReport, ServerCost, ToolCost, reports as context_reports};
+pub use pipeline::tools_cache::listed_tokens;
 pub use route::{Caller, Route};
 pub use runtime::{
     AUDIT_SETTINGS_KEY, Contexts, Gateway, GatewayConfig, RuntimeInfo, collect_tools,

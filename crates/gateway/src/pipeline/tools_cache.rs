@@ -186,6 +186,11 @@ impl ToolsCache {
     }
 }
 
+/// Tokens of `tool` of `server` as `/mcp` lists it (its name qualified).
+pub fn listed_tokens(server: &str, tool: &Tool) -> usize {
+    tokens::tool_tokens(&qualified(server, tool))
+}
+
 /// A tool qualified with its server, as `/mcp` lists it.
 pub(crate) fn qualified(server: &str, tool: &Tool) -> Tool {
     let mut tool = tool.clone();
