@@ -215,6 +215,7 @@ async fn start(options: &Options) -> Result<(Store, Gateway), DesktopError> {
         })?;
     let config = GatewayConfig {
         listen: options.listen,
+        sandbox_launcher: std::env::current_exe().ok(),
         ..GatewayConfig::default()
     };
     let gateway = Gateway::start(store.clone(), config).await?;

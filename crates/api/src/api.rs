@@ -23,6 +23,8 @@ pub struct Api {
     sessions: switchboard_gateway::Sessions,
     pub(crate) policy: Arc<switchboard_gateway::policy::Policy>,
     pub(crate) contexts: switchboard_gateway::Contexts,
+    /// The gateway's sandbox launcher (probes what the kernel supports).
+    sandbox_launcher: Option<std::path::PathBuf>,
     tokens: Arc<crate::context::TokenMemo>,
     listen: String,
     mcp_url: String,
@@ -172,10 +174,24 @@ impl Api {
             sessions: gateway.sessions(),
             policy: gateway.policy().clone(),
             contexts: gateway.contexts(),
+            sandbox_launcher: gateway.sandbox_launcher().map(ToOwned::to_owned),
             tokens: Arc::default(),
             listen: info.listen.to_string(),
             mcp_url: info.mcp_url.clone(),
         }
+    }
+
+    /// What the kernel supports, probed by the gateway's sandbox launcher.
+    async fn sandbox_support(&self) -> Result<switchboard_sandbox::Support, String> {
+        let launcher = self
+            .sandbox_launcher
+            .clone()
+            .ok_or_else(|| "this host starts no sandboxed servers".to_owned())?;
+        tokio::task::spawn_blocking(move || {
+            switchboard_sandbox::probe(&launcher).map_err(|e| e.to_string())
+        })
+        .await
+        .map_err(|e| e.to_string())?
     }
 
     pub(crate) async fn overview(&self, (): ()) -> Result<Overview, ApiError> {
@@ -659,6 +675,7 @@ impl Api {
                 .into_iter()
                 .map(crate::context::doctor_state)
                 .collect(),
+            sandbox: self.sandbox_support().await,
         })
         .await;
         Ok(DoctorReport {

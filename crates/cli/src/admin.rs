@@ -56,6 +56,8 @@ pub enum ServersCommand {
         /// Name.
         name: String,
     },
+    /// Show or change a stdio server's sandbox: what it may read and write, its network.
+    Sandbox(crate::sandbox::SandboxArgs),
     /// Approve the command a stdio server runs (needed after import or a change).
     Approve {
         /// Name.
@@ -182,7 +184,7 @@ fn pairs(list: &[String], what: &str) -> Result<BTreeMap<String, String>, CliErr
     list.iter().map(|p| key_value(p, what)).collect()
 }
 
-fn print_json<T: Serialize>(value: &T) -> Result<(), CliError> {
+pub(crate) fn print_json<T: Serialize>(value: &T) -> Result<(), CliError> {
     let text = serde_json::to_string_pretty(value).map_err(|e| CliError::Remote(e.to_string()))?;
     writeln!(std::io::stdout(), "{text}")?;
     Ok(())
@@ -193,6 +195,9 @@ struct ServerRow {
     name: String,
     enabled: bool,
     transport: TransportConfig,
+    /// For a stdio server: its sandbox settings and what it gets.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sandbox: Option<crate::sandbox::SandboxView>,
     status: Option<UpstreamStatus>,
 }
 
@@ -250,6 +255,7 @@ pub async fn servers(data_dir: &Path, command: ServersCommand) -> Result<(), Cli
                 .into_iter()
                 .map(|s| ServerRow {
                     status: statuses.as_ref().and_then(|m| m.get(&s.name).cloned()),
+                    sandbox: crate::sandbox::SandboxView::of(&s, data_dir),
                     name: s.name,
                     enabled: s.enabled,
                     transport: s.transport,
@@ -277,6 +283,7 @@ pub async fn servers(data_dir: &Path, command: ServersCommand) -> Result<(), Cli
             store.set_server_enabled(&name, false).await?;
             eprintln!("disabled server \"{name}\"");
         }
+        ServersCommand::Sandbox(args) => crate::sandbox::run(data_dir, &store, args).await?,
         ServersCommand::Approve { name } => {
             store.approve_server_launch(&name).await?;
             eprintln!("approved the command of \"{name}\"");
@@ -342,11 +349,14 @@ fn print_servers(rows: &[ServerRow], running: bool) -> Result<(), CliError> {
             .as_ref()
             .and_then(|s| s.protocol_version.clone())
             .unwrap_or_else(|| "-".into());
-        let detail = if detail.is_empty() {
+        let mut detail = if detail.is_empty() {
             describe(&row.transport)
         } else {
             detail
         };
+        if row.sandbox.as_ref().is_some_and(|s| !s.settings.enabled) {
+            detail.push_str("  [unsandboxed]");
+        }
         writeln!(
             out,
             "{:<20} {:<6} {:<9} {:<13} {:>5}  {:<10}  {}",

@@ -93,6 +93,7 @@ pub async fn run(data_dir: &Path, args: DoctorArgs) -> Result<(), CliError> {
         listen,
         path,
         contexts: contexts(data_dir).await,
+        sandbox: sandbox_support().await,
     })
     .await;
     if args.json {
@@ -149,4 +150,12 @@ pub async fn run(data_dir: &Path, args: DoctorArgs) -> Result<(), CliError> {
         )));
     }
     Ok(())
+}
+
+/// What the kernel supports, probed by this executable as the sandbox launcher.
+async fn sandbox_support() -> Result<switchboard_sandbox::Support, String> {
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    tokio::task::spawn_blocking(move || switchboard_sandbox::probe(&exe).map_err(|e| e.to_string()))
+        .await
+        .map_err(|e| e.to_string())?
 }

@@ -13,6 +13,7 @@ mod integrations;
 mod logs;
 mod policy;
 mod remote;
+mod sandbox;
 mod serve;
 mod settings;
 
@@ -83,6 +84,8 @@ struct ConnectArgs {
 }
 
 fn main() -> std::process::ExitCode {
+    // Started as the sandbox launcher of a stdio server: becomes that server.
+    switchboard_sandbox::run_if_launcher();
     let cli = Cli::parse();
     let quiet = !matches!(cli.command, Command::Serve(_));
     init_tracing(quiet);

@@ -21,6 +21,7 @@ pub async fn run(data_dir: &Path, args: ServeArgs) -> Result<(), CliError> {
     let store = Store::open(data_dir).await?;
     let config = GatewayConfig {
         listen: args.listen,
+        sandbox_launcher: std::env::current_exe().ok(),
         ..GatewayConfig::default()
     };
     let gateway = Gateway::start(store.clone(), config).await?;

@@ -112,9 +112,10 @@ impl Hub {
         {
             let mut map = self.upstreams.write().unwrap_or_else(|e| e.into_inner());
             map.retain(|name, upstream| {
-                let keep = wanted
-                    .get(name.as_str())
-                    .is_some_and(|r| r.transport == upstream.record().transport);
+                let keep = wanted.get(name.as_str()).is_some_and(|r| {
+                    r.transport == upstream.record().transport
+                        && r.sandbox == upstream.record().sandbox
+                });
                 if !keep {
                     stopped.push(upstream.clone());
                 }

@@ -43,6 +43,10 @@ pub struct GatewayConfig {
     pub watch_interval: Duration,
     /// Items after which a merged list page on `/mcp` ends with a cursor.
     pub page_size: usize,
+    /// The executable that starts stdio servers in their sandbox: the host's
+    /// own, whose `main` calls `switchboard_sandbox::run_if_launcher`. None:
+    /// servers whose sandbox is on do not start (never unsandboxed).
+    pub sandbox_launcher: Option<PathBuf>,
 }
 
 impl Default for GatewayConfig {
@@ -55,6 +59,7 @@ impl Default for GatewayConfig {
             settle: Duration::from_secs(10),
             watch_interval: Duration::from_millis(300),
             page_size: 1000,
+            sandbox_launcher: None,
         }
     }
 }
@@ -126,6 +131,7 @@ impl Contexts {
 pub struct Gateway {
     info: RuntimeInfo,
     data_dir: PathBuf,
+    sandbox_launcher: Option<PathBuf>,
     hub: Arc<Hub>,
     audit: Arc<AuditLog>,
     policy: Arc<Policy>,
@@ -176,6 +182,13 @@ fn environment(
         log_dir: store.data_dir().join("logs").join("servers"),
         http,
         init_timeout: config.init_timeout,
+        sandbox: config
+            .sandbox_launcher
+            .clone()
+            .map(|launcher| crate::upstream::SandboxHost {
+                launcher,
+                temp_root: crate::upstream::temp_root(store.data_dir()),
+            }),
     })
 }
 
@@ -281,6 +294,7 @@ impl Gateway {
         Ok(Self {
             info,
             data_dir: store.data_dir().to_owned(),
+            sandbox_launcher: config.sandbox_launcher.clone(),
             hub,
             audit,
             policy: core.policy.clone(),
@@ -302,6 +316,11 @@ impl Gateway {
     /// Where the gateway listens and how to reach it.
     pub fn info(&self) -> &RuntimeInfo {
         &self.info
+    }
+
+    /// The executable that starts stdio servers in their sandbox, if this host has one.
+    pub fn sandbox_launcher(&self) -> Option<&Path> {
+        self.sandbox_launcher.as_deref()
     }
 
     /// What clients' tools cost on `/mcp` and how they are offered.

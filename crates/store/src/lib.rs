@@ -21,6 +21,7 @@ pub use policy::{
 };
 pub use servers::{ServerRecord, TransportConfig};
 pub use store::Store;
+pub use switchboard_sandbox::{NetworkGrant, SandboxConfig};
 
 /// Current time as unix milliseconds.
 fn now_ms() -> i64 {

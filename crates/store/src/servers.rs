@@ -1,6 +1,7 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
+use switchboard_sandbox::SandboxConfig;
 
 use crate::error::is_unique_violation;
 use crate::{Error, Result, Store, now_ms, validate_server_name};
@@ -21,6 +22,9 @@ pub struct ServerRecord {
     /// Hash of the stdio launch the user approved ([`TransportConfig::launch_hash`]).
     #[serde(default)]
     pub approved_launch: Option<String>,
+    /// How a stdio server is sandboxed (ignored for remote servers).
+    #[serde(default)]
+    pub sandbox: SandboxConfig,
 }
 
 impl ServerRecord {
@@ -34,22 +38,38 @@ impl ServerRecord {
             created_at: now,
             updated_at: now,
             approved_launch: None,
+            sandbox: SandboxConfig::default(),
         }
     }
 
     /// Marks the current launch as approved by the user.
     pub fn approve_launch(mut self) -> Self {
-        self.approved_launch = self.transport.launch_hash();
+        self.approved_launch = self.launch_hash();
         self
     }
 
     /// Whether the gateway may start this server: remote servers always, a
     /// stdio server only when exactly this launch was approved.
     pub fn launch_approved(&self) -> bool {
-        match self.transport.launch_hash() {
+        match self.launch_hash() {
             None => true,
             Some(hash) => self.approved_launch.as_deref() == Some(hash.as_str()),
         }
+    }
+
+    /// What the user approves for a stdio server: its
+    /// [`TransportConfig::launch_hash`], and its sandbox where that is not
+    /// the default (so widening a grant needs approval like a changed command).
+    pub fn launch_hash(&self) -> Option<String> {
+        use sha2::{Digest as _, Sha256};
+        let command = self.transport.launch_hash()?;
+        if self.sandbox.is_default() {
+            return Some(command);
+        }
+        let sandbox = serde_json::to_string(&self.sandbox).unwrap_or_default();
+        Some(hex::encode(Sha256::digest(
+            format!("{command}\n{sandbox}").as_bytes(),
+        )))
     }
 }
 
@@ -134,6 +154,15 @@ impl TransportConfig {
     }
 }
 
+/// The `sandbox` column: NULL for the default.
+fn sandbox_column(sandbox: &SandboxConfig) -> Result<Option<String>> {
+    Ok(if sandbox.is_default() {
+        None
+    } else {
+        Some(serde_json::to_string(sandbox)?)
+    })
+}
+
 #[derive(sqlx::FromRow)]
 struct ServerRow {
     name: String,
@@ -142,6 +171,7 @@ struct ServerRow {
     created_at: i64,
     updated_at: i64,
     approved_launch: Option<String>,
+    sandbox: Option<String>,
 }
 
 impl TryFrom<ServerRow> for ServerRecord {
@@ -155,6 +185,10 @@ impl TryFrom<ServerRow> for ServerRecord {
             created_at: row.created_at,
             updated_at: row.updated_at,
             approved_launch: row.approved_launch,
+            sandbox: match row.sandbox {
+                Some(text) => serde_json::from_str(&text)?,
+                None => SandboxConfig::default(),
+            },
         })
     }
 }
@@ -163,7 +197,7 @@ impl Store {
     /// All servers, ordered by name.
     pub async fn list_servers(&self) -> Result<Vec<ServerRecord>> {
         sqlx::query_as::<_, ServerRow>(
-            "SELECT name, transport, enabled, created_at, updated_at, approved_launch FROM servers \
+            "SELECT name, transport, enabled, created_at, updated_at, approved_launch, sandbox FROM servers \
              ORDER BY name",
         )
         .fetch_all(self.pool())
@@ -176,7 +210,7 @@ impl Store {
     /// The server called `name`, if any.
     pub async fn get_server(&self, name: &str) -> Result<Option<ServerRecord>> {
         sqlx::query_as::<_, ServerRow>(
-            "SELECT name, transport, enabled, created_at, updated_at, approved_launch FROM servers \
+            "SELECT name, transport, enabled, created_at, updated_at, approved_launch, sandbox FROM servers \
              WHERE name = ?",
         )
         .bind(name)
@@ -191,8 +225,8 @@ impl Store {
         validate_server_name(&server.name)?;
         let transport = serde_json::to_string(&server.transport)?;
         sqlx::query(
-            "INSERT INTO servers (name, transport, enabled, created_at, updated_at, approved_launch) \
-             VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO servers (name, transport, enabled, created_at, updated_at, approved_launch, \
+             sandbox) VALUES (?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(&server.name)
         .bind(transport)
@@ -200,6 +234,7 @@ impl Store {
         .bind(server.created_at)
         .bind(server.updated_at)
         .bind(&server.approved_launch)
+        .bind(sandbox_column(&server.sandbox)?)
         .execute(self.pool())
         .await
         .map_err(|err| {
@@ -217,12 +252,13 @@ impl Store {
     pub async fn update_server(&self, server: &ServerRecord) -> Result<()> {
         let transport = serde_json::to_string(&server.transport)?;
         let result = sqlx::query(
-            "UPDATE servers SET transport = ?, enabled = ?, approved_launch = ?, updated_at = ? \
-             WHERE name = ?",
+            "UPDATE servers SET transport = ?, enabled = ?, approved_launch = ?, sandbox = ?, \
+             updated_at = ? WHERE name = ?",
         )
         .bind(transport)
         .bind(server.enabled)
         .bind(&server.approved_launch)
+        .bind(sandbox_column(&server.sandbox)?)
         .bind(now_ms())
         .bind(&server.name)
         .execute(self.pool())
@@ -255,7 +291,7 @@ impl Store {
             .ok_or_else(|| Error::NoSuchServer(name.to_owned()))?;
         let result =
             sqlx::query("UPDATE servers SET approved_launch = ?, updated_at = ? WHERE name = ?")
-                .bind(server.transport.launch_hash())
+                .bind(server.launch_hash())
                 .bind(now_ms())
                 .bind(name)
                 .execute(self.pool())
@@ -264,6 +300,34 @@ impl Store {
             return Err(Error::NoSuchServer(name.to_owned()));
         }
         Ok(())
+    }
+
+    /// Sets a stdio server's sandbox. A narrower sandbox keeps an approved
+    /// launch approved; a wider one (a grant added, more network, the
+    /// sandbox off) needs `approve_server_launch` again, like a changed
+    /// command. Returns the server as stored.
+    pub async fn set_server_sandbox(
+        &self,
+        name: &str,
+        sandbox: SandboxConfig,
+    ) -> Result<ServerRecord> {
+        let mut server = self
+            .get_server(name)
+            .await?
+            .ok_or_else(|| Error::NoSuchServer(name.to_owned()))?;
+        if server.transport.launch_hash().is_none() {
+            return Err(Error::InvalidValue(format!(
+                "\"{name}\" is a remote server: only stdio servers run in a sandbox"
+            )));
+        }
+        let was_approved = server.launch_approved();
+        let widened = sandbox.widens(&server.sandbox);
+        server.sandbox = sandbox;
+        if was_approved && !widened {
+            server.approved_launch = server.launch_hash();
+        }
+        self.update_server(&server).await?;
+        Ok(server)
     }
 
     /// Removes an existing server.

@@ -9,6 +9,7 @@ use switchboard_store::{ServerRecord, Store, TransportConfig};
 
 mod context;
 mod path;
+mod sandbox;
 
 pub use context::ContextState;
 use path::command_name;
@@ -137,6 +138,8 @@ pub struct Input<'a> {
     pub path: OsString,
     /// Each client's view against its budget (empty when no gateway runs).
     pub contexts: Vec<ContextState>,
+    /// What the kernel can enforce for stdio servers, or why that is unknown.
+    pub sandbox: std::result::Result<switchboard_sandbox::Support, String>,
 }
 
 /// Runs every check.
@@ -153,6 +156,7 @@ pub async fn run(input: Input<'_>) -> Report {
     for server in &servers {
         check_server(&input, server, &mut report);
     }
+    sandbox::sandbox(&input, &servers, &mut report);
     if let Ok(store) = input.store {
         clients(&input, store, &mut report).await;
     }

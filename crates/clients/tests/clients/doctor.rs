@@ -33,6 +33,20 @@ fn fake_path(env: &Env) -> OsString {
     bin.into_os_string()
 }
 
+/// What a Linux kernel with Landlock ABI `abi` supports (0: none).
+fn landlock(abi: u32) -> switchboard_sandbox::Support {
+    switchboard_sandbox::Support {
+        platform: "linux".into(),
+        landlock_abi: abi,
+        files: abi >= 1,
+        tcp: abi >= 4,
+        udp: abi >= 10,
+        scopes: abi >= 6,
+        network_namespace: abi >= 1,
+        missing: Vec::new(),
+    }
+}
+
 async fn run(env: &Env, gateway: GatewayProbe, listen: SocketAddr) -> Report {
     doctor::run(Input {
         data_dir: env.data.path(),
@@ -43,6 +57,7 @@ async fn run(env: &Env, gateway: GatewayProbe, listen: SocketAddr) -> Report {
         listen,
         path: fake_path(env),
         contexts: Vec::new(),
+        sandbox: Ok(landlock(7)),
     })
     .await
 }
@@ -239,6 +254,7 @@ async fn no_keyring_is_no_alarm_until_a_secret_needs_it() {
         listen: free_addr(),
         path: fake_path(&env),
         contexts: Vec::new(),
+        sandbox: Ok(landlock(7)),
     })
     .await;
     let keyring = &find(&report, "keyring", "secrets")[0];
@@ -280,6 +296,7 @@ async fn a_client_past_its_budget_is_named() {
             state("vscode", "auto", true),
             within,
         ],
+        sandbox: Ok(landlock(7)),
     })
     .await;
     let cursor = &find(&report, "context", "cursor")[0];
@@ -299,4 +316,81 @@ async fn a_client_past_its_budget_is_named() {
     let vscode = &find(&report, "context", "vscode")[0];
     assert_eq!(vscode.severity, Severity::Info, "{vscode:?}");
     assert!(find(&report, "context", "zed").is_empty());
+}
+
+async fn sandbox_report(env: &Env, support: switchboard_sandbox::Support) -> Report {
+    doctor::run(Input {
+        data_dir: env.data.path(),
+        platform: &env.platform,
+        store: Ok(&env.store),
+        secrets: Ok(&env.secrets),
+        gateway: GatewayProbe::NotRunning,
+        listen: free_addr(),
+        path: fake_path(env),
+        contexts: Vec::new(),
+        sandbox: Ok(support),
+    })
+    .await
+}
+
+fn stdio_server(name: &str) -> ServerRecord {
+    ServerRecord::new(
+        name,
+        TransportConfig::Stdio {
+            command: "node".into(),
+            args: vec!["server.js".into()],
+            env: BTreeMap::new(),
+            cwd: None,
+        },
+    )
+    .approve_launch()
+}
+
+#[tokio::test]
+async fn the_doctor_names_the_landlock_abi_and_unsandboxed_servers() {
+    let env = Env::new().await;
+    env.store.add_server(&stdio_server("boxed")).await.unwrap();
+    let mut open = stdio_server("open");
+    open.sandbox.enabled = false;
+    env.store.add_server(&open.approve_launch()).await.unwrap();
+
+    let report = sandbox_report(&env, landlock(7)).await;
+    let kernel = &find(&report, "sandbox", "kernel")[0];
+    assert_eq!(kernel.severity, Severity::Ok, "{kernel:?}");
+    assert!(
+        kernel
+            .detail
+            .starts_with("Landlock ABI 7: file rules, TCP rules"),
+        "{kernel:?}"
+    );
+    let unsandboxed = &find(&report, "sandbox", "open")[0];
+    assert_eq!(unsandboxed.severity, Severity::Warning);
+    assert!(
+        unsandboxed.detail.contains("unsandboxed"),
+        "{unsandboxed:?}"
+    );
+    assert!(
+        unsandboxed
+            .fix
+            .as_deref()
+            .unwrap_or("")
+            .contains("servers sandbox open --on")
+    );
+    assert!(find(&report, "sandbox", "boxed").is_empty());
+}
+
+#[tokio::test]
+async fn without_landlock_sandboxed_servers_are_problems() {
+    let env = Env::new().await;
+    env.store.add_server(&stdio_server("boxed")).await.unwrap();
+    let mut none = landlock(0);
+    none.network_namespace = false;
+    let report = sandbox_report(&env, none).await;
+    assert_eq!(
+        find(&report, "sandbox", "kernel")[0].severity,
+        Severity::Problem
+    );
+    let boxed = &find(&report, "sandbox", "boxed")[0];
+    assert_eq!(boxed.severity, Severity::Problem, "{boxed:?}");
+    assert!(boxed.fix.as_deref().unwrap_or("").contains("--off"));
 }

@@ -37,6 +37,8 @@ use tokio_util::sync::CancellationToken;
 pub use browse::{BrowseError, Offer, stderr_tail};
 pub(crate) use events::Fanout;
 pub use handshake::{UPSTREAM_LEGACY_VERSION, UPSTREAM_PROTOCOL_VERSION};
+pub use stdio::sandbox_plan;
+pub(crate) use stdio::{SandboxHost, temp_root};
 
 use conn::Conn;
 use handshake::{Lifecycle, ServerInfo};
@@ -206,6 +208,9 @@ pub(crate) struct Environment {
     pub init_timeout: Duration,
     /// OAuth sign-in of remote servers (one per server, shared by all clients).
     pub oauth: switchboard_auth::oauth::OAuth,
+    /// How stdio servers enter their sandbox (None: this host cannot sandbox,
+    /// so a sandboxed server does not start).
+    pub sandbox: Option<stdio::SandboxHost>,
 }
 
 /// The live connection of an upstream.
@@ -374,6 +379,7 @@ impl Upstream {
         let task = tokio::spawn(supervise::supervise(
             shared.clone(),
             record.transport.clone(),
+            record.sandbox.clone(),
             env,
             stop.clone(),
         ));

@@ -3,7 +3,7 @@
 
 use std::{collections::BTreeMap, sync::Arc, time::Duration};
 
-use switchboard_store::TransportConfig;
+use switchboard_store::{SandboxConfig, TransportConfig};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
@@ -38,6 +38,7 @@ fn sign_in_hint(server: &str, reason: &str) -> String {
 pub(super) async fn supervise(
     shared: Arc<Shared>,
     transport: TransportConfig,
+    sandbox: SandboxConfig,
     env: Environment,
     stop: CancellationToken,
 ) {
@@ -51,7 +52,7 @@ pub(super) async fn supervise(
         if let Some(signed) = signed.as_mut() {
             signed.mark_unchanged();
         }
-        let connect = connect(&shared, &transport, &env, auth.clone());
+        let connect = connect(&shared, &transport, &sandbox, &env, auth.clone());
         let connected = tokio::select! {
             c = connect => c,
             () = stop.cancelled() => break,
@@ -301,18 +302,20 @@ async fn sign_in_changed(rx: Option<&mut watch::Receiver<u64>>) {
 async fn connect(
     shared: &Arc<Shared>,
     transport: &TransportConfig,
+    sandbox: &SandboxConfig,
     env: &Environment,
     auth: Option<Arc<switchboard_auth::oauth::ServerAuth>>,
 ) -> Result<Connected, String> {
     let lifecycle = next_lifecycle(shared, transport);
-    let result = connect_with(shared, transport, env, lifecycle, auth.clone()).await;
+    let result = connect_with(shared, transport, sandbox, env, lifecycle, auth.clone()).await;
     match result {
         Err(probe_error) if lifecycle == Lifecycle::Auto => {
             // The probe and its fallback failed on one connection; a fresh
             // one with a plain `initialize` covers servers the probe upset.
             failed_lifecycle(shared);
             tracing::debug!(server = %shared.name, error = %probe_error, "connecting with server/discover failed; trying initialize");
-            let result = connect_with(shared, transport, env, Lifecycle::Initialize, auth).await;
+            let result =
+                connect_with(shared, transport, sandbox, env, Lifecycle::Initialize, auth).await;
             if result.is_err() {
                 failed_lifecycle(shared);
             }
@@ -329,6 +332,7 @@ async fn connect(
 async fn connect_with(
     shared: &Arc<Shared>,
     transport: &TransportConfig,
+    sandbox: &SandboxConfig,
     env: &Environment,
     lifecycle: Lifecycle,
     auth: Option<Arc<switchboard_auth::oauth::ServerAuth>>,
@@ -344,15 +348,16 @@ async fn connect_with(
             cwd,
         } => {
             let vars = &resolve_secrets(env, vars).await?;
-            let (process, (stdout, stdin)) = stdio::spawn(
-                &shared.name,
+            let launch = stdio::StdioLaunch {
+                name: &shared.name,
                 command,
                 args,
-                vars,
-                cwd.as_deref(),
-                &env.log_dir,
-            )
-            .await?;
+                env: vars,
+                cwd: cwd.as_deref(),
+                sandbox,
+            };
+            let (process, (stdout, stdin)) =
+                stdio::spawn(&launch, env.sandbox.as_ref(), &env.log_dir).await?;
             let conn = Conn::pipe(&shared.name, notices, stdout, stdin);
             let handshake =
                 tokio::time::timeout(limit, handshake::handshake(&conn, lifecycle)).await;

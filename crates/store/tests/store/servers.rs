@@ -1,6 +1,6 @@
 use std::collections::BTreeMap;
 
-use switchboard_store::{Error, ServerRecord, TransportConfig};
+use switchboard_store::{Error, NetworkGrant, SandboxConfig, ServerRecord, TransportConfig};
 
 use crate::temp_store;
 
@@ -204,4 +204,89 @@ fn transport_json_shape() {
         serde_json::from_str(r#"{"type":"sse","url":"http://h/sse"}"#).unwrap();
     assert_eq!(sse.kind(), "sse");
     assert!(serde_json::from_str::<TransportConfig>(r#"{"type":"ftp","url":"x"}"#).is_err());
+}
+
+#[tokio::test]
+async fn default_sandbox_keeps_the_command_hash() {
+    let record = ServerRecord::new("s", stdio("node")).approve_launch();
+    assert_eq!(record.sandbox, SandboxConfig::default());
+    assert_eq!(record.launch_hash(), record.transport.launch_hash());
+    assert!(record.launch_approved());
+}
+
+#[tokio::test]
+async fn narrowing_the_sandbox_keeps_the_approval_widening_needs_it_again() {
+    let (_dir, store) = temp_store().await;
+    store
+        .add_server(&ServerRecord::new("s", stdio("node")).approve_launch())
+        .await
+        .unwrap();
+
+    let narrower = SandboxConfig {
+        network: NetworkGrant::Off,
+        ..SandboxConfig::default()
+    };
+    let got = store
+        .set_server_sandbox("s", narrower.clone())
+        .await
+        .unwrap();
+    assert_eq!(got.sandbox, narrower);
+    assert!(
+        got.launch_approved(),
+        "network off is narrower: still approved"
+    );
+    let stored = store.get_server("s").await.unwrap().unwrap();
+    assert_eq!(stored.sandbox, narrower);
+    assert!(stored.launch_approved());
+
+    for wider in [
+        SandboxConfig {
+            allow_read: vec!["/srv/data".into()],
+            ..narrower.clone()
+        },
+        SandboxConfig {
+            network: NetworkGrant::On,
+            ..narrower.clone()
+        },
+        SandboxConfig {
+            enabled: false,
+            ..narrower.clone()
+        },
+    ] {
+        store
+            .set_server_sandbox("s", narrower.clone())
+            .await
+            .unwrap();
+        store.approve_server_launch("s").await.unwrap();
+        let got = store.set_server_sandbox("s", wider.clone()).await.unwrap();
+        assert!(!got.launch_approved(), "{wider:?} widens: approval needed");
+        store.approve_server_launch("s").await.unwrap();
+        assert!(
+            store
+                .get_server("s")
+                .await
+                .unwrap()
+                .unwrap()
+                .launch_approved()
+        );
+    }
+}
+
+#[tokio::test]
+async fn remote_servers_have_no_sandbox() {
+    let (_dir, store) = temp_store().await;
+    store
+        .add_server(&ServerRecord::new("r", http("https://x.example/mcp")))
+        .await
+        .unwrap();
+    let err = store
+        .set_server_sandbox("r", SandboxConfig::default())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::InvalidValue(_)), "{err:?}");
+    let err = store
+        .set_server_sandbox("missing", SandboxConfig::default())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::NoSuchServer(_)), "{err:?}");
 }
