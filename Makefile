@@ -82,12 +82,14 @@ lock:
 
 # Release build (measuring a debug build says little), then the interleaved
 # A/B/C/D run and the scale run; prints the table and writes bench-results/;
-# then the policy decision over the same 5,000 tools.
+# then tool search over the corpus, what the sandbox adds to a server's start, and the
+# policy decision over the same 5,000 tools.
 bench:
 	bash tests/setup.sh --bench
 	cargo build --release -p switchboard-bench -p switchboard-fixtures -p switchboard-cli
 	$(CARGO_TARGET_DIR)/release/switchboard-bench run --out bench-results
 	$(CARGO_TARGET_DIR)/release/switchboard-bench search --corpus crates/bench/corpus --out bench-results
+	$(CARGO_TARGET_DIR)/release/switchboard-bench sandbox --out bench-results
 	cargo bench -p switchboard-gateway --bench policy
 
 # Idle memory, time to first window and frame times under 1,000 events/s of the

@@ -33,6 +33,8 @@ REGISTRY = "https://registry.modelcontextprotocol.io"
 HERE = Path(__file__).resolve().parent
 DEFAULT_OUT = HERE / "servers.json"
 OFFICIAL = "io.modelcontextprotocol.registry/official"
+# What a local package of the entry may use in its sandbox (Switchboard's own key).
+SANDBOX = "io.github.switchboard-mcp/sandbox"
 
 
 def get_json(url: str) -> dict:
@@ -83,8 +85,11 @@ def main() -> int:
                 continue
             print(f"{name}: not found; kept as it was", file=sys.stderr)
             item = old
-        meta = item.get("_meta", {}).get(OFFICIAL, {})
-        refreshed.append({"server": item["server"], "_meta": {OFFICIAL: meta}})
+        meta = {OFFICIAL: item.get("_meta", {}).get(OFFICIAL, {})}
+        # The sandbox grants are ours, not the registry's: keep what the entry declared.
+        if old is not None and SANDBOX in old.get("_meta", {}):
+            meta[SANDBOX] = old["_meta"][SANDBOX]
+        refreshed.append({"server": item["server"], "_meta": meta})
         print(f"{name} {item['server'].get('version', '?')}", file=sys.stderr)
 
     refreshed.sort(key=lambda item: item["server"]["name"].lower())

@@ -246,7 +246,8 @@ class Tapped:
 
 @pytest.fixture(scope="module")
 def tapped(make_gateway, sandbox_env, log_dir, session_dir) -> Tapped:
-    records = {TAP_STDIO: session_dir / "tap-stdio.jsonl", TAP_HTTP: session_dir / "tap-http.jsonl"}
+    # The tap writes its record from inside the server's sandbox: into a folder granted to it.
+    records = {TAP_STDIO: session_dir / "tap-records" / "tap-stdio.jsonl", TAP_HTTP: session_dir / "tap-http.jsonl"}
     upstream = start_everything_http("everything-http-tapped", sandbox_env, log_dir)
     origin = upstream.url.removesuffix("/mcp")
     recorder = start_token_hop("recording-hop", origin, sandbox_env, log_dir, record=records[TAP_HTTP])
@@ -263,6 +264,7 @@ def tapped(make_gateway, sandbox_env, log_dir, session_dir) -> Tapped:
             paths.SERVER_EVERYTHING,
             "stdio",
         )
+        switchboard.allow_write(TAP_STDIO, records[TAP_STDIO].parent)
         switchboard.add_http(TAP_HTTP, f"{recorder.url}/mcp")
 
     yield Tapped(make_gateway("gateway-tapped", configure, ready=[TAP_STDIO, TAP_HTTP]), records)

@@ -80,7 +80,8 @@ class Setup:
 def setup(make_gateway, everything_http: HttpPeer, session_dir: Path, sandbox_env, log_dir) -> Iterator[Setup]:
     sse = start_sse(sandbox_env, log_dir)
     fixture = start_fixture(sandbox_env, log_dir)
-    ran = session_dir / f"probe-ran-{uuid.uuid4().hex[:6]}.txt"
+    # The probe notes what ran from inside its sandbox: in a folder granted to it.
+    ran = session_dir / f"probe-ran-{uuid.uuid4().hex[:6]}" / "ran.txt"
     tokens: dict[str, str] = {}
 
     def configure(switchboard) -> None:
@@ -89,6 +90,7 @@ def setup(make_gateway, everything_http: HttpPeer, session_dir: Path, sandbox_en
         switchboard.add_http(EV_SSE, sse.url, sse=True)
         switchboard.add_http(FIXTURE, fixture.url)
         switchboard.add_stdio(PROBE, paths.PROBE_SERVER, "--stdio", "--ran", str(ran))
+        switchboard.allow_write(PROBE, ran.parent)
         for server in (EV_STDIO, EV_HTTP, EV_SSE, PROBE, FIXTURE):
             switchboard.trust(server)
         switchboard.cli("tools", "set", PROBE, "destroy", "deny")
@@ -217,10 +219,11 @@ async def test_a_server_request_never_reaches_another_client(setup: Setup) -> No
 
 
 def test_a_call_during_start_waits_for_the_list(make_gateway, session_dir: Path, http) -> None:
-    ran = session_dir / f"probe-slow-ran-{uuid.uuid4().hex[:6]}.txt"
+    ran = session_dir / f"probe-slow-{uuid.uuid4().hex[:6]}" / "ran.txt"
 
     def configure(switchboard) -> None:
         switchboard.add_stdio("slow", paths.PROBE_SERVER, "--stdio", "--start-delay-ms", "3000", "--ran", str(ran))
+        switchboard.allow_write("slow", ran.parent)
         switchboard.cli("settings", "set", "policy.destructive", "deny")
 
     gateway = make_gateway("gateway-slow-start", configure, ready=[])

@@ -45,12 +45,13 @@ DENIED = f"{EV_STDIO}__get-env"
 
 @pytest.fixture(scope="module")
 def gateway(make_gateway, session_dir) -> Iterator[Gateway]:
-    ran = session_dir / f"probe-ran-search-{uuid.uuid4().hex[:6]}.txt"
+    ran = session_dir / f"probe-ran-search-{uuid.uuid4().hex[:6]}" / "ran.txt"
     tokens: dict[str, str] = {}
 
     def configure(switchboard) -> None:
         add_everything_stdio(switchboard)
         switchboard.add_stdio(PROBE, paths.PROBE_SERVER, "--stdio", "--ran", str(ran))
+        switchboard.allow_write(PROBE, ran.parent)
         for server in (EV_STDIO, PROBE):
             switchboard.trust(server)
         switchboard.cli("tools", "set", EV_STDIO, "get-env", "deny")

@@ -28,7 +28,7 @@ pub struct Api {
     tokens: Arc<crate::context::TokenMemo>,
     listen: String,
     mcp_url: String,
-    data_dir: PathBuf,
+    pub(crate) data_dir: PathBuf,
 }
 
 pub(crate) fn internal(e: impl std::fmt::Display) -> ApiError {
@@ -67,8 +67,13 @@ pub(crate) fn transport_of(t: &TransportConfig) -> Transport {
 }
 
 /// A server as the UI sees it.
-pub(crate) fn info_of(record: ServerRecord, status: Option<ServerStatus>) -> ServerInfo {
+pub(crate) fn info_of(
+    record: ServerRecord,
+    status: Option<ServerStatus>,
+    data_dir: &std::path::Path,
+) -> ServerInfo {
     ServerInfo {
+        sandbox: crate::sandbox::sandbox_info(&record, data_dir),
         launch_approved: record.launch_approved(),
         transport: transport_of(&record.transport),
         enabled: record.enabled,
@@ -237,7 +242,7 @@ impl Api {
                     let tools = up.tools();
                     self.tokens.counts(&s.name, &tools).iter().sum()
                 });
-                let mut info = info_of(s, status);
+                let mut info = info_of(s, status, &self.data_dir);
                 info.tokens = tokens;
                 info
             })
@@ -252,7 +257,7 @@ impl Api {
             .map_err(internal)?;
         let record = ServerRecord::new(&new.name, transport).approve_launch();
         self.store.add_server(&record).await?;
-        Ok(info_of(record, None))
+        Ok(info_of(record, None, &self.data_dir))
     }
 
     pub(crate) fn secrets(&self) -> Result<switchboard_auth::SecretStore, ApiError> {

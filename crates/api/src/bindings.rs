@@ -4,7 +4,7 @@
 
 use ts_rs::{Config, TS};
 
-use crate::{context::*, schema::*};
+use crate::{context::*, sandbox::*, schema::*};
 
 fn decl<T: TS>(cfg: &Config, out: &mut String) {
     if let Some(docs) = T::docs() {
@@ -32,6 +32,10 @@ pub fn typescript() -> String {
         ServerState,
         ServerStatus,
         Transport,
+        SandboxNetwork,
+        SandboxGrant,
+        SandboxInfo,
+        SetSandbox,
         ServerInfo,
         NewServer,
         NewTransport,

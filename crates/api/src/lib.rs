@@ -12,6 +12,7 @@ mod events;
 pub mod http;
 mod manage;
 mod oauth;
+pub mod sandbox;
 pub mod schema;
 
 pub use api::Api;
@@ -67,6 +68,7 @@ macro_rules! commands {
 }
 
 use context::*;
+use sandbox::*;
 use schema::*;
 
 commands! {
@@ -85,6 +87,8 @@ commands! {
     /// Changes how a server is reached (an empty env or header value keeps
     /// the stored one).
     server_update(NewServer) -> ServerInfo;
+    /// Sets a stdio server's sandbox (a wider one waits for approval).
+    server_set_sandbox(SetSandbox) -> ServerInfo;
     /// Stops and starts a running server again.
     server_restart(ServerName) -> ();
     /// The end of a stdio server's stderr log.

@@ -105,7 +105,7 @@ impl Api {
         let record = ServerRecord { transport, ..old }.approve_launch();
         self.store.update_server(&record).await?;
         let status = self.hub.statuses().get(&record.name).map(status_of);
-        Ok(info_of(record, status))
+        Ok(info_of(record, status, &self.data_dir))
     }
 
     pub(crate) async fn server_restart(&self, p: ServerName) -> Result<(), ApiError> {
@@ -363,8 +363,12 @@ impl Api {
             &built.secret_keys,
         )
         .map_err(internal)?;
-        let record = ServerRecord::new(&p.name, transport).approve_launch();
+        let record = ServerRecord {
+            sandbox: built.sandbox,
+            ..ServerRecord::new(&p.name, transport)
+        }
+        .approve_launch();
         self.store.add_server(&record).await?;
-        Ok(info_of(record, None))
+        Ok(info_of(record, None, &self.data_dir))
     }
 }

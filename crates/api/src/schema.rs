@@ -175,6 +175,8 @@ pub struct ServerInfo {
     pub status: Option<ServerStatus>,
     /// Tokens of its tool definitions as `/mcp` lists them (None: not running).
     pub tokens: Option<u32>,
+    /// For stdio: its sandbox (None for a remote server).
+    pub sandbox: Option<crate::sandbox::SandboxInfo>,
 }
 
 /// A new server.

@@ -12,7 +12,9 @@
 //! then a scale run (100 stdio servers with 50 tools each). It prints a table and
 //! writes it as JSON and Markdown.
 //!
-//! `switchboard-bench load --url URL` is the load generator on its own.
+//! `switchboard-bench load --url URL` is the load generator on its own;
+//! `switchboard-bench sandbox` times a stdio server's start with and without
+//! its sandbox.
 
 mod gateway;
 mod load;
@@ -23,6 +25,7 @@ mod procs;
 mod report;
 mod results;
 mod run;
+mod sandbox;
 mod scale;
 mod search;
 mod stats;
@@ -53,6 +56,18 @@ enum Command {
     /// How well and how fast `search_tools` finds tools in the corpus of
     /// real tool definitions, and the tokens search mode saves.
     Search(SearchArgs),
+    /// What the sandbox adds to a stdio server's start.
+    Sandbox(SandboxArgs),
+}
+
+#[derive(Debug, Args)]
+struct SandboxArgs {
+    /// Starts of each kind.
+    #[arg(long, default_value_t = 30)]
+    runs: usize,
+    /// Where to write sandbox.json.
+    #[arg(long)]
+    out: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -224,6 +239,7 @@ async fn dispatch(cli: Cli) -> Result<(), BoxError> {
             }
             Ok(())
         }
+        Command::Sandbox(args) => sandbox::run(args.runs, args.out.as_deref()),
     }
 }
 

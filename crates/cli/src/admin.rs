@@ -446,12 +446,11 @@ pub async fn tools(data_dir: &Path, command: ToolsCommand) -> Result<(), CliErro
             }
             // No gateway: connect to the servers just for this listing.
             None => {
-                switchboard_gateway::collect_tools(
-                    &store,
-                    server.as_deref(),
-                    &GatewayConfig::default(),
-                )
-                .await?
+                let config = GatewayConfig {
+                    sandbox_launcher: std::env::current_exe().ok(),
+                    ..GatewayConfig::default()
+                };
+                switchboard_gateway::collect_tools(&store, server.as_deref(), &config).await?
             }
         };
     let catalog: BTreeMap<String, Vec<rmcp::model::Tool>> = per_server

@@ -274,7 +274,10 @@ async fn add(data_dir: &Path, args: AddArgs) -> Result<(), CliError> {
     }
     let transport = store_secrets_where(&secrets, &name, &built.transport, &built.secret_keys)
         .map_err(catalog_error)?;
-    let mut record = ServerRecord::new(&name, transport);
+    let mut record = ServerRecord {
+        sandbox: built.sandbox.clone(),
+        ..ServerRecord::new(&name, transport)
+    };
     if args.approve {
         record = record.approve_launch();
     }

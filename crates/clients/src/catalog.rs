@@ -218,7 +218,16 @@ pub struct ServerEntry {
     /// Hosted endpoints.
     #[serde(default, deserialize_with = "null_as_empty")]
     pub remotes: Vec<Remote>,
+    /// The sandbox its local packages need, as the entry declares it under
+    /// `_meta` [`SANDBOX_META`] (None: the defaults, inferred from the launch).
+    #[serde(skip)]
+    pub sandbox: Option<switchboard_sandbox::SandboxConfig>,
 }
+
+/// The `_meta` key under which a catalog entry declares its sandbox grants
+/// (`{"network": "on", "allow_read": [...], "allow_write": [...]}`; `~/` is
+/// the user's home folder).
+pub const SANDBOX_META: &str = "io.github.switchboard-mcp/sandbox";
 
 impl ServerEntry {
     /// The name a Switchboard server gets by default: the last part of the
@@ -285,13 +294,20 @@ impl Catalog {
                 .pointer("/_meta/io.modelcontextprotocol.registry~1official/isLatest")
                 .and_then(Value::as_bool)
                 .unwrap_or(true);
+            let sandbox = item
+                .pointer(&format!("/_meta/{}", SANDBOX_META.replace('/', "~1")))
+                .cloned()
+                .map(serde_json::from_value::<switchboard_sandbox::SandboxConfig>)
+                .transpose()
+                .map_err(|e| Error::Catalog(format!("{source}: a sandbox declaration: {e}")))?;
             let server = match item.get("server") {
                 Some(inner) => inner.clone(),
                 None => item,
             };
-            let entry: ServerEntry = serde_json::from_value(server).map_err(|e| {
+            let mut entry: ServerEntry = serde_json::from_value(server).map_err(|e| {
                 Error::Catalog(format!("{source}: an entry is not a server.json: {e}"))
             })?;
+            entry.sandbox = sandbox;
             match servers.iter_mut().find(|(s, _)| s.name == entry.name) {
                 Some(slot) if latest || !slot.1 => *slot = (entry, latest),
                 Some(_) => {}
@@ -670,6 +686,8 @@ pub struct Built {
     pub transport: TransportConfig,
     /// Env vars or headers the entry marks as secret (`env:NAME`, `header:NAME`).
     pub secret_keys: Vec<String>,
+    /// Its sandbox: what the entry declares (`~/` expanded), else the defaults.
+    pub sandbox: switchboard_sandbox::SandboxConfig,
 }
 
 /// Resolves values for one build, collecting what is missing.
@@ -834,7 +852,26 @@ pub fn build(server: &ServerEntry, choice: Choice, answers: &Answers) -> Result<
     Ok(Built {
         transport,
         secret_keys: filler.secrets,
+        sandbox: declared_sandbox(server),
     })
+}
+
+/// The entry's declared sandbox with `~/` in its paths made the home folder.
+fn declared_sandbox(server: &ServerEntry) -> switchboard_sandbox::SandboxConfig {
+    let Some(mut sandbox) = server.sandbox.clone() else {
+        return switchboard_sandbox::SandboxConfig::default();
+    };
+    let home = std::env::var_os("HOME").map(std::path::PathBuf::from);
+    let expand = |paths: &mut Vec<std::path::PathBuf>| {
+        for path in paths.iter_mut() {
+            if let (Ok(rest), Some(home)) = (path.strip_prefix("~"), home.as_ref()) {
+                *path = home.join(rest);
+            }
+        }
+    };
+    expand(&mut sandbox.allow_read);
+    expand(&mut sandbox.allow_write);
+    sandbox
 }
 
 fn build_package(package: &Package, filler: &mut Filler<'_>) -> Result<TransportConfig> {

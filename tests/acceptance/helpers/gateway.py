@@ -84,6 +84,12 @@ class Switchboard:
             argv += ["--env", f"{key}={value}"]
         return self.cli(*argv)
 
+    def allow_write(self, name: str, folder: Path) -> None:
+        """Let a sandboxed stdio server write in `folder` (made if missing), approved as a user would."""
+        folder.mkdir(parents=True, exist_ok=True)
+        self.cli("servers", "sandbox", name, "--allow-write", folder)
+        self.cli("servers", "approve", name)
+
     def add_http(self, name: str, url: str, *, sse: bool = False) -> CliResult:
         return self.cli("servers", "add", name, "--url", url, *(["--sse"] if sse else []))
 

@@ -80,6 +80,92 @@ url: string, } | { "kind": "sse",
 url: string, };
 
 /**
+ * Whether a sandboxed server may use the network.
+ */
+export type SandboxNetwork = "inferred" | "off" | "on";
+
+/**
+ * One path a sandboxed server may use.
+ */
+export type SandboxGrant = { 
+/**
+ * Folder (and everything beneath) or file.
+ */
+path: string, 
+/**
+ * Read and write (false: read only).
+ */
+write: boolean, 
+/**
+ * Why: `interpreter`, `package`, `argument`, `environment`,
+ * `working_folder`, `cache`, `config`, `temp_dir` or `user`.
+ */
+why: string, 
+/**
+ * The argument or variable it came from.
+ */
+detail: string | null, };
+
+/**
+ * A stdio server's sandbox.
+ */
+export type SandboxInfo = { 
+/**
+ * Off: it runs with the user's full rights and environment.
+ */
+enabled: boolean, 
+/**
+ * Paths the user let it read.
+ */
+allow_read: Array<string>, 
+/**
+ * Paths the user let it read and write.
+ */
+allow_write: Array<string>, 
+/**
+ * Its network setting.
+ */
+network: SandboxNetwork, 
+/**
+ * Whether it gets the network when it starts now.
+ */
+network_on: boolean, 
+/**
+ * Why the network is on or off.
+ */
+network_why: string, 
+/**
+ * Everything it may use beyond the system's libraries and programs
+ * (empty when its program is not found).
+ */
+grants: Array<SandboxGrant>, };
+
+/**
+ * New sandbox settings for a stdio server.
+ */
+export type SetSandbox = { 
+/**
+ * The server.
+ */
+name: string, 
+/**
+ * Off: unsandboxed.
+ */
+enabled: boolean, 
+/**
+ * Paths it may read (must exist).
+ */
+allow_read: Array<string>, 
+/**
+ * Paths it may read and write (must exist).
+ */
+allow_write: Array<string>, 
+/**
+ * Its network.
+ */
+network: SandboxNetwork, };
+
+/**
  * A configured server and its live status.
  */
 export type ServerInfo = { 
@@ -106,7 +192,11 @@ status: ServerStatus | null,
 /**
  * Tokens of its tool definitions as `/mcp` lists them (None: not running).
  */
-tokens: number | null, };
+tokens: number | null, 
+/**
+ * For stdio: its sandbox (None for a remote server).
+ */
+sandbox: SandboxInfo | null, };
 
 /**
  * A new server.
@@ -1414,6 +1504,8 @@ export type Rpc = {
   server_approve: { params: ServerName; result: null };
   /** Changes how a server is reached (an empty env or header value keeps the stored one). */
   server_update: { params: NewServer; result: ServerInfo };
+  /** Sets a stdio server's sandbox (a wider one waits for approval). */
+  server_set_sandbox: { params: SetSandbox; result: ServerInfo };
   /** Stops and starts a running server again. */
   server_restart: { params: ServerName; result: null };
   /** The end of a stdio server's stderr log. */

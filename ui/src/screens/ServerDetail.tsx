@@ -8,6 +8,7 @@ import { Empty, ErrorNote, FormActions, Page, PermissionToggle, StateBadge } fro
 import { splitCommand } from "./AddServer";
 import { OAuthPanel } from "./OAuthPanel";
 import { count } from "./ContextMeter";
+import { SandboxPanel } from "./Sandbox";
 
 function ToolRow({ tool }: { tool: ToolInfo }) {
   const client = useQueryClient();
@@ -218,7 +219,7 @@ function EditServer({ server, onDone }: { server: ServerInfo; onDone: () => void
   );
 }
 
-type Tab = "tools" | "resources" | "prompts" | "log";
+type Tab = "tools" | "resources" | "prompts" | "sandbox" | "log";
 
 export function ServerDetail() {
   const { name } = useParams({ from: "/servers/$name" });
@@ -242,7 +243,12 @@ export function ServerDetail() {
     ["tools", "Tools"],
     ["resources", "Resources"],
     ["prompts", "Prompts"],
-    ...(server?.transport.kind === "stdio" ? ([["log", "Log"]] as [Tab, string][]) : []),
+    ...(server?.transport.kind === "stdio"
+      ? ([
+          ["sandbox", "Sandbox"],
+          ["log", "Log"],
+        ] as [Tab, string][])
+      : []),
   ];
   const shown = (tools.data ?? []).filter((t) => t.name.toLowerCase().includes(filter.toLowerCase()));
   return (
@@ -282,8 +288,9 @@ export function ServerDetail() {
         </div>
       )}
       {server && tab === "log" && <Log name={name} />}
+      {server && tab === "sandbox" && <SandboxPanel server={server} />}
       {servers.isSuccess && !server && <Empty title="No such server" />}
-      {server && !ready && tab !== "log" && (
+      {server && !ready && tab !== "log" && tab !== "sandbox" && (
         <Empty title={server.enabled ? "Waiting for the server" : "This server is disabled"}>
           <p>Its tools show here once it is running.</p>
         </Empty>

@@ -7,6 +7,7 @@ import { keys } from "../data/invalidate";
 import { Empty, ErrorNote, Page, StateBadge } from "../ui";
 import { AddServer } from "./AddServer";
 import { count } from "./ContextMeter";
+import { SandboxBadge } from "./Sandbox";
 
 function target(s: ServerInfo): string {
   const t = s.transport;
@@ -79,7 +80,9 @@ export function Servers() {
                 <td>
                   <StateBadge state={s.enabled ? (s.status?.state ?? "starting") : "disabled"} />
                 </td>
-                <td>{s.transport.kind}</td>
+                <td>
+                  {s.transport.kind} <SandboxBadge sandbox={s.sandbox} />
+                </td>
                 <td className="mono" data-protocol>{s.status?.protocol_version ?? "–"}</td>
                 <td>{s.status?.tools ?? "–"}</td>
                 <td className="mono" data-tokens={s.tokens ?? undefined}>

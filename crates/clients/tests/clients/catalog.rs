@@ -105,6 +105,42 @@ fn an_npm_package_with_a_required_secret() {
         }
     );
     assert_eq!(built.secret_keys, vec!["env:BRAVE_API_KEY".to_owned()]);
+    // The entry declares that it calls its API: the network is on in its sandbox.
+    assert!(built.sandbox.enabled);
+    assert_eq!(built.sandbox.network, switchboard_sandbox::NetworkGrant::On);
+}
+
+#[test]
+fn catalog_entries_declare_their_sandbox_and_home_paths_are_expanded() {
+    let catalog = Catalog::bundled().unwrap();
+    assert!(
+        catalog.servers.iter().all(|s| s.sandbox.is_some()),
+        "every bundled entry declares its grants"
+    );
+    let text = r#"{"servers": [{"server": {"name": "io.example/files", "packages": [
+        {"registryType": "npm", "identifier": "files-server", "version": "1.0.0",
+         "transport": {"type": "stdio"}}]},
+        "_meta": {"io.github.switchboard-mcp/sandbox":
+            {"network": "off", "allow_write": ["~/Documents/notes"]}}}]}"#;
+    let catalog = Catalog::parse(text, "test").unwrap();
+    let built = build(
+        catalog.find("io.example/files").unwrap(),
+        Choice::Package(0),
+        &Answers::default(),
+    )
+    .unwrap();
+    assert_eq!(
+        built.sandbox.network,
+        switchboard_sandbox::NetworkGrant::Off
+    );
+    let home = std::path::PathBuf::from(std::env::var_os("HOME").unwrap());
+    assert_eq!(
+        built.sandbox.allow_write,
+        vec![home.join("Documents/notes")]
+    );
+    let bad = r#"{"servers": [{"server": {"name": "io.example/x"},
+        "_meta": {"io.github.switchboard-mcp/sandbox": {"network": "sometimes"}}}]}"#;
+    assert!(Catalog::parse(bad, "test").is_err());
 }
 
 #[test]
