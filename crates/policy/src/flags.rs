@@ -560,7 +560,7 @@ fn reveal(raw: &str) -> Revealed {
     Revealed { text, marks }
 }
 
-fn humanize(s: &str) -> String {
+pub(crate) fn humanize(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 4);
     let mut prev: Option<char> = None;
     for c in s.chars() {

@@ -6,6 +6,7 @@
 
 mod corpus;
 mod cross_server;
+mod flows;
 mod length;
 mod patterns;
 mod rules_data;
