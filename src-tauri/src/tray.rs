@@ -306,6 +306,7 @@ mod tests {
             status: "pending".into(),
             scope: None,
             created_at: 0,
+            reason: None,
         }
     }
 

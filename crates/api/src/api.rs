@@ -148,6 +148,7 @@ fn approval_of(a: switchboard_store::ApprovalRecord) -> ApprovalInfo {
         status: a.status,
         scope: a.scope,
         created_at: a.created_at,
+        reason: a.reason,
     }
 }
 
@@ -605,6 +606,7 @@ impl Api {
                 unannotated: policy.unannotated.into(),
                 approval_timeout_secs: u32::try_from(policy.approval_timeout_secs)
                     .unwrap_or(u32::MAX),
+                flow_guard: policy.flow_guard,
             },
         })
     }
@@ -629,7 +631,10 @@ impl Api {
         policy.open_world = p.defaults.open_world.into();
         policy.unannotated = p.defaults.unannotated.into();
         policy.approval_timeout_secs = u64::from(p.defaults.approval_timeout_secs);
+        policy.flow_guard = p.defaults.flow_guard;
         self.store.set_setting(POLICY_SETTINGS_KEY, &policy).await?;
+        // Applied now, not at the next look at the store.
+        self.policy.reload().await?;
         self.settings_get(()).await
     }
 

@@ -4,7 +4,7 @@
 
 use ts_rs::{Config, TS};
 
-use crate::{context::*, sandbox::*, schema::*};
+use crate::{context::*, flows::*, sandbox::*, schema::*};
 
 fn decl<T: TS>(cfg: &Config, out: &mut String) {
     if let Some(docs) = T::docs() {
@@ -66,6 +66,10 @@ pub fn typescript() -> String {
         Limit,
         ModeChange,
         SetClientTools,
+        FlowLabelsSet,
+        FlowToolInfo,
+        ClientFlows,
+        SetToolFlow,
         NewClient,
         PolicyDefaults,
         AuditConfig,

@@ -9,6 +9,7 @@ mod api;
 pub mod bindings;
 pub mod context;
 mod events;
+pub mod flows;
 pub mod http;
 mod manage;
 mod oauth;
@@ -68,6 +69,7 @@ macro_rules! commands {
 }
 
 use context::*;
+use flows::*;
 use sandbox::*;
 use schema::*;
 
@@ -111,6 +113,11 @@ commands! {
     contexts_list(()) -> Vec<ClientContext>;
     /// Changes a client's tool mode, budget or always-listed tools.
     client_set_tools(SetClientTools) -> ClientContext;
+    /// Which tools of each client's view read private data, carry untrusted
+    /// content or send data out, and whether a view holds all three.
+    flows_list(()) -> Vec<ClientFlows>;
+    /// Sets what a tool does in a flow, whatever is inferred.
+    tool_set_flow(SetToolFlow) -> ();
     /// Servers in the catalog, with their add forms.
     catalog_search(CatalogQuery) -> Vec<CatalogEntry>;
     /// Adds a server from the catalog (approved: the user chose it).

@@ -309,6 +309,8 @@ pub struct ApprovalInfo {
     pub scope: Option<String>,
     /// When asked, unix ms.
     pub created_at: i64,
+    /// Why it was put to the user: the rule that asked.
+    pub reason: Option<String>,
 }
 
 /// Which approvals to list.
@@ -512,6 +514,9 @@ pub struct PolicyDefaults {
     pub unannotated: Permission,
     /// Seconds a call waits for an answer before it is denied.
     pub approval_timeout_secs: u32,
+    /// The toxic-flow guard: once a session received a result of an
+    /// untrusted-content tool, its calls of outbound tools ask first.
+    pub flow_guard: bool,
 }
 
 /// Audit log settings.

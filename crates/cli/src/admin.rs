@@ -96,6 +96,13 @@ pub enum ClientsCommand {
     },
     /// Set how /mcp lists a client its tools: tool mode, budget, always-listed tools.
     Set(crate::context::SetArgs),
+    /// Show which clients can read private data, receive untrusted content
+    /// and send data out (a toxic flow), naming the tools.
+    Flows {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Remove a client; its token stops working at once.
     Remove {
         /// Name.
@@ -169,6 +176,9 @@ pub enum ToolsCommand {
         /// Tool.
         tool: String,
     },
+    /// Say what a tool does in a flow (private data, untrusted content,
+    /// outbound), whatever is inferred; with no flags, show it.
+    Flow(crate::flows::FlowArgs),
 }
 
 fn key_value(pair: &str, what: &str) -> Result<(String, String), CliError> {
@@ -401,6 +411,7 @@ pub async fn clients(data_dir: &Path, command: ClientsCommand) -> Result<(), Cli
         }
         ClientsCommand::List { json } => crate::context::list(data_dir, &store, json).await?,
         ClientsCommand::Set(args) => crate::context::set(&store, args).await?,
+        ClientsCommand::Flows { json } => crate::flows::list(data_dir, json).await?,
         ClientsCommand::Remove { name } => {
             store.remove_client(&name).await?;
             eprintln!("removed client \"{name}\"; its token no longer works");

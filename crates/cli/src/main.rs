@@ -8,6 +8,7 @@ mod connect;
 mod context;
 mod doctor;
 mod error;
+mod flows;
 mod import;
 mod integrations;
 mod logs;

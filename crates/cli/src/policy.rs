@@ -27,6 +27,7 @@ pub async fn tools(data_dir: &Path, command: ToolsCommand) -> Result<(), CliErro
     let store = Store::open(data_dir).await?;
     match command {
         ToolsCommand::List { .. } => Ok(()),
+        ToolsCommand::Flow(args) => crate::flows::set(data_dir, args).await,
         ToolsCommand::Set {
             server,
             tool,
@@ -276,6 +277,9 @@ pub async fn approvals(data_dir: &Path, command: ApprovalsCommand) -> Result<(),
                     a.tool,
                     args.chars().take(120).collect::<String>()
                 )?;
+                if let Some(reason) = a.reason.as_deref().filter(|r| !r.is_empty()) {
+                    writeln!(out, "       asks because: {reason}")?;
+                }
             }
         }
         ApprovalsCommand::Approve { id, scope } => {

@@ -27,7 +27,8 @@ pub enum SettingsCommand {
     /// Keys: audit.strict (true|false), audit.retention_days (N|off),
     /// audit.max_mb (N|off); policy.read_only, policy.destructive,
     /// policy.open_world, policy.unannotated (allow|ask|deny: defaults for tools
-    /// by their annotations), policy.approval_timeout_secs (N);
+    /// by their annotations), policy.approval_timeout_secs (N),
+    /// policy.flow_guard (on|off: after untrusted content, outbound tools ask);
     /// ratelimit.client, ratelimit.server, ratelimit.tool (calls/min|off).
     Set {
         /// The setting.
@@ -104,6 +105,7 @@ pub async fn run(data_dir: &Path, command: SettingsCommand) -> Result<(), CliErr
                     "policy.approval_timeout_secs {}",
                     policy.approval_timeout_secs
                 )?;
+                writeln!(out, "policy.flow_guard     {}", policy.flow_guard)?;
                 let limit = |v: Option<u32>| off(v.map(|n| format!("{n}/min")));
                 writeln!(
                     out,
@@ -145,6 +147,7 @@ pub async fn run(data_dir: &Path, command: SettingsCommand) -> Result<(), CliErr
                         .parse()
                         .map_err(|_| CliError::Usage(format!("expected seconds, got {value:?}")))?;
                 }
+                "policy.flow_guard" => policy.flow_guard = parse_bool(&value)?,
                 "ratelimit.client" => policy.rate_limits.per_client = per_minute(&value)?,
                 "ratelimit.server" => policy.rate_limits.per_server = per_minute(&value)?,
                 "ratelimit.tool" => policy.rate_limits.per_tool = per_minute(&value)?,

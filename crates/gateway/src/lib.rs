@@ -23,6 +23,7 @@ pub mod upstream;
 mod wire;
 
 pub use error::{Error, Result};
+pub use pipeline::flow_report::{FlowReport, FlowTool};
 pub use pipeline::offer::{ContextReport, ServerCost, ToolCost, reports as context_reports};
 pub use pipeline::tools_cache::listed_tokens;
 pub use route::{Caller, Route};

@@ -125,6 +125,12 @@ impl Contexts {
     pub fn reports(&self, clients: &[String]) -> Vec<crate::ContextReport> {
         clients.iter().map(|c| self.0.report(c)).collect()
     }
+
+    /// Which tools of each of `clients`' views read private data, carry
+    /// untrusted content or send data out, and whether a view holds all three.
+    pub fn flows(&self, clients: &[String]) -> Vec<crate::FlowReport> {
+        clients.iter().map(|c| self.0.flow_report(c)).collect()
+    }
 }
 
 /// A running gateway.

@@ -211,7 +211,15 @@ impl FlowClassifier {
             }
         }
         if open_world == Some(true) {
-            for label in [FlowLabel::UntrustedContent, FlowLabel::Outbound] {
+            // What it reaches is outside, and what it sends goes there; a tool
+            // that says it is not read-only writes out there, and its answer
+            // is its own confirmation, not someone else's text.
+            let labels_of_hint: &[FlowLabel] = if read_only == Some(false) {
+                &[FlowLabel::Outbound]
+            } else {
+                &[FlowLabel::UntrustedContent, FlowLabel::Outbound]
+            };
+            for &label in labels_of_hint {
                 if !labels.has(label) {
                     labels.set(label, true);
                     labels
@@ -222,7 +230,9 @@ impl FlowClassifier {
         }
         if read_only == Some(true) && open_world == Some(false) && labels.outbound {
             labels.outbound = false;
-            labels.why.retain(|w| !w.starts_with(label_text(FlowLabel::Outbound)));
+            labels
+                .why
+                .retain(|w| !w.starts_with(label_text(FlowLabel::Outbound)));
         }
         if let Some(overrides) = overrides {
             for label in FlowLabel::ALL {
@@ -230,7 +240,9 @@ impl FlowClassifier {
                     labels.set(label, value);
                     labels.why.retain(|w| !w.starts_with(label_text(label)));
                     if value {
-                        labels.why.push(format!("{}: set by you", label_text(label)));
+                        labels
+                            .why
+                            .push(format!("{}: set by you", label_text(label)));
                     }
                 }
             }

@@ -139,6 +139,8 @@ pub struct ApprovalRecord {
     pub created_at: i64,
     /// When answered, unix ms.
     pub answered_at: Option<i64>,
+    /// The rule that put it to the user.
+    pub reason: Option<String>,
 }
 
 /// A new approval request.
@@ -156,6 +158,8 @@ pub struct NewApproval<'a> {
     pub arguments: Option<&'a serde_json::Value>,
     /// Hash of the exact call.
     pub call_hash: &'a str,
+    /// The rule that puts it to the user.
+    pub reason: &'a str,
 }
 
 impl Store {
@@ -402,8 +406,8 @@ impl Store {
     /// Records a call that waits for the user; returns its id.
     pub async fn add_approval(&self, new: &NewApproval<'_>) -> Result<i64> {
         let done = sqlx::query(
-            "INSERT INTO approvals (client, session, server, tool, arguments, call_hash, status, created_at) \
-             VALUES (?, ?, ?, ?, ?, ?, 'pending', ?)",
+            "INSERT INTO approvals (client, session, server, tool, arguments, call_hash, status, created_at, reason) \
+             VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?)",
         )
         .bind(new.client)
         .bind(new.session)
@@ -412,6 +416,7 @@ impl Store {
         .bind(new.arguments.map(|a| a.to_string()))
         .bind(new.call_hash)
         .bind(now_ms())
+        .bind(new.reason)
         .execute(self.pool())
         .await?;
         Ok(done.last_insert_rowid())

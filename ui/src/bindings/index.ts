@@ -394,7 +394,11 @@ scope: string | null,
 /**
  * When asked, unix ms.
  */
-created_at: number, };
+created_at: number, 
+/**
+ * Why it was put to the user: the rule that asked.
+ */
+reason: string | null, };
 
 /**
  * Which approvals to list.
@@ -831,6 +835,100 @@ always_list: Array<string>,
 unlist: Array<string>, };
 
 /**
+ * Labels the user set (None: as inferred).
+ */
+export type FlowLabelsSet = { 
+/**
+ * Reads private data.
+ */
+private_data: boolean | null, 
+/**
+ * Carries untrusted content.
+ */
+untrusted_content: boolean | null, 
+/**
+ * Sends data out.
+ */
+outbound: boolean | null, };
+
+/**
+ * One labelled tool of a client's view.
+ */
+export type FlowToolInfo = { 
+/**
+ * Server.
+ */
+server: string, 
+/**
+ * Tool as the server names it.
+ */
+tool: string, 
+/**
+ * Name on `/mcp` (`SERVER__TOOL`).
+ */
+name: string, 
+/**
+ * Reads private data.
+ */
+private_data: boolean, 
+/**
+ * Its results carry content someone else wrote.
+ */
+untrusted_content: boolean, 
+/**
+ * Can send data out.
+ */
+outbound: boolean, 
+/**
+ * Why, one line per label.
+ */
+why: Array<string>, 
+/**
+ * The user's overrides of its labels.
+ */
+overridden: FlowLabelsSet, };
+
+/**
+ * What one client's view can do in a flow.
+ */
+export type ClientFlows = { 
+/**
+ * Client.
+ */
+client: string, 
+/**
+ * Its view holds a private-data, an untrusted-content and an outbound
+ * tool: text planted in the untrusted content can steer it to send the
+ * private data out.
+ */
+toxic: boolean, 
+/**
+ * The guard is on: after an untrusted result, outbound calls ask first.
+ */
+guard: boolean, 
+/**
+ * The tools of its view with any label.
+ */
+tools: Array<FlowToolInfo>, };
+
+/**
+ * Sets what a tool does in a flow (for every client).
+ */
+export type SetToolFlow = { 
+/**
+ * Server.
+ */
+server: string, 
+/**
+ * Tool as the server names it.
+ */
+tool: string, 
+/**
+ * The labels to hold whatever is inferred (None: as inferred).
+ */
+labels: FlowLabelsSet, };
+
+/**
  * A new client and its token, shown only this once.
  */
 export type NewClient = { 
@@ -870,7 +968,12 @@ unannotated: Permission,
 /**
  * Seconds a call waits for an answer before it is denied.
  */
-approval_timeout_secs: number, };
+approval_timeout_secs: number, 
+/**
+ * The toxic-flow guard: once a session received a result of an
+ * untrusted-content tool, its calls of outbound tools ask first.
+ */
+flow_guard: boolean, };
 
 /**
  * Audit log settings.
@@ -1528,6 +1631,10 @@ export type Rpc = {
   contexts_list: { params: null; result: Array<ClientContext> };
   /** Changes a client's tool mode, budget or always-listed tools. */
   client_set_tools: { params: SetClientTools; result: ClientContext };
+  /** Which tools of each client's view read private data, carry untrusted content or send data out, and whether a view holds all three. */
+  flows_list: { params: null; result: Array<ClientFlows> };
+  /** Sets what a tool does in a flow, whatever is inferred. */
+  tool_set_flow: { params: SetToolFlow; result: null };
   /** Servers in the catalog, with their add forms. */
   catalog_search: { params: CatalogQuery; result: Array<CatalogEntry> };
   /** Adds a server from the catalog (approved: the user chose it). */

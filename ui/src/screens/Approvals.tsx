@@ -34,6 +34,11 @@ export function Approvals() {
                 <div className="muted">
                   from <b>{a.client}</b> at {time(a.created_at)}
                 </div>
+                {a.reason && (
+                  <div className={a.reason.startsWith("toxic-flow guard") ? "warn" : "muted"} data-reason>
+                    Asks because: {a.reason}
+                  </div>
+                )}
               </div>
               <div className="row">
                 <button className="primary" onClick={() => answer.mutate({ id: a.id, answer: "once" })}>

@@ -5,6 +5,7 @@ import { rpc } from "../api";
 import { keys } from "../data/invalidate";
 import { Empty, ErrorNote, Page, PermissionToggle, time } from "../ui";
 import { ContextMeter, contextsKey, count, useContexts } from "./ContextMeter";
+import { Flows, flowsKey } from "./Flows";
 
 function snippets(c: NewClient): [string, string][] {
   const header = `Authorization: Bearer ${c.token}`;
@@ -115,7 +116,10 @@ export function Clients() {
   // Servers starting, stopping or changing their tools change every view.
   const servers = useQuery({ queryKey: keys.servers, queryFn: () => rpc("servers_list", null) });
   useEffect(() => {
-    if (servers.dataUpdatedAt) void client.invalidateQueries({ queryKey: contextsKey });
+    if (servers.dataUpdatedAt) {
+      void client.invalidateQueries({ queryKey: contextsKey });
+      void client.invalidateQueries({ queryKey: flowsKey });
+    }
   }, [client, servers.dataUpdatedAt]);
   const byName = new Map((contexts.data ?? []).map((c) => [c.client, c]));
   const add = useMutation({
@@ -229,6 +233,7 @@ export function Clients() {
           })}
         </section>
       )}
+      {rows.length > 0 && <Flows />}
     </Page>
   );
 }

@@ -77,6 +77,14 @@ export function Settings() {
               <PermissionToggle label={label} value={draft.defaults[key] as Permission} onChange={(p) => setDraft({ ...draft, defaults: { ...draft.defaults, [key]: p } })} />
             </div>
           ))}
+          <label className="check">
+            <input
+              type="checkbox"
+              checked={draft.defaults.flow_guard}
+              onChange={(e) => setDraft({ ...draft, defaults: { ...draft.defaults, flow_guard: e.target.checked } })}
+            />
+            Toxic-flow guard: once a session received untrusted content, its outbound calls ask first
+          </label>
           <label>
             Approval timeout (seconds)
             <input

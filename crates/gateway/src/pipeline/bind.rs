@@ -83,6 +83,15 @@ impl Bound {
         }
     }
 
+    /// Whose taint a call carries: the session's, or for a client without
+    /// sessions, the client's.
+    pub fn flow_key(&self) -> crate::policy::FlowKey {
+        match &self.who {
+            Who::Session(s) => crate::policy::FlowKey::Session(s.key),
+            _ => crate::policy::FlowKey::Client(self.caller.client.clone()),
+        }
+    }
+
     /// The MCP session id, when there is one.
     pub fn session_id(&self) -> Option<&str> {
         match &self.who {

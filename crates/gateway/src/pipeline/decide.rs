@@ -88,7 +88,12 @@ pub(crate) async fn tool_call(
     };
     let client = bound.caller.client.as_str();
     let policy = &core.policy;
-    let verdict = policy.tool_verdict(client, server, &tool);
+    let verdict = policy.flow_verdict(
+        policy.tool_verdict(client, server, &tool),
+        &bound.flow_key(),
+        server,
+        &tool,
+    );
     let what = format!("tool \"{}\"", call.called);
     match verdict.permission {
         Permission::Deny => {
@@ -112,6 +117,7 @@ pub(crate) async fn tool_call(
                 tool: call.tool,
                 arguments: call.arguments,
                 shown_arguments: shown,
+                reason: &verdict.rule,
             };
             let progress = call.progress.map(|token| (out.sender(), token.clone()));
             let timeout = Duration::from_secs(policy.settings().approval_timeout_secs);

@@ -367,6 +367,8 @@ async fn call(
         out,
     )
     .await?;
+    core.policy
+        .flow_received(&bound.flow_key(), target.up.name(), &tool);
     core.tasks
         .created(target.up.name(), &bound.caller.client, &answer);
     Ok(Served::Answer(answer))

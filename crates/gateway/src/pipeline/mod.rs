@@ -23,6 +23,7 @@ mod asks;
 mod bind;
 mod classify;
 mod decide;
+pub(crate) mod flow_report;
 mod lifecycle;
 mod methods;
 pub(crate) mod offer;

@@ -94,6 +94,8 @@ pub(super) async fn close(
 /// upstream subscriptions nobody else holds.
 pub(crate) async fn end(core: &Core, session: &Session) {
     core.policy.approvals.forget_session(session.key);
+    core.policy
+        .flow_forget(&crate::policy::FlowKey::Session(session.key));
     let released = core.sessions.close(session);
     for (server, uri) in released {
         if let Some(up) = core.hub.get(&server) {

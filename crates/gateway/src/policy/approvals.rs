@@ -40,6 +40,8 @@ pub struct AskRequest<'a> {
     pub arguments: Option<&'a serde_json::Map<String, serde_json::Value>>,
     /// Arguments with secrets masked (stored: the store never holds secrets).
     pub shown_arguments: Option<serde_json::Value>,
+    /// The rule that asks.
+    pub reason: &'a str,
 }
 
 /// The user's answer (or its absence).
@@ -150,6 +152,7 @@ impl Approvals {
                 tool: request.tool,
                 arguments: request.shown_arguments.as_ref(),
                 call_hash: &hash,
+                reason: request.reason,
             })
             .await?;
         let (tx, mut rx) = oneshot::channel();

@@ -11,7 +11,7 @@ fn inspector() -> &'static Inspector {
     INSPECTOR.get_or_init(Inspector::builtin)
 }
 
-fn definition(server: &str, tool: &Tool) -> ToolDefinition {
+pub(super) fn definition(server: &str, tool: &Tool) -> ToolDefinition {
     ToolDefinition {
         server: server.to_owned(),
         name: tool.name.to_string(),

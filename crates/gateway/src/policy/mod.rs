@@ -6,10 +6,11 @@
 
 mod approvals;
 mod flags;
+mod flows;
 mod limits;
 
 use std::{
-    collections::{HashMap, HashSet},
+    collections::{BTreeMap, HashMap, HashSet},
     sync::{
         Arc, RwLock,
         atomic::{AtomicU64, Ordering},
@@ -20,11 +21,13 @@ use rmcp::model::Tool;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 use switchboard_context::{Budget, ToolMode};
+pub use switchboard_policy::flows::{FlowLabels, FlowOverride};
 use switchboard_store::{Permission, Scope, Store};
 
 pub(crate) use approvals::Approvals;
 pub use approvals::{Answer, AskRequest};
 pub use flags::flag_tools;
+pub use flows::{FlowKey, override_key as flow_override_key};
 use limits::Limiter;
 pub use limits::RateLimits;
 
@@ -47,6 +50,11 @@ pub struct PolicySettings {
     pub approval_timeout_secs: u64,
     /// Calls per minute, per client / server / tool (None: unlimited).
     pub rate_limits: RateLimits,
+    /// The toxic-flow guard: once a session received a result of an
+    /// untrusted-content tool, its calls of outbound tools ask first.
+    pub flow_guard: bool,
+    /// The user's say on tools' flow labels, by name on `/mcp`.
+    pub flow_overrides: BTreeMap<String, FlowOverride>,
 }
 
 impl Default for PolicySettings {
@@ -58,6 +66,8 @@ impl Default for PolicySettings {
             unannotated: Permission::Allow,
             approval_timeout_secs: 120,
             rate_limits: RateLimits::default(),
+            flow_guard: false,
+            flow_overrides: BTreeMap::new(),
         }
     }
 }
@@ -142,6 +152,7 @@ pub struct Policy {
     pins: RwLock<Pins>,
     limiter: Limiter,
     pub(crate) approvals: Approvals,
+    flows: flows::Flows,
     /// Bumped whenever a verdict may change (rules, profiles, pins), so
     /// results derived from verdicts can be cached.
     generation: AtomicU64,
@@ -165,6 +176,7 @@ impl Policy {
             pins: RwLock::new(Pins::new()),
             limiter: Limiter::default(),
             approvals: Approvals::new(store),
+            flows: flows::Flows::default(),
             generation: AtomicU64::new(0),
         };
         policy.reload().await?;

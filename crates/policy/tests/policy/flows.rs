@@ -9,7 +9,10 @@ use switchboard_policy::{
 
 /// A tool of a captured server in `crates/bench/corpus/tools/SERVER.json`.
 fn captured(server: &str, tool: &str) -> ToolDefinition {
-    let path = format!("{}/../bench/corpus/tools/{server}.json", env!("CARGO_MANIFEST_DIR"));
+    let path = format!(
+        "{}/../bench/corpus/tools/{server}.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
     let text = std::fs::read_to_string(&path).unwrap();
     let file: Value = serde_json::from_str(&text).unwrap();
     let found = file["tools"]
@@ -55,7 +58,12 @@ fn real_tools_get_the_labels_a_reviewer_would_give() {
     for (server, tool, want) in cases {
         let got = labels(server, tool);
         for label in *want {
-            assert!(got.has(*label), "{server}/{tool}: want {label:?}, got {:?} ({:?})", set(&got), got.why);
+            assert!(
+                got.has(*label),
+                "{server}/{tool}: want {label:?}, got {:?} ({:?})",
+                set(&got),
+                got.why
+            );
         }
         assert!(!got.why.is_empty(), "{server}/{tool} says why");
     }
@@ -64,7 +72,10 @@ fn real_tools_get_the_labels_a_reviewer_would_give() {
         ("memory", "read_graph", Outbound),
         ("slack", "slack_post_message", PrivateData),
     ] {
-        assert!(!labels(server, tool).has(not), "{server}/{tool} is not {not:?}");
+        assert!(
+            !labels(server, tool).has(not),
+            "{server}/{tool} is not {not:?}"
+        );
     }
 }
 
@@ -83,17 +94,34 @@ fn tool(name: &str, description: &str, annotations: Option<Value>) -> ToolDefini
 #[test]
 fn annotations_count_and_overrides_win() {
     let classifier = FlowClassifier::builtin();
-    let open = tool("lookup", "Looks something up.", Some(serde_json::json!({"openWorldHint": true})));
+    let open = tool(
+        "lookup",
+        "Looks something up.",
+        Some(serde_json::json!({"openWorldHint": true})),
+    );
     let got = classifier.classify(&open, None);
     assert!(got.untrusted_content && got.outbound, "{got:?}");
     assert!(got.why.iter().any(|w| w.contains("openWorldHint")));
+    let writer = tool(
+        "deliver",
+        "Delivers the given text.",
+        Some(serde_json::json!({"openWorldHint": true, "readOnlyHint": false})),
+    );
+    let got = classifier.classify(&writer, None);
+    assert!(
+        got.outbound && !got.untrusted_content,
+        "a writer's answer is its own: {got:?}"
+    );
 
     let closed = tool(
         "post_note",
         "Posts a note to the local journal.",
         Some(serde_json::json!({"openWorldHint": false, "readOnlyHint": true})),
     );
-    assert!(!classifier.classify(&closed, None).outbound, "read-only and closed world is not outbound");
+    assert!(
+        !classifier.classify(&closed, None).outbound,
+        "read-only and closed world is not outbound"
+    );
 
     let plain = tool("summarize", "Summarizes text.", None);
     assert_eq!(set(&classifier.classify(&plain, None)), vec![]);
@@ -102,19 +130,26 @@ fn annotations_count_and_overrides_win() {
         ..FlowOverride::default()
     };
     let got = classifier.classify(&plain, Some(&overridden));
-    assert!(got.outbound && got.why == vec!["outbound: set by you".to_owned()], "{got:?}");
+    assert!(
+        got.outbound && got.why == vec!["outbound: set by you".to_owned()],
+        "{got:?}"
+    );
     let off = FlowOverride {
         untrusted_content: Some(false),
         outbound: Some(false),
         ..FlowOverride::default()
     };
     let got = classifier.classify(&open, Some(&off));
-    assert!(!got.untrusted_content && !got.outbound && got.why.is_empty(), "{got:?}");
+    assert!(
+        !got.untrusted_content && !got.outbound && got.why.is_empty(),
+        "{got:?}"
+    );
 }
 
 #[test]
 fn bad_rules_are_refused_with_their_label() {
-    let err = FlowClassifier::from_rules(r#"{"labels": {"outbound": {"names": ["(unclosed"]}}}"#).unwrap_err();
+    let err = FlowClassifier::from_rules(r#"{"labels": {"outbound": {"names": ["(unclosed"]}}}"#)
+        .unwrap_err();
     assert!(err.to_string().contains("Outbound"), "{err}");
     assert!(FlowClassifier::from_rules(r#"{"labels": {"sideways": {}}}"#).is_err());
 }
