@@ -17,7 +17,7 @@
 //! can send without a CORS preflight, which is never granted.
 
 use std::{
-    collections::{HashMap, HashSet},
+    collections::{HashMap, VecDeque},
     convert::Infallible,
     path::{Component, Path, PathBuf},
     sync::{Arc, Mutex},
@@ -41,13 +41,18 @@ use crate::{Api, ApiError, ErrorCode};
 /// The header `/api/rpc` requires (any value).
 pub const RPC_HEADER: &str = "x-switchboard";
 const CODE_LIFETIME: Duration = Duration::from_secs(600);
+/// Browser sign-ins kept at once; one more ends the oldest.
+pub const MAX_WEB_SESSIONS: usize = 16;
+/// How long a browser sign-in lasts.
+const WEB_SESSION_LIFETIME: Duration = Duration::from_secs(7 * 24 * 3600);
 
 /// Who may use the API from a browser.
 pub struct WebAccess {
     control_token: String,
     cookie: String,
     codes: Mutex<HashMap<String, Instant>>,
-    sessions: Mutex<HashSet<String>>,
+    /// Browser sign-ins, oldest first, with when each began.
+    sessions: Mutex<VecDeque<(String, Instant)>>,
 }
 
 impl std::fmt::Debug for WebAccess {
@@ -66,7 +71,7 @@ impl WebAccess {
             // Cookies ignore ports: one name per gateway.
             cookie: format!("switchboard_{port}"),
             codes: Mutex::new(HashMap::new()),
-            sessions: Mutex::new(HashSet::new()),
+            sessions: Mutex::new(VecDeque::new()),
         }
     }
 
@@ -90,10 +95,12 @@ impl WebAccess {
 
     fn new_session(&self) -> String {
         let id = switchboard_auth::new_control_token().expose().clone();
-        self.sessions
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(id.clone());
+        let mut sessions = self.sessions.lock().unwrap_or_else(|e| e.into_inner());
+        sessions.retain(|(_, at)| at.elapsed() < WEB_SESSION_LIFETIME);
+        while sessions.len() >= MAX_WEB_SESSIONS {
+            sessions.pop_front();
+        }
+        sessions.push_back((id.clone(), Instant::now()));
         id
     }
 
@@ -106,7 +113,12 @@ impl WebAccess {
             .filter_map(|v| v.to_str().ok())
             .flat_map(|v| v.split(';'))
             .filter_map(|c| c.trim().strip_prefix(&prefix))
-            .any(|id| sessions.contains(id))
+            .any(|id| {
+                sessions.iter().any(|(known, at)| {
+                    at.elapsed() < WEB_SESSION_LIFETIME
+                        && switchboard_auth::constant_time_eq(id, known)
+                })
+            })
     }
 
     fn bearer_ok(&self, headers: &HeaderMap) -> bool {

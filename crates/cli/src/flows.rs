@@ -129,7 +129,7 @@ pub async fn list(data_dir: &Path, json: bool) -> Result<(), CliError> {
             let names: Vec<&str> = client
                 .tools
                 .iter()
-                .filter(|t| pick(*t))
+                .filter(|t| pick(t))
                 .map(|t| t.name.as_str())
                 .collect();
             let names = match names.is_empty() {

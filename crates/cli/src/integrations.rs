@@ -48,6 +48,10 @@ pub struct ImportArgs {
     /// Show what would be imported; change nothing.
     #[arg(long)]
     dry_run: bool,
+    /// Import remote servers whose URL or headers take values from this
+    /// shell's environment (the dry run names each variable).
+    #[arg(long)]
+    allow_env: bool,
     /// Print JSON.
     #[arg(long)]
     json: bool,
@@ -78,6 +82,10 @@ pub struct InstallArgs {
     /// Write the config even if the client does not seem to be installed.
     #[arg(long)]
     force: bool,
+    /// Import remote servers whose URL or headers take values from this
+    /// shell's environment (the dry run names each variable).
+    #[arg(long)]
+    allow_env: bool,
 }
 
 /// `clients uninstall`
@@ -290,6 +298,13 @@ fn print_plan(out: &mut impl std::io::Write, plan: &ImportPlan) -> Result<(), Cl
         for warning in &c.warnings {
             writeln!(out, "      note: {warning}")?;
         }
+        for used in &c.from_env {
+            writeln!(
+                out,
+                "      from your environment: ${{{}}} into the {} (sent to the server)",
+                used.variable, used.into
+            )?;
+        }
     }
     for skipped in &plan.skipped {
         writeln!(
@@ -299,6 +314,34 @@ fn print_plan(out: &mut impl std::io::Write, plan: &ImportPlan) -> Result<(), Cl
         )?;
     }
     Ok(())
+}
+
+/// Values of this shell's environment go into a remote server's requests only
+/// when the user said so: refused with each variable named otherwise.
+fn check_env(plan: &ImportPlan, allowed: bool, again: &str) -> Result<(), CliError> {
+    if allowed {
+        return Ok(());
+    }
+    let uses: Vec<String> = plan
+        .servers
+        .iter()
+        .filter(|p| matches!(p.action, Action::Add { .. }))
+        .flat_map(|p| {
+            let entry = &p.candidate.origin.entry;
+            p.candidate
+                .from_env
+                .iter()
+                .map(move |u| format!("${{{}}} into the {} of \"{entry}\"", u.variable, u.into))
+        })
+        .collect();
+    if uses.is_empty() {
+        return Ok(());
+    }
+    Err(CliError::Usage(format!(
+        "nothing imported: remote servers would send values of this shell's environment: {}. \
+         Check them (--dry-run), then repeat with --allow-env: {again} --allow-env",
+        uses.join(", ")
+    )))
 }
 
 fn print_applied(
@@ -378,6 +421,11 @@ pub async fn import(data_dir: &Path, args: ImportArgs) -> Result<(), CliError> {
         )?;
         return Ok(());
     }
+    check_env(
+        &plan,
+        args.allow_env,
+        &format!("switchboard clients import {}", args.kind),
+    )?;
     let applied = import::apply(&store, Some(&secrets), &plan)
         .await
         .map_err(clients_error)?;
@@ -484,6 +532,11 @@ pub async fn install(data_dir: &Path, args: InstallArgs) -> Result<(), CliError>
         write!(out, "{}", plan.diff)?;
         return Ok(());
     }
+    check_env(
+        &plan.import,
+        args.allow_env,
+        &format!("switchboard clients install {}", args.kind),
+    )?;
     let removed = plan.removed.clone();
     let kept = plan.kept.clone();
     print_plan(&mut out, &plan.import)?;

@@ -158,6 +158,35 @@ impl Resolver {
         (out, unresolved)
     }
 
+    /// The environment variables `text` takes a value from (those set; a
+    /// `${NAME:-default}` whose NAME is unset takes none).
+    pub fn variables(&self, text: &str) -> Vec<String> {
+        let mut names = Vec::new();
+        let mut rest = text;
+        while let Some(start) = rest.find("${") {
+            let after = &rest[start + 2..];
+            let Some(end) = after.find('}') else { break };
+            if let Some(name) = Self::variable_of(&after[..end])
+                && self.vars.contains_key(name)
+                && !names.iter().any(|n| n == name)
+            {
+                names.push(name.to_owned());
+            }
+            rest = &after[end + 1..];
+        }
+        names
+    }
+
+    /// The variable a reference names (`env:NAME`, `NAME`, `NAME:-default`).
+    fn variable_of(inner: &str) -> Option<&str> {
+        let name = match inner.strip_prefix("env:") {
+            Some(name) => name,
+            None => inner.split_once(":-").map_or(inner, |(name, _)| name),
+        };
+        let plain = !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        plain.then_some(name)
+    }
+
     fn lookup(&self, inner: &str) -> Option<String> {
         if inner == "userHome" {
             return Some(self.home.display().to_string());
@@ -194,6 +223,40 @@ pub struct Candidate {
     /// References only the client can fill in (`${input:…}`, unset variables).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub unresolved: Vec<String>,
+    /// Variables of this environment expanded into a remote server's URL or
+    /// headers: values that will leave the machine, named for the user
+    /// before anything is imported.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub from_env: Vec<EnvUse>,
+}
+
+/// One environment variable that goes into a remote server's request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EnvUse {
+    /// The variable.
+    pub variable: String,
+    /// Where its value goes: `URL` or `header NAME`.
+    pub into: String,
+}
+
+/// The variables a remote server's URL and headers take from the environment.
+fn remote_env(resolver: &Resolver, url: &str, headers: &BTreeMap<String, String>) -> Vec<EnvUse> {
+    let uses = |text: &str, into: String| {
+        resolver
+            .variables(text)
+            .into_iter()
+            .map(move |variable| EnvUse {
+                variable,
+                into: into.clone(),
+            })
+    };
+    uses(url, "URL".into())
+        .chain(
+            headers
+                .iter()
+                .flat_map(|(k, v)| uses(v, format!("header {k}"))),
+        )
+        .collect()
 }
 
 fn expand_map(
@@ -222,6 +285,12 @@ pub fn candidate(origin: Origin, entry: ParsedEntry, resolver: &Resolver) -> Can
             entry.ignored.join(", ")
         ));
     }
+    let from_env = match &entry.spec {
+        Spec::Stdio { .. } => Vec::new(),
+        Spec::Http { url, headers } | Spec::Sse { url, headers } => {
+            remote_env(resolver, url, headers)
+        }
+    };
     let transport = match entry.spec {
         Spec::Stdio {
             command,
@@ -254,6 +323,7 @@ pub fn candidate(origin: Origin, entry: ParsedEntry, resolver: &Resolver) -> Can
         enabled: entry.enabled,
         warnings,
         unresolved,
+        from_env,
     }
 }
 

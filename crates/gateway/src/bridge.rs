@@ -20,7 +20,11 @@ use std::{
 use serde_json::{Map, Value, json};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::wire::{Message, RpcError};
+use crate::{
+    pipeline::refusal::RATE_LIMITED,
+    session::{Caps, Held, Slot},
+    wire::{Message, RpcError},
+};
 
 /// Prefix of the `requestState` values the gateway issues, so retries that
 /// carry a server's own state pass through untouched.
@@ -53,6 +57,8 @@ pub(crate) enum Step {
 
 struct Parked {
     client: String,
+    /// Its place among the client's parked calls.
+    _slot: Slot,
     events: mpsc::Receiver<CallEvent>,
     replies: HashMap<String, Reply>,
 }
@@ -87,6 +93,7 @@ impl Bridge {
     pub async fn next(
         self: &Arc<Self>,
         client: &str,
+        caps: &Arc<Caps>,
         mut events: mpsc::Receiver<CallEvent>,
         gone: impl Future<Output = ()>,
     ) -> Option<Result<Step, RpcError>> {
@@ -126,11 +133,17 @@ impl Bridge {
                 }
             }
         }
+        // Dropping the call's inputs unanswered ends it upstream too.
+        let slot = match caps.take(client, Held::Parked) {
+            Ok(slot) => slot,
+            Err(over) => return Some(Err(RpcError::new(RATE_LIMITED, over.to_string()))),
+        };
         let state = format!("{STATE_PREFIX}{}", uuid::Uuid::new_v4());
         lock(&self.parked).insert(
             state.clone(),
             Parked {
                 client: client.to_owned(),
+                _slot: slot,
                 events,
                 replies,
             },
@@ -190,6 +203,7 @@ mod tests {
     #[tokio::test]
     async fn input_parks_the_call_and_only_its_client_resumes_it() {
         let bridge = Arc::new(Bridge::default());
+        let caps = Arc::new(Caps::default());
         let (tx, rx) = mpsc::channel(4);
         let (reply, answer) = oneshot::channel();
         let request = Message::request(
@@ -198,8 +212,9 @@ mod tests {
             Some(raw(&json!({"message": "name?"}))),
         );
         tx.send(CallEvent::Input { request, reply }).await.unwrap();
-        let Some(Ok(Step::InputRequired(asked))) =
-            bridge.next("alice", rx, std::future::pending()).await
+        let Some(Ok(Step::InputRequired(asked))) = bridge
+            .next("alice", &caps, rx, std::future::pending())
+            .await
         else {
             panic!("expected input required");
         };
@@ -219,9 +234,55 @@ mod tests {
         let done = Message::response(crate::wire::int_id(1), raw(&json!({})));
         tx.send(CallEvent::Done(Ok(done))).await.unwrap();
         assert!(matches!(
-            bridge.next("alice", rx, std::future::pending()).await,
+            bridge
+                .next("alice", &caps, rx, std::future::pending())
+                .await,
             Some(Ok(Step::Done(_)))
         ));
         assert_eq!(bridge.parked(), 0);
+    }
+
+    async fn park(
+        bridge: &Arc<Bridge>,
+        caps: &Arc<Caps>,
+        client: &str,
+    ) -> Result<String, RpcError> {
+        let (tx, rx) = mpsc::channel(4);
+        let (reply, _answer) = oneshot::channel();
+        let request = Message::request(crate::wire::int_id(1), "roots/list", None);
+        tx.send(CallEvent::Input { request, reply }).await.unwrap();
+        match bridge.next(client, caps, rx, std::future::pending()).await {
+            Some(Ok(Step::InputRequired(asked))) => {
+                Ok(asked["requestState"].as_str().unwrap().to_owned())
+            }
+            Some(Err(e)) => Err(e),
+            _ => panic!("expected input required or an error"),
+        }
+    }
+
+    #[tokio::test]
+    async fn one_client_parks_at_most_its_share() {
+        let bridge = Arc::new(Bridge::default());
+        let caps = Arc::new(Caps::default());
+        let mut states = Vec::new();
+        for _ in 0..crate::session::caps::PARKED_PER_CLIENT {
+            states.push(park(&bridge, &caps, "alice").await.unwrap());
+        }
+        let refused = park(&bridge, &caps, "alice").await.unwrap_err();
+        assert_eq!(refused.code, RATE_LIMITED);
+        assert!(
+            refused.message.contains("calls waiting for its input"),
+            "{}",
+            refused.message
+        );
+        assert!(
+            park(&bridge, &caps, "bob").await.is_ok(),
+            "another client parks"
+        );
+        // A resumed call gives its place back.
+        let _events = bridge
+            .resume("alice", &states[0], Some(Map::new()))
+            .unwrap();
+        assert!(park(&bridge, &caps, "alice").await.is_ok());
     }
 }

@@ -14,6 +14,9 @@ pub enum Error {
     /// The secret store setting is not usable.
     #[error("secret store: {0}")]
     Secrets(String),
+    /// The HTTP client for servers could not be built.
+    #[error("cannot set up HTTP to servers: {0}")]
+    Http(#[from] reqwest::Error),
     /// The listen address is not a loopback address.
     #[error("refusing to listen on {0}: Switchboard only binds loopback addresses")]
     NotLoopback(std::net::SocketAddr),

@@ -170,11 +170,7 @@ fn environment(
 ) -> Result<Environment> {
     let secrets = switchboard_auth::SecretStore::from_env(store.data_dir())
         .map_err(|e| Error::Secrets(e.to_string()))?;
-    let http = reqwest::Client::builder()
-        .tcp_nodelay(true)
-        .pool_idle_timeout(Duration::from_secs(90))
-        .build()
-        .unwrap_or_default();
+    let http = crate::upstream::http::client()?;
     let oauth = switchboard_auth::oauth::OAuth::new(
         secrets.clone(),
         switchboard_auth::oauth::OAuthConfig::for_data_dir(store.data_dir()),

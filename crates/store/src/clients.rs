@@ -60,14 +60,31 @@ impl Store {
     }
 
     /// Removes an existing client.
+    ///
+    /// Everything granted to it goes with it: its permissions, and its calls
+    /// still waiting for approval end as expired. A new client of the same
+    /// name starts clean.
     pub async fn remove_client(&self, name: &str) -> Result<()> {
+        let mut tx = self.pool().begin().await?;
         let result = sqlx::query("DELETE FROM clients WHERE name = ?")
             .bind(name)
-            .execute(self.pool())
+            .execute(&mut *tx)
             .await?;
         if result.rows_affected() == 0 {
             return Err(Error::NoSuchClient(name.to_owned()));
         }
+        sqlx::query("DELETE FROM permissions WHERE scope = ?")
+            .bind(format!("client:{name}"))
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "UPDATE approvals SET status = 'expired', answered_at = ? WHERE client = ? AND status = 'pending'",
+        )
+        .bind(now_ms())
+        .bind(name)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
         Ok(())
     }
 

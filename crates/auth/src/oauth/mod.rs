@@ -711,10 +711,15 @@ impl OAuth {
             journal.finish(format!("failed: {message}"));
             protocol(message)
         };
-        let net = OAuthNet::new(&resource, journal.clone()).map_err(&fail)?;
-        let mut manager = AuthorizationManager::new_with_oauth_http_client(url, Arc::new(net))
+        let net = Arc::new(OAuthNet::new(&resource, journal.clone()).map_err(&fail)?);
+        let insecure = |net: &OAuthNet| {
+            net.insecure_endpoint().map(|url| {
+                format!("{url} is not https: OAuth endpoints must use https (plain http only on loopback)")
+            })
+        };
+        let mut manager = AuthorizationManager::new_with_oauth_http_client(url, net.clone())
             .await
-            .map_err(|e| fail(e.to_string()))?;
+            .map_err(|e| fail(insecure(&net).unwrap_or_else(|| e.to_string())))?;
         let challenge = server
             .challenge
             .lock()
@@ -723,7 +728,28 @@ impl OAuth {
         let resolution = manager
             .resolve_metadata_from_challenge(challenge.as_deref())
             .await
-            .map_err(|e| fail(format!("discovery: {e}")))?;
+            .map_err(|e| {
+                fail(format!(
+                    "discovery: {}",
+                    insecure(&net).unwrap_or_else(|| e.to_string())
+                ))
+            })?;
+        let metadata = &resolution.metadata;
+        for endpoint in [
+            Some(&metadata.authorization_endpoint),
+            Some(&metadata.token_endpoint),
+            metadata.registration_endpoint.as_ref(),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            if !url::Url::parse(endpoint).is_ok_and(|u| net::secure_endpoint(&u)) {
+                return Err(fail(format!(
+                    "discovery: the authorization server names {}: OAuth endpoints must use https (plain http only on loopback)",
+                    net::redact_url(endpoint)
+                )));
+            }
+        }
         if !resolution.source.is_discovered() {
             journal.note(
                 "discovery",

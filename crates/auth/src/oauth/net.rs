@@ -114,6 +114,25 @@ impl AddressPolicy {
     }
 }
 
+/// Whether an OAuth endpoint may be used: https, or plain http on loopback
+/// only (a local authorization server). Tokens and codes never cross a
+/// network in the clear.
+pub(crate) fn secure_endpoint(url: &url::Url) -> bool {
+    match url.scheme() {
+        "https" => true,
+        "http" => match url.host() {
+            Some(url::Host::Domain(d)) => {
+                let d = d.trim_end_matches('.').to_ascii_lowercase();
+                d == "localhost" || d.ends_with(".localhost")
+            }
+            Some(url::Host::Ipv4(a)) => a.is_loopback(),
+            Some(url::Host::Ipv6(a)) => a.is_loopback(),
+            None => false,
+        },
+        _ => false,
+    }
+}
+
 /// Resolves names and drops the addresses the policy refuses.
 struct FilteringResolver(AddressPolicy);
 
@@ -138,6 +157,10 @@ impl reqwest::dns::Resolve for FilteringResolver {
 enum NetError {
     #[error("OAuth request to {0} refused: address not allowed for this server")]
     Refused(String),
+    #[error(
+        "OAuth request to {0} refused: OAuth endpoints must use https (plain http only on loopback)"
+    )]
+    Insecure(String),
     #[error("OAuth response body exceeds {MAX_BODY} bytes")]
     TooLarge,
 }
@@ -148,6 +171,8 @@ pub(crate) struct OAuthNet {
     stop: reqwest::Client,
     policy: AddressPolicy,
     journal: Arc<Journal>,
+    /// The first endpoint refused for not being https, to tell the user.
+    insecure: std::sync::Mutex<Option<String>>,
 }
 
 impl OAuthNet {
@@ -155,7 +180,10 @@ impl OAuthNet {
         let policy = AddressPolicy::for_resource(resource);
         let resolver = Arc::new(FilteringResolver(policy));
         let follow_policy = reqwest::redirect::Policy::custom(move |attempt| {
-            if !policy.allows_url(attempt.url()) {
+            if !secure_endpoint(attempt.url()) {
+                let refused = NetError::Insecure(redact_url(attempt.url().as_str()));
+                attempt.error(refused)
+            } else if !policy.allows_url(attempt.url()) {
                 let refused = NetError::Refused(attempt.url().to_string());
                 attempt.error(refused)
             } else if attempt.previous().len() > MAX_REDIRECTS {
@@ -177,7 +205,16 @@ impl OAuthNet {
             stop: build(reqwest::redirect::Policy::none())?,
             policy,
             journal,
+            insecure: std::sync::Mutex::new(None),
         })
+    }
+
+    /// The first endpoint refused for plain http, if any.
+    pub(crate) fn insecure_endpoint(&self) -> Option<String> {
+        self.insecure
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 }
 
@@ -194,6 +231,18 @@ impl OAuthHttpClient for OAuthNet {
             let kind = classify(request.uri().path(), request.body());
             let request = reqwest::Request::try_from(request)
                 .map_err(|e| Box::new(e) as OAuthHttpClientError)?;
+            if !secure_endpoint(request.url()) {
+                self.journal.step(
+                    &format!("{method} {shown_url}"),
+                    None,
+                    Some("refused: not https".into()),
+                );
+                self.insecure
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .get_or_insert_with(|| shown_url.clone());
+                return Err(Box::new(NetError::Insecure(shown_url)) as OAuthHttpClientError);
+            }
             if !self.policy.allows_url(request.url()) {
                 self.journal.step(
                     &format!("{method} {shown_url}"),
@@ -374,6 +423,24 @@ mod tests {
         assert!(local.allows("127.0.0.1".parse().unwrap()));
         assert!(!local.allows("169.254.169.254".parse().unwrap()));
         assert!(!local.allows_url(&url::Url::parse("file:///etc/passwd").unwrap()));
+    }
+
+    #[test]
+    fn endpoints_need_https_except_on_loopback() {
+        let ok = |u: &str| secure_endpoint(&url::Url::parse(u).unwrap());
+        assert!(ok("https://as.example.com/token"));
+        assert!(ok("http://127.0.0.1:9000/token"));
+        assert!(ok("http://127.8.0.1/token"));
+        assert!(ok("http://[::1]:9000/authorize"));
+        assert!(ok("http://localhost:8080/register"));
+        assert!(ok("http://auth.localhost/register"));
+        assert!(!ok("http://as.example.com/token"));
+        assert!(!ok("http://10.0.0.5/token"));
+        assert!(!ok("http://192.168.1.2:8080/authorize"));
+        assert!(!ok("http://localhost.example.com/token"));
+        assert!(!ok("ftp://as.example.com/token"));
+        let text = NetError::Insecure("http://as.example.com/token".into()).to_string();
+        assert!(text.contains("must use https"), "{text}");
     }
 
     #[test]

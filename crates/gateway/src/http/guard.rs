@@ -3,7 +3,10 @@
 
 use std::{
     collections::HashMap,
-    sync::{Arc, RwLock},
+    sync::{
+        Arc, RwLock,
+        atomic::{AtomicU64, Ordering},
+    },
     time::{Duration, Instant},
 };
 
@@ -19,13 +22,24 @@ use switchboard_store::{ClientRecord, Store};
 use crate::route::{Caller, Route};
 
 /// Known client tokens (by hash), refreshed when the store changes.
+///
+/// An unknown token costs no database lookup of its own: a miss re-reads
+/// the clients (a client added a moment ago may not be known yet) at most
+/// once per [`MISS_RELOAD_EVERY`], whatever the number of unknown tokens.
 pub(crate) struct ClientTokens {
     store: Store,
     by_hash: RwLock<HashMap<String, ClientRecord>>,
     touched: RwLock<HashMap<i64, Instant>>,
+    /// When the clients were last re-read for a miss (ms since `epoch`).
+    miss_reload_at: AtomicU64,
+    epoch: Instant,
+    /// Re-reads made for misses.
+    miss_reloads: AtomicU64,
 }
 
 const TOUCH_EVERY: Duration = Duration::from_secs(60);
+/// How often an unknown token may make the gateway re-read its clients.
+const MISS_RELOAD_EVERY: Duration = Duration::from_millis(500);
 
 impl ClientTokens {
     pub async fn load(store: Store) -> Result<Self, switchboard_store::Error> {
@@ -33,6 +47,9 @@ impl ClientTokens {
             store,
             by_hash: RwLock::new(HashMap::new()),
             touched: RwLock::new(HashMap::new()),
+            miss_reload_at: AtomicU64::new(0),
+            epoch: Instant::now(),
+            miss_reloads: AtomicU64::new(0),
         };
         tokens.reload().await?;
         Ok(tokens)
@@ -45,26 +62,52 @@ impl ClientTokens {
         Ok(())
     }
 
-    async fn identify(&self, token: &str) -> Option<ClientRecord> {
-        let hash = switchboard_auth::hash_token(token);
-        let known = self
-            .by_hash
+    fn known(&self, hash: &str) -> Option<ClientRecord> {
+        self.by_hash
             .read()
             .unwrap_or_else(|e| e.into_inner())
-            .get(&hash)
-            .cloned();
-        // A client added a moment ago may not be in the cache yet.
-        let client = match known {
+            .get(hash)
+            .cloned()
+    }
+
+    pub(crate) async fn identify(&self, token: &str) -> Option<ClientRecord> {
+        let hash = switchboard_auth::hash_token(token);
+        let client = match self.known(&hash) {
             Some(c) => c,
-            None => self
-                .store
-                .client_by_token_hash(&hash)
-                .await
-                .ok()
-                .flatten()?,
+            None => {
+                // A client added a moment ago may not be in the cache yet;
+                // one miss in each interval re-reads them all, the others
+                // are refused at once.
+                if !self.claim_miss_reload() {
+                    return None;
+                }
+                self.miss_reloads.fetch_add(1, Ordering::Relaxed);
+                if let Err(e) = self.reload().await {
+                    tracing::warn!(error = %e, "cannot re-read the clients");
+                }
+                self.known(&hash)?
+            }
         };
         self.touch(client.id).await;
         Some(client)
+    }
+
+    /// Whether this miss may re-read the clients (one per interval).
+    fn claim_miss_reload(&self) -> bool {
+        let now = u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let every = u64::try_from(MISS_RELOAD_EVERY.as_millis()).unwrap_or(u64::MAX);
+        let last = self.miss_reload_at.load(Ordering::Acquire);
+        (last == 0 || now.saturating_sub(last) >= every)
+            && self
+                .miss_reload_at
+                .compare_exchange(last, now.max(1), Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+    }
+
+    /// Re-reads made because of unknown tokens.
+    #[cfg(test)]
+    pub(crate) fn miss_reloads(&self) -> u64 {
+        self.miss_reloads.load(Ordering::Relaxed)
     }
 
     async fn touch(&self, id: i64) {
@@ -293,5 +336,28 @@ mod tests {
         assert!(!is_loopback_origin("https://evil.test"));
         assert!(!is_loopback_origin("null"));
         assert!(!is_loopback_origin("http://localhost:1/x"));
+    }
+
+    #[tokio::test]
+    async fn unknown_tokens_do_not_each_cost_a_lookup() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).await.unwrap();
+        let hash = |t: &str| switchboard_auth::hash_token(t);
+        store.add_client("known", &hash("sbt_known")).await.unwrap();
+        let tokens = ClientTokens::load(store.clone()).await.unwrap();
+        assert!(tokens.identify("sbt_known").await.is_some());
+        for n in 0..2_000 {
+            assert!(tokens.identify(&format!("sbt_guess_{n}")).await.is_none());
+        }
+        assert!(
+            tokens.miss_reloads() <= 2,
+            "2,000 unknown tokens re-read the clients {} times",
+            tokens.miss_reloads()
+        );
+        // A client added since is still found, once the interval has passed.
+        store.add_client("late", &hash("sbt_late")).await.unwrap();
+        tokio::time::sleep(MISS_RELOAD_EVERY + Duration::from_millis(50)).await;
+        let late = tokens.identify("sbt_late").await.unwrap();
+        assert_eq!(late.name, "late");
     }
 }

@@ -104,6 +104,11 @@ pub(crate) async fn tool_call(
             });
         }
         Permission::Ask => {
+            // Held while the call waits: one client cannot flood the queue.
+            let _slot = core
+                .sessions
+                .caps
+                .take(client, crate::session::Held::Approvals)?;
             let shown = call.arguments.map(|a| {
                 let mut v = Value::Object(a.clone());
                 core.audit.redactor().redact(&mut v);

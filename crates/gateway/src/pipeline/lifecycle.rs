@@ -105,6 +105,14 @@ pub(super) async fn initialize(
         up.settled(core.settle).await;
     }
     let agreed = negotiate(requested);
+    if let Some(old) = core.sessions.to_evict(&bound.caller.client) {
+        tracing::info!(
+            session = old.key,
+            client = %bound.caller.client,
+            "ending the client's least recently used session: it holds the most sessions one client may"
+        );
+        super::streams::end(core, &old).await;
+    }
     let session = core
         .sessions
         .open(bound.caller.clone(), agreed.to_owned(), capabilities);

@@ -6,6 +6,7 @@ use serde_json::json;
 use switchboard_audit::Decision;
 
 use crate::{
+    session::{Held, OverCap},
     upstream::{Unavailable, UpstreamError},
     wire::{RpcError, WireError},
 };
@@ -108,6 +109,9 @@ pub(crate) enum Refusal {
     /// Refused by a rate limit.
     #[error("rate limited: {why}; retry after {wait:.1} s")]
     RateLimited { why: String, wait: f64 },
+    /// The client holds as many of something as one client may.
+    #[error(transparent)]
+    OverCap(#[from] OverCap),
     /// The approval could not be queued.
     #[error("cannot queue the approval: {0}")]
     Approval(String),
@@ -166,6 +170,9 @@ impl Refusal {
             Refusal::Denied { rule, .. } => {
                 RpcError::new(POLICY_DENIED, message).with_data(json!({ "rule": rule }))
             }
+            Refusal::OverCap(over) => {
+                RpcError::new(RATE_LIMITED, message).with_data(json!({ "limit": over.limit }))
+            }
             Refusal::RateLimited { wait, .. } => RpcError::new(RATE_LIMITED, message)
                 .with_data(json!({ "retryAfterSeconds": (wait * 10.0).ceil() / 10.0 })),
             Refusal::Undecidable { server, .. } => {
@@ -191,6 +198,8 @@ impl Refusal {
             Refusal::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Refusal::UnknownSession | Refusal::UnknownServer(_) => StatusCode::NOT_FOUND,
             Refusal::ServerBlocked { .. } => StatusCode::FORBIDDEN,
+            // A stream refused is refused before it opens.
+            Refusal::OverCap(over) if over.held == Held::Streams => StatusCode::TOO_MANY_REQUESTS,
             Refusal::MissingMeta(_) if stateless => StatusCode::BAD_REQUEST,
             Refusal::InvalidRequest(_) if stateless => StatusCode::BAD_REQUEST,
             _ => status_of(&self.error(), stateless),
@@ -202,6 +211,7 @@ impl Refusal {
         match self {
             Refusal::Denied { rule, decision, .. } => Some((decision.clone(), rule)),
             Refusal::RateLimited { why, .. } => Some((Decision::RateLimited, why)),
+            Refusal::OverCap(_) => Some((Decision::RateLimited, "per-client ceiling")),
             Refusal::ServerBlocked { reason, .. } => Some((Decision::Denied, reason)),
             _ => None,
         }

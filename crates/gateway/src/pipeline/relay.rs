@@ -177,7 +177,12 @@ async fn step(
 ) -> Result<Message, Refusal> {
     match core
         .bridge
-        .next(&bound.caller.client, events, out.closed())
+        .next(
+            &bound.caller.client,
+            &core.sessions.caps,
+            events,
+            out.closed(),
+        )
         .await
     {
         None => Err(Refusal::Cancelled),

@@ -14,7 +14,7 @@ use super::{Core, accepts, bind::check_route, refusal::Refusal};
 use crate::{
     mcp_headers::{PROTOCOL_VERSION, SESSION_ID, is_stateless_version},
     route::Caller,
-    session::Session,
+    session::{Held, Session},
 };
 
 /// A comment line now and then keeps idle proxies from closing the stream.
@@ -57,14 +57,17 @@ pub(super) async fn open(core: &Core, caller: &Caller, parts: &Parts) -> Result<
         ));
     }
     let session = session_of(core, caller, parts)?;
+    // The stream holds its place until its body ends.
+    let slot = core.sessions.caps.take(&caller.client, Held::Streams)?;
     let rx = session.open_stream();
     let mut tick = tokio::time::interval(KEEP_ALIVE);
     tick.reset();
     let stop = core.shutdown.clone();
-    let events = futures::stream::unfold((rx, tick, stop), |(mut rx, mut tick, stop)| async move {
+    let state = (rx, tick, stop, slot);
+    let events = futures::stream::unfold(state, |(mut rx, mut tick, stop, slot)| async move {
         tokio::select! {
-            event = rx.recv() => event.map(|e| (Ok::<_, Infallible>(e), (rx, tick, stop))),
-            _ = tick.tick() => Some((Ok(Bytes::from_static(b":\n\n")), (rx, tick, stop))),
+            event = rx.recv() => event.map(|e| (Ok::<_, Infallible>(e), (rx, tick, stop, slot))),
+            _ = tick.tick() => Some((Ok(Bytes::from_static(b":\n\n")), (rx, tick, stop, slot))),
             () = stop.cancelled() => None,
         }
     });

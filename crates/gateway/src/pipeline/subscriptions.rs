@@ -78,6 +78,10 @@ pub(super) async fn listen(
     record: &mut Recording,
     out: &Outbox,
 ) -> Result<Served, Refusal> {
+    let _slot = core
+        .sessions
+        .caps
+        .take(&bound.caller.client, crate::session::Held::Streams)?;
     let caps = info_for(core, &bound.caller.route).capabilities;
     let mut accepted = Accepted {
         tools: filter.tools_list_changed == Some(true)

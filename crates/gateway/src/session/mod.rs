@@ -7,6 +7,7 @@
 //! mutexes held for map lookups, never across an `.await`.
 #![expect(deprecated, reason = "logging is still part of 2025-11-25")]
 
+pub(crate) mod caps;
 mod fanout;
 
 use std::{
@@ -23,6 +24,7 @@ use rmcp::model::{ClientCapabilities, LoggingLevel};
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
+pub(crate) use caps::{Caps, Held, OverCap, SESSIONS_PER_CLIENT, Slot};
 pub(crate) use fanout::Downstream;
 
 use crate::{route::Caller, wire::Message};
@@ -235,6 +237,8 @@ pub(crate) struct Listen {
 /// Every live session and listen stream.
 #[derive(Default)]
 pub(crate) struct Sessions {
+    /// What each client holds open, against its ceilings.
+    pub caps: Arc<Caps>,
     next_key: AtomicU64,
     by_id: RwLock<HashMap<Arc<str>, Arc<Session>>>,
     listens: Mutex<HashMap<SessionKey, Arc<Listen>>>,
@@ -312,6 +316,20 @@ impl Sessions {
             .unwrap_or_else(|e| e.into_inner())
             .insert(id, session.clone());
         session
+    }
+
+    /// The least recently used session of `client` when it holds as many as
+    /// one client may: the one to end before it opens another.
+    pub fn to_evict(&self, client: &str) -> Option<Arc<Session>> {
+        let by_id = self.by_id.read().unwrap_or_else(|e| e.into_inner());
+        let mine: Vec<&Arc<Session>> = by_id
+            .values()
+            .filter(|s| s.caller.client == client)
+            .collect();
+        if mine.len() < SESSIONS_PER_CLIENT {
+            return None;
+        }
+        mine.into_iter().max_by_key(|s| s.idle_for()).cloned()
     }
 
     /// The session `id` of `caller`: another caller's session is as unknown

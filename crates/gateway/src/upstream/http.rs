@@ -33,6 +33,45 @@ const MAX_JSON: usize = 16 * 1024 * 1024;
 /// Largest error body read for a message.
 const MAX_ERROR_BODY: usize = 64 * 1024;
 
+/// Redirects followed for one request, at most.
+const MAX_REDIRECTS: usize = 5;
+
+/// A server redirected the gateway to another origin.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "refused to follow a redirect from {from} to {to}: another origin would get the server's \
+     headers and token (if the server moved, set its new URL)"
+)]
+struct CrossOrigin {
+    from: String,
+    to: String,
+}
+
+/// The gateway's HTTP client for servers. A redirect is followed only within
+/// the server's own origin: its configured headers and its OAuth token never
+/// reach another host, scheme or port.
+pub(crate) fn client() -> Result<reqwest::Client, reqwest::Error> {
+    let redirects = reqwest::redirect::Policy::custom(|attempt| {
+        let from = attempt.previous().first().map(url::Url::origin);
+        match from {
+            Some(from) if from != attempt.url().origin() => {
+                let refused = CrossOrigin {
+                    from: from.ascii_serialization(),
+                    to: attempt.url().origin().ascii_serialization(),
+                };
+                attempt.error(refused)
+            }
+            _ if attempt.previous().len() > MAX_REDIRECTS => attempt.error("too many redirects"),
+            _ => attempt.follow(),
+        }
+    });
+    reqwest::Client::builder()
+        .tcp_nodelay(true)
+        .pool_idle_timeout(Duration::from_secs(90))
+        .redirect(redirects)
+        .build()
+}
+
 /// Parses configured headers; a bad name or value is a configuration error.
 pub(crate) fn header_map(headers: &BTreeMap<String, String>) -> Result<HeaderMap, String> {
     let mut map = HeaderMap::new();

@@ -92,3 +92,52 @@ async fn ids_are_not_reused() {
     let second = store.add_client("a", "h2").await.unwrap();
     assert!(second.id > first.id);
 }
+
+/// A removed client's grants go with it: a new client of the same name starts clean.
+#[tokio::test]
+async fn removing_a_client_removes_what_it_was_granted() {
+    use switchboard_store::{NewApproval, Permission, PermissionEntry, Scope};
+    let (_dir, store) = temp_store().await;
+    store.add_client("bob", "hash-bob-1").await.unwrap();
+    store.add_client("carol", "hash-carol").await.unwrap();
+    for client in ["bob", "carol"] {
+        store
+            .set_permission(&PermissionEntry {
+                scope: Scope::Client(client.into()),
+                server: "*".into(),
+                tool: "*".into(),
+                permission: Permission::Allow,
+            })
+            .await
+            .unwrap();
+    }
+    let waiting = |client| NewApproval {
+        client,
+        session: None,
+        server: "s",
+        tool: "t",
+        arguments: None,
+        call_hash: "h",
+        reason: "ask",
+    };
+    let bobs = store.add_approval(&waiting("bob")).await.unwrap();
+    let carols = store.add_approval(&waiting("carol")).await.unwrap();
+
+    store.remove_client("bob").await.unwrap();
+    store.add_client("bob", "hash-bob-2").await.unwrap();
+
+    let scopes: Vec<Scope> = store
+        .list_permissions()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|p| p.scope)
+        .collect();
+    assert_eq!(scopes, vec![Scope::Client("carol".into())]);
+    let status = |id| {
+        let store = store.clone();
+        async move { store.get_approval(id).await.unwrap().unwrap().status }
+    };
+    assert_eq!(status(bobs).await, "expired");
+    assert_eq!(status(carols).await, "pending");
+}
