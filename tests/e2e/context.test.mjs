@@ -189,3 +189,59 @@ test("the context meter and the tool mode of a client", { timeout: 180_000 }, as
   assert.equal(digits(await listedTools.textContent()), full);
   await shot("context-default", meter);
 });
+
+test("a client's toxic flow, its guard and a tool's labels", { timeout: 180_000 }, async () => {
+  const venv = process.env.SWITCHBOARD_VENV ?? join(process.env.HOME, ".cache/switchboard/venv");
+  const flowServer = join(root, "tests/acceptance/helpers/flow_server.py");
+  await page.goto(base);
+  const nav = page.getByRole("navigation", { name: "Main" });
+  await nav.getByRole("link", { name: "Servers" }).click();
+  await page.getByRole("button", { name: /Add server/ }).first().click();
+  await page.getByLabel("Name").fill("flows");
+  await page.getByLabel("Command").fill(`${join(venv, "bin/python")} ${flowServer}`);
+  await page.getByRole("button", { name: "Add server" }).last().click();
+  await page.locator('tr[data-server="flows"] .state-ready').waitFor({ timeout: 60_000 });
+
+  await nav.getByRole("link", { name: "Clients" }).click();
+  await page.getByLabel("Client name").fill("mailer");
+  await page.getByRole("button", { name: "Create token" }).click();
+  await page.getByRole("button", { name: "Done" }).click();
+
+  // Private notes, a web page and an email in one view: flagged, naming the tools.
+  const card = page.locator('[data-flows="mailer"]');
+  await card.getByRole("heading", { name: "Toxic flow: mailer" }).waitFor();
+  await page.waitForFunction(
+    () => document.querySelector('[data-flows="mailer"]')?.textContent.includes("flows__send_email"),
+    null,
+    { timeout: 30_000 },
+  );
+  const text = await card.textContent();
+  for (const tool of ["flows__read_notes", "flows__fetch_page", "flows__send_email"]) {
+    assert.ok(text.includes(tool), `the warning names ${tool}: ${text}`);
+  }
+  await card.getByText(/Guard off/).waitFor();
+  await shot("flows-toxic", card);
+
+  // The guard, from the card (the same setting as in Settings).
+  await card.getByRole("button", { name: "Turn the guard on" }).click();
+  await card.getByText(/Guard on: after an untrusted result/).waitFor();
+  await nav.getByRole("link", { name: "Settings" }).click();
+  assert.equal(await page.getByLabel(/Toxic-flow guard/).isChecked(), true, "Settings shows the guard on");
+  await nav.getByRole("link", { name: "Clients" }).click();
+
+  // The user says the notes are not private; auto brings the inferred label back.
+  const readers = card.locator("li", { hasText: "reads private data" });
+  assert.match(await readers.textContent(), /flows__read_notes/);
+  await card.getByText(/Labelled tools/).click();
+  const privateData = card.getByLabel("flows__read_notes private data");
+  await privateData.selectOption("no");
+  await page.waitForFunction(
+    () => ![...document.querySelectorAll('[data-flows="mailer"] li')].some((li) => li.textContent.includes("reads private data") && li.textContent.includes("flows__read_notes")),
+  );
+  assert.equal(await privateData.inputValue(), "no", "the tool stays listed with the user's label");
+  await privateData.selectOption("auto");
+  await page.waitForFunction(
+    () => [...document.querySelectorAll('[data-flows="mailer"] li')].some((li) => li.textContent.includes("reads private data") && li.textContent.includes("flows__read_notes")),
+  );
+  await shot("flows-labels", card);
+});

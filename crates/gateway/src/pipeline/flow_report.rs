@@ -32,7 +32,8 @@ pub struct FlowReport {
     pub toxic: bool,
     /// Whether the guard is on (outbound calls ask after untrusted content).
     pub guard: bool,
-    /// The tools of its view with any label, in server order.
+    /// The tools of its view with any label (or one the user set), in
+    /// server order.
     pub tools: Vec<FlowTool>,
 }
 
@@ -51,7 +52,9 @@ pub(crate) fn flow_report(policy: &Policy, client: &str, view: &View) -> FlowRep
         let mut tool = listed.clone();
         tool.name = own.to_owned().into();
         let labels: Arc<FlowLabels> = policy.flow_labels(server, &tool);
-        if labels.private_data || labels.untrusted_content || labels.outbound {
+        // A tool the user set stays listed, so it can be set back.
+        let labelled = labels.private_data || labels.untrusted_content || labels.outbound;
+        if labelled || policy.flow_overridden(server, own) {
             tools.push(FlowTool {
                 server: server.to_owned(),
                 tool: own.to_owned(),

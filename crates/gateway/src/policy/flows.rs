@@ -122,6 +122,14 @@ impl Policy {
         }
     }
 
+    /// Whether the user set any label of `server`'s `tool`.
+    pub fn flow_overridden(&self, server: &str, tool: &str) -> bool {
+        self.snapshot()
+            .settings
+            .flow_overrides
+            .contains_key(&override_key(server, tool))
+    }
+
     /// A call of `tool` answered `key`: remembered when the tool carries
     /// untrusted content.
     pub fn flow_received(&self, key: &FlowKey, server: &str, tool: &Tool) {
