@@ -153,3 +153,29 @@ fn bad_rules_are_refused_with_their_label() {
     assert!(err.to_string().contains("Outbound"), "{err}");
     assert!(FlowClassifier::from_rules(r#"{"labels": {"sideways": {}}}"#).is_err());
 }
+
+/// Words that name a flow only in context: a "request" is not a web request,
+/// a "query" is not a database.
+#[test]
+fn words_that_only_sometimes_mean_a_flow() {
+    let classifier = FlowClassifier::builtin();
+    let sampling = tool(
+        "trigger_sampling_request",
+        "Asks the client's model for a completion.",
+        None,
+    );
+    assert!(
+        !classifier.classify(&sampling, None).outbound,
+        "a sampling request sends nothing out"
+    );
+    let research = tool(
+        "simulate_research_query",
+        "Runs a simulated research task.",
+        None,
+    );
+    assert!(!classifier.classify(&research, None).private_data);
+    let http = tool("make_http_request", "Calls a URL.", None);
+    assert!(classifier.classify(&http, None).outbound);
+    let sql = tool("run_sql", "Runs a statement.", None);
+    assert!(classifier.classify(&sql, None).private_data);
+}
