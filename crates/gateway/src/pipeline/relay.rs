@@ -266,6 +266,22 @@ impl Pump {
         } else {
             params.insert("_meta".into(), raw(&meta));
         }
+        // A 2026-07-28 client that asked for log messages hears a session
+        // server's while its request runs (such a server sends them on its
+        // session's stream, not the call's), from before the request leaves.
+        let _logs = match self.bound.log_level() {
+            Some(level) if self.bound.stateless() && !live.stateless() => {
+                Some(self.core.sessions.hear_logs(
+                    self.bound.key(),
+                    crate::session::LogRequest {
+                        caller: self.bound.caller.clone(),
+                        level,
+                        tx: self.out.sender(),
+                    },
+                ))
+            }
+            _ => None,
+        };
         let message = Message::request(int_id(ticket.id), method, Some(raw(&params)));
         let exchange = match conn.send(ticket, &message, schema).await {
             Ok(exchange) => exchange,
@@ -287,22 +303,6 @@ impl Pump {
         self.core
             .direct
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        // A 2026-07-28 client that asked for log messages hears a session
-        // server's while its request runs (such a server sends them on its
-        // session's stream, not the call's).
-        let _logs = match self.bound.log_level() {
-            Some(level) if self.bound.stateless() && !live.stateless() => {
-                Some(self.core.sessions.hear_logs(
-                    self.bound.key(),
-                    crate::session::LogRequest {
-                        caller: self.bound.caller.clone(),
-                        level,
-                        tx: self.out.sender(),
-                    },
-                ))
-            }
-            _ => None,
-        };
         let bridged = self.bound.stateless() && !live.stateless() && RETRYABLE.contains(&method);
         if !bridged {
             let answer = self.run(exchange, Stop::Client(cancel)).await;
@@ -323,7 +323,11 @@ impl Pump {
                 .send(CallEvent::Done(result.map_err(|r| r.error())))
                 .await;
         });
-        step(&self.core, &self.bound, rx, &self.out).await
+        let stepped = step(&self.core, &self.bound, rx, &self.out).await;
+        if _logs.is_some() {
+            tokio::time::sleep(LOG_SETTLE).await;
+        }
+        stepped
     }
 
     /// Reads what the server says about the call until its answer.
