@@ -110,9 +110,7 @@ async def test_guard_holds_outbound_calls_after_untrusted_content(make_gateway) 
             notes = await session.call_tool(READ, {"topic": "doors"})
             assert "4711" in text_of(notes), "a private-data tool is not held"
 
-            seen = nonce()
-            page = await call_without_asking(gateway, session, FETCH, {"url": f"https://example.org/{seen}"}, seen)
-            assert "Release notes" in text_of(page)
+            await fetch_untrusted(gateway, session)
 
             # Now this session holds untrusted content: its outbound call waits.
             held = nonce()
@@ -150,10 +148,15 @@ async def test_guard_without_sessions_holds_the_client(make_gateway) -> None:
             assert "notes on plants" in text_of(notes)
 
 
-async def fetch_then_held(gateway: Gateway, client: Client) -> None:
+async def fetch_untrusted(gateway: Gateway, client: Client) -> None:
+    """A web page, fetched without asking: from now on the caller holds untrusted content."""
     seen = nonce()
     page = await call_without_asking(gateway, client, FETCH, {"url": f"https://example.org/{seen}"}, seen)
     assert "Release notes" in text_of(page)
+
+
+async def fetch_then_held(gateway: Gateway, client: Client) -> None:
+    await fetch_untrusted(gateway, client)
     held = nonce()
     async with anyio.create_task_group() as group:
         call = start_call(group, client, SEND, {"to": "drop@example.net", "body": held})

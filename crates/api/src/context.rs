@@ -239,14 +239,19 @@ fn limit(l: Option<Limit>) -> Option<Option<u32>> {
 impl Api {
     /// Every client's context, by name.
     pub(crate) async fn contexts_list(&self, (): ()) -> Result<Vec<ClientContext>, ApiError> {
-        let names: Vec<String> = self
+        let names = self.client_names().await?;
+        Ok(self.contexts_of(&names).await)
+    }
+
+    /// Every client's name.
+    pub(crate) async fn client_names(&self) -> Result<Vec<String>, ApiError> {
+        Ok(self
             .store
             .list_clients()
             .await?
             .into_iter()
             .map(|c| c.name)
-            .collect();
-        Ok(self.contexts_of(&names).await)
+            .collect())
     }
 
     /// Reports for `names`, after the policy has picked up the store.

@@ -90,7 +90,7 @@ fn info(report: FlowReport, settings: &PolicySettings) -> ClientFlows {
             .map(|t| FlowToolInfo {
                 overridden: settings
                     .flow_overrides
-                    .get(&t.name)
+                    .get(&flow_override_key(&t.server, &t.tool))
                     .map(FlowLabelsSet::from)
                     .unwrap_or_default(),
                 server: t.server,
@@ -108,13 +108,7 @@ fn info(report: FlowReport, settings: &PolicySettings) -> ClientFlows {
 impl Api {
     /// Every client's flows, by name.
     pub(crate) async fn flows_list(&self, (): ()) -> Result<Vec<ClientFlows>, ApiError> {
-        let names: Vec<String> = self
-            .store
-            .list_clients()
-            .await?
-            .into_iter()
-            .map(|c| c.name)
-            .collect();
+        let names = self.client_names().await?;
         let contexts = self.contexts.clone();
         // Labelling thousands of tools is CPU work: off the runtime.
         let reports = tokio::task::spawn_blocking(move || contexts.flows(&names))
@@ -136,17 +130,12 @@ impl Api {
             .get_setting::<PolicySettings>(POLICY_SETTINGS_KEY)
             .await?
             .unwrap_or_default();
-        let key = flow_override_key(&p.server, &p.tool);
         let set = FlowOverride {
             private_data: p.labels.private_data,
             untrusted_content: p.labels.untrusted_content,
             outbound: p.labels.outbound,
         };
-        if set.is_empty() {
-            settings.flow_overrides.remove(&key);
-        } else {
-            settings.flow_overrides.insert(key, set);
-        }
+        settings.set_flow_override(&p.server, &p.tool, set);
         self.store
             .set_setting(POLICY_SETTINGS_KEY, &settings)
             .await?;

@@ -75,11 +75,7 @@ pub async fn set(data_dir: &Path, args: FlowArgs) -> Result<(), CliError> {
         outbound: tri(args.outbound, current.outbound)?,
     };
     if changing {
-        if set.is_empty() {
-            settings.flow_overrides.remove(&key);
-        } else {
-            settings.flow_overrides.insert(key.clone(), set.clone());
-        }
+        settings.set_flow_override(&args.server, &args.tool, set.clone());
         store.set_setting(POLICY_SETTINGS_KEY, &settings).await?;
     }
     writeln!(

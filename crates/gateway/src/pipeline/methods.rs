@@ -321,6 +321,15 @@ async fn call(
     let target = by_name(core, bound, called, "tool")?;
     aim(record, &target);
     if let Some(served) = resumed(core, bound, request, state, out).await? {
+        // A resumed call's answer carries what the tool returned, as any.
+        if let crate::upstream::ToolLookup::Listed(tool) = target
+            .up
+            .tool_for_call(&target.name, std::time::Duration::ZERO)
+            .await
+        {
+            core.policy
+                .flow_received(&bound.flow_key(), target.up.name(), &tool);
+        }
         return Ok(served);
     }
     let decided = decide::tool_call(

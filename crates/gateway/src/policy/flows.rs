@@ -81,8 +81,9 @@ impl Policy {
                 return labels.clone();
             }
         }
-        let settings = self.snapshot().settings.clone();
-        let overrides = settings
+        let snapshot = self.snapshot();
+        let overrides = snapshot
+            .settings
             .flow_overrides
             .get(&override_key(server, &tool.name));
         let labels = Arc::new(classifier().classify(&definition(server, tool), overrides));

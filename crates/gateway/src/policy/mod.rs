@@ -57,6 +57,19 @@ pub struct PolicySettings {
     pub flow_overrides: BTreeMap<String, FlowOverride>,
 }
 
+impl PolicySettings {
+    /// Sets the user's labels of `server`'s `tool`; all as inferred removes
+    /// the entry.
+    pub fn set_flow_override(&mut self, server: &str, tool: &str, labels: FlowOverride) {
+        let key = flow_override_key(server, tool);
+        if labels.is_empty() {
+            self.flow_overrides.remove(&key);
+        } else {
+            self.flow_overrides.insert(key, labels);
+        }
+    }
+}
+
 impl Default for PolicySettings {
     fn default() -> Self {
         Self {
