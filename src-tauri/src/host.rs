@@ -219,6 +219,19 @@ async fn start(options: &Options) -> Result<(Store, Gateway), DesktopError> {
         ..GatewayConfig::default()
     };
     let gateway = Gateway::start(store.clone(), config).await?;
+    // The control API on the gateway's own port, for the CLI (`switchboard
+    // auth login`, `clients list`, ...): the same API the window uses, behind
+    // the control token of gateway.json. The window itself talks over IPC.
+    let info = gateway.info();
+    let access = Arc::new(switchboard_api::http::WebAccess::new(
+        info.control_token.clone(),
+        info.listen.port(),
+    ));
+    gateway.mount(switchboard_api::http::router(
+        Api::new(store.clone(), &gateway),
+        access,
+        None,
+    ));
     Ok((store, gateway))
 }
 

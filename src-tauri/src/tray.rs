@@ -1,15 +1,16 @@
 //! The tray icon: the gateway's state, servers ready, calls waiting, quick
-//! toggles; and a notification when a call starts waiting for approval.
+//! toggles; and a notification when a call starts waiting for approval or a
+//! server that worked needs sign-in again.
 
 use std::{
-    collections::HashSet,
+    collections::{HashMap, HashSet},
     sync::{Mutex, PoisonError},
 };
 
 use futures::StreamExt as _;
 use switchboard_api::{
     Event,
-    schema::{ApprovalInfo, ServerInfo, ServerState},
+    schema::{ApprovalInfo, OAuthStatus, ServerInfo, ServerState, SignInState},
 };
 use tauri::{
     AppHandle, Manager as _, Wry,
@@ -236,6 +237,7 @@ pub async fn follow(app: AppHandle, host: Host) {
     status.gateway = Gateway::Running(running.mcp_url.clone());
     show(&app, &status);
     let mut seen = HashSet::new();
+    let mut states = HashMap::new();
     let mut events = std::pin::pin!(running.api.events());
     loop {
         let event = tokio::select! {
@@ -246,19 +248,65 @@ pub async fn follow(app: AppHandle, host: Host) {
             Some(Event::Servers { servers }) => {
                 status.servers = servers.iter().map(Server::of).collect();
             }
+            Some(Event::Oauth { statuses }) => {
+                if let Some((title, body)) = sign_in_notification(&mut states, &statuses) {
+                    notify(&app, title, body);
+                }
+                continue;
+            }
             Some(Event::Approvals { pending }) => {
                 if let Some((title, body)) = notification(&mut seen, &pending) {
-                    let shown = app.notification().builder().title(title).body(body).show();
-                    if let Err(e) = shown {
-                        tracing::warn!("cannot show a notification: {e}");
-                    }
+                    notify(&app, title, body);
                 }
                 status.pending = pending.len();
             }
-            Some(Event::Audit { .. } | Event::AuditLagged { .. } | Event::Oauth { .. }) => continue,
+            Some(Event::Audit { .. } | Event::AuditLagged { .. }) => continue,
             None => return,
         }
         show(&app, &status);
+    }
+}
+
+fn notify(app: &AppHandle, title: String, body: String) {
+    let shown = app.notification().builder().title(title).body(body).show();
+    if let Err(e) = shown {
+        tracing::warn!("cannot show a notification: {e}");
+    }
+}
+
+/// The notification for servers whose sign-in was lost (signed in before,
+/// needing one now, and not because the user signed out), once per time it
+/// happens. `states` keeps each server's last sign-in state.
+fn sign_in_notification(
+    states: &mut HashMap<String, SignInState>,
+    statuses: &[OAuthStatus],
+) -> Option<(String, String)> {
+    let mut lost = Vec::new();
+    for status in statuses {
+        let before = states.insert(status.server.clone(), status.state);
+        if status.state == SignInState::NeedsSignIn
+            && !status.signed_out
+            && before == Some(SignInState::SignedIn)
+        {
+            lost.push(status.server.as_str());
+        }
+    }
+    states.retain(|name, _| statuses.iter().any(|s| s.server == *name));
+    match lost.as_slice() {
+        [] => None,
+        [one] => Some((
+            format!("Sign in to {one} again"),
+            format!(
+                "{one} needs a new sign-in; its tools are unavailable until then. Open Switchboard to sign in."
+            ),
+        )),
+        many => Some((
+            format!("{} servers need sign-in again", many.len()),
+            format!(
+                "{}: their tools are unavailable until then. Open Switchboard to sign in.",
+                many.join(", ")
+            ),
+        )),
     }
 }
 
@@ -325,6 +373,39 @@ mod tests {
         assert_eq!(seen.len(), 5);
         assert_eq!(notification(&mut seen, &[]), None);
         assert!(seen.is_empty());
+    }
+
+    fn oauth(server: &str, state: SignInState, signed_out: bool) -> OAuthStatus {
+        OAuthStatus {
+            server: server.into(),
+            state,
+            issuer: None,
+            scopes: Vec::new(),
+            expires_at_ms: None,
+            reason: None,
+            flow_id: None,
+            signed_out,
+        }
+    }
+
+    #[test]
+    fn a_lost_sign_in_is_said_once() {
+        use SignInState::{NeedsSignIn, SignedIn};
+        let mut states = HashMap::new();
+        let mut say = |state, signed_out| {
+            sign_in_notification(&mut states, &[oauth("linear", state, signed_out)])
+        };
+        // A server that never signed in is no news.
+        assert_eq!(say(NeedsSignIn, false), None);
+        assert_eq!(say(SignedIn, false), None);
+        let (title, body) = say(NeedsSignIn, false).unwrap();
+        assert_eq!(title, "Sign in to linear again");
+        assert!(body.contains("tools are unavailable"), "{body}");
+        // Said once, however often the statuses come again.
+        assert_eq!(say(NeedsSignIn, false), None);
+        // Signing out is no news either.
+        assert_eq!(say(SignedIn, false), None);
+        assert_eq!(say(NeedsSignIn, true), None);
     }
 
     #[test]

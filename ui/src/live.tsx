@@ -34,6 +34,7 @@ export function LiveProvider({ children }: { children: ReactNode }) {
       if (e.type === "audit") batcher.add(e.rows);
       if (e.type === "servers") client.setQueryData(keys.servers, e.servers);
       if (e.type === "approvals") client.setQueryData([...keys.approvals, "pending"], e.pending);
+      if (e.type === "oauth") client.setQueryData(keys.oauthAll, e.statuses);
       for (const key of staleKeys(e)) void client.invalidateQueries({ queryKey: key });
     };
     const stop = getPlatform().subscribe(onEvent, setConnected);

@@ -15,6 +15,7 @@ import { Approvals } from "./screens/Approvals";
 import { Clients } from "./screens/Clients";
 import { Settings } from "./screens/Settings";
 import { Doctor } from "./screens/Doctor";
+import { SignInBanner } from "./screens/SignInBanner";
 import "./styles.css";
 
 const NAV = [
@@ -58,6 +59,7 @@ function Shell() {
         ))}
       </nav>
       <main>
+        <SignInBanner />
         <Outlet />
       </main>
     </div>

@@ -266,9 +266,17 @@ impl Api {
     }
 
     pub(crate) async fn server_remove(&self, p: ServerName) -> Result<(), ApiError> {
+        let record = self.store.get_server(&p.name).await?;
         self.store.remove_server(&p.name).await?;
-        // Its sign-in goes too (best effort: there may be no keyring).
-        let _ = self.hub.oauth().sign_out(&p.name).await;
+        // Its sign-in goes too: revoked where the authorization server can,
+        // and forgotten with its registration (best effort: there may be no
+        // keyring).
+        if let Some(TransportConfig::Http { url, .. } | TransportConfig::Sse { url, .. }) =
+            record.map(|r| r.transport)
+            && let Err(e) = self.hub.oauth().forget(&p.name, &url).await
+        {
+            tracing::warn!(server = %p.name, error = %e, "cannot forget the removed server's sign-in");
+        }
         Ok(())
     }
 
@@ -608,6 +616,9 @@ impl Api {
                     .unwrap_or(u32::MAX),
                 flow_guard: policy.flow_guard,
             },
+            oauth: OAuthClientSettings {
+                client_metadata_url: self.oauth_settings().await?.client_metadata_url,
+            },
         })
     }
 
@@ -617,6 +628,22 @@ impl Api {
                 "the approval timeout must be at least one second",
             ));
         }
+        let oauth = p
+            .oauth
+            .map(|o| {
+                let url = o
+                    .client_metadata_url
+                    .map(|u| u.trim().to_owned())
+                    .filter(|u| !u.is_empty());
+                if let Some(url) = &url {
+                    switchboard_auth::oauth::validate_metadata_url(url)
+                        .map_err(|e| ApiError::invalid(e.to_string()))?;
+                }
+                Ok::<_, ApiError>(switchboard_auth::oauth::OAuthSettings {
+                    client_metadata_url: url,
+                })
+            })
+            .transpose()?;
         let mut audit = self
             .store
             .get_setting::<AuditSettings>(AUDIT_SETTINGS_KEY)
@@ -632,6 +659,11 @@ impl Api {
         policy.unannotated = p.defaults.unannotated.into();
         policy.approval_timeout_secs = u64::from(p.defaults.approval_timeout_secs);
         policy.flow_guard = p.defaults.flow_guard;
+        if let Some(settings) = &oauth {
+            self.store
+                .set_setting(switchboard_auth::oauth::OAUTH_SETTINGS_KEY, settings)
+                .await?;
+        }
         self.store.set_setting(POLICY_SETTINGS_KEY, &policy).await?;
         // Applied now, not at the next look at the store.
         self.policy.reload().await?;

@@ -104,6 +104,9 @@ pub fn typescript() -> String {
         BeginSignIn,
         SignInStarted,
         CompleteSignIn,
+        Revocation,
+        SignOutResult,
+        OAuthClientSettings,
         Event,
     );
     out.push_str(&crate::rpc_map_ts(&cfg));

@@ -156,6 +156,7 @@ commands! {
     oauth_begin(BeginSignIn) -> SignInStarted;
     /// Completes a sign-in with the redirect URL.
     oauth_complete(CompleteSignIn) -> ();
-    /// Forgets a server's sign-in (tokens and registration).
-    oauth_sign_out(ServerName) -> bool;
+    /// Signs out of a server: revokes its tokens at the authorization
+    /// server where it can, then forgets them (the registration is kept).
+    oauth_sign_out(ServerName) -> SignOutResult;
 }

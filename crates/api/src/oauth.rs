@@ -9,7 +9,7 @@ use crate::{
     Api,
     schema::{
         ApiError, BeginSignIn, CompleteSignIn, ErrorCode, OAuthAttempt, OAuthDetail, OAuthStatus,
-        OAuthStep, ServerName, SignInStarted, SignInState,
+        OAuthStep, Revocation, ServerName, SignInStarted, SignInState, SignOutResult,
     },
 };
 
@@ -28,6 +28,7 @@ fn status_of(server: &str, s: core::AuthStatus) -> OAuthStatus {
         expires_at_ms: s.expires_at_ms.map(|v| v as f64),
         reason: s.reason,
         flow_id: s.flow_id,
+        signed_out: s.signed_out,
     }
 }
 
@@ -54,7 +55,9 @@ fn attempt_of(a: core::FlowAttempt) -> OAuthAttempt {
 fn oauth_error(e: core::OAuthError) -> ApiError {
     let code = match &e {
         core::OAuthError::NoSuchFlow(_) => ErrorCode::NotFound,
-        core::OAuthError::StateMismatch | core::OAuthError::NotRemote(_) => ErrorCode::Invalid,
+        core::OAuthError::StateMismatch
+        | core::OAuthError::NotRemote(_)
+        | core::OAuthError::InvalidMetadataUrl(_) => ErrorCode::Invalid,
         core::OAuthError::Denied { .. } => ErrorCode::Conflict,
         _ => ErrorCode::Internal,
     };
@@ -62,7 +65,7 @@ fn oauth_error(e: core::OAuthError) -> ApiError {
 }
 
 impl Api {
-    /// The URL of remote server `name`.
+    /// The URL of remote server `name` (streamable HTTP or legacy SSE).
     async fn remote_url(&self, name: &str) -> Result<String, ApiError> {
         let record = self
             .store
@@ -70,16 +73,27 @@ impl Api {
             .await?
             .ok_or_else(|| ApiError::not_found(format!("no server named \"{name}\"")))?;
         match record.transport {
-            TransportConfig::Http { url, .. } => Ok(url),
-            _ => Err(oauth_error(core::OAuthError::NotRemote(name.to_owned()))),
+            TransportConfig::Http { url, .. } | TransportConfig::Sse { url, .. } => Ok(url),
+            TransportConfig::Stdio { .. } => {
+                Err(oauth_error(core::OAuthError::NotRemote(name.to_owned())))
+            }
         }
+    }
+
+    /// The OAuth settings kept in the store.
+    pub(crate) async fn oauth_settings(&self) -> Result<core::OAuthSettings, ApiError> {
+        Ok(self
+            .store
+            .get_setting::<core::OAuthSettings>(core::OAUTH_SETTINGS_KEY)
+            .await?
+            .unwrap_or_default())
     }
 
     pub(crate) async fn oauth_list(&self, (): ()) -> Result<Vec<OAuthStatus>, ApiError> {
         let oauth = self.hub.oauth();
         let mut out = Vec::new();
         for server in self.store.list_servers().await? {
-            if let TransportConfig::Http { .. } = server.transport {
+            if let TransportConfig::Http { .. } | TransportConfig::Sse { .. } = server.transport {
                 let status = match oauth.existing(&server.name) {
                     Some(s) => s.status(),
                     None => oauth
@@ -116,6 +130,8 @@ impl Api {
                 .filter(|s| !s.is_empty())
                 .map(switchboard_auth::Sensitive::new),
             scopes: p.scopes,
+            register_anew: p.register_anew,
+            client_metadata_url: self.oauth_settings().await?.metadata_url(),
         };
         let started = self
             .hub
@@ -138,13 +154,24 @@ impl Api {
             .map_err(oauth_error)
     }
 
-    pub(crate) async fn oauth_sign_out(&self, p: ServerName) -> Result<bool, ApiError> {
-        self.remote_url(&p.name).await?;
-        self.hub
+    pub(crate) async fn oauth_sign_out(&self, p: ServerName) -> Result<SignOutResult, ApiError> {
+        let url = self.remote_url(&p.name).await?;
+        let out = self
+            .hub
             .oauth()
-            .sign_out(&p.name)
+            .sign_out(&p.name, &url)
             .await
-            .map_err(oauth_error)
+            .map_err(oauth_error)?;
+        Ok(SignOutResult {
+            had_sign_in: out.had_sign_in,
+            message: out.revocation.to_string(),
+            revocation: match out.revocation {
+                core::Revocation::Revoked => Revocation::Revoked,
+                core::Revocation::Unsupported => Revocation::Unsupported,
+                core::Revocation::Failed(_) => Revocation::Failed,
+                core::Revocation::NothingToRevoke => Revocation::NothingToRevoke,
+            },
+        })
     }
 }
 
@@ -156,5 +183,6 @@ fn core_none() -> core::AuthStatus {
         expires_at_ms: None,
         reason: None,
         flow_id: None,
+        signed_out: false,
     }
 }

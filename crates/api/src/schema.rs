@@ -541,6 +541,16 @@ pub struct Settings {
     pub audit: AuditConfig,
     /// Permission defaults.
     pub defaults: PolicyDefaults,
+    /// Sign-in to remote servers.
+    pub oauth: OAuthClientSettings,
+}
+
+/// How Switchboard signs in to remote servers.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct OAuthClientSettings {
+    /// HTTPS URL of Switchboard's Client ID Metadata Document, used with
+    /// authorization servers that accept them (None: dynamic registration).
+    pub client_metadata_url: Option<String>,
 }
 
 /// The writable part of [`Settings`].
@@ -550,6 +560,10 @@ pub struct SettingsUpdate {
     pub audit: AuditConfig,
     /// Permission defaults.
     pub defaults: PolicyDefaults,
+    /// Sign-in settings (left as they are when absent).
+    #[serde(default)]
+    #[ts(optional)]
+    pub oauth: Option<OAuthClientSettings>,
 }
 
 /// The gateway at a glance.
@@ -848,6 +862,8 @@ pub struct OAuthStatus {
     pub reason: Option<String>,
     /// The sign-in waiting for its redirect.
     pub flow_id: Option<String>,
+    /// The user signed out (rather than a sign-in that was lost).
+    pub signed_out: bool,
 }
 
 /// One step of an OAuth attempt.
@@ -901,6 +917,36 @@ pub struct BeginSignIn {
     /// Scopes to ask for (default: from the server's metadata).
     #[serde(default)]
     pub scopes: Vec<String>,
+    /// Register anew instead of reusing the registration of an earlier sign-in.
+    #[serde(default)]
+    pub register_anew: bool,
+}
+
+/// What signing out told the authorization server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum Revocation {
+    /// The tokens were revoked (RFC 7009).
+    Revoked,
+    /// The authorization server offers no revocation: the tokens stay valid
+    /// there until they expire.
+    Unsupported,
+    /// Revoking failed; the tokens stay valid there until they expire.
+    Failed,
+    /// There were no tokens.
+    NothingToRevoke,
+}
+
+/// What signing out did. The tokens are forgotten in every case; the client
+/// registration is kept for the next sign-in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct SignOutResult {
+    /// Whether there was a sign-in.
+    pub had_sign_in: bool,
+    /// What the authorization server was told.
+    pub revocation: Revocation,
+    /// The same, in words (with the reason of a failure).
+    pub message: String,
 }
 
 /// A started sign-in: open the URL; completion shows in `oauth` events.

@@ -34,8 +34,14 @@ pub enum AuthCommand {
         /// Only print the URL; do not start a browser.
         #[arg(long)]
         no_browser: bool,
+        /// Register with the authorization server anew instead of reusing the
+        /// registration of an earlier sign-in.
+        #[arg(long)]
+        register_anew: bool,
     },
-    /// Forget a server's sign-in (tokens and registration).
+    /// Sign out of a server: revoke its tokens at the authorization server
+    /// (where it offers revocation), then forget them. The client
+    /// registration is kept for the next sign-in.
     Logout {
         /// The server.
         server: String,
@@ -56,42 +62,58 @@ pub async fn run(data_dir: &Path, cmd: AuthCommand) -> Result<(), CliError> {
             client_secret,
             scopes,
             no_browser,
+            register_anew,
         } => {
             let params = json!({
                 "name": server,
                 "client_id": client_id,
                 "client_secret": client_secret,
                 "scopes": scopes,
+                "register_anew": register_anew,
             });
             match remote {
                 Some(remote) => login_remote(&remote, &server, params, no_browser).await,
                 None => {
+                    let settings = Store::open(data_dir)
+                        .await?
+                        .get_setting::<oauth::OAuthSettings>(oauth::OAUTH_SETTINGS_KEY)
+                        .await?
+                        .unwrap_or_default();
                     let options = SignInOptions {
                         client_id,
                         client_secret: client_secret.map(switchboard_auth::Sensitive::new),
                         scopes,
+                        register_anew,
+                        client_metadata_url: settings.metadata_url(),
                     };
                     login_local(data_dir, &server, options, no_browser).await
                 }
             }
         }
         AuthCommand::Logout { server } => {
-            let had = match remote {
-                Some(remote) => remote
-                    .rpc("oauth_sign_out", json!({ "name": server }))
-                    .await?
-                    .as_bool()
-                    .unwrap_or(false),
+            let (had, message) = match remote {
+                Some(remote) => {
+                    let out = remote
+                        .rpc("oauth_sign_out", json!({ "name": server }))
+                        .await?;
+                    (
+                        out["had_sign_in"].as_bool().unwrap_or(false),
+                        out["message"].as_str().unwrap_or_default().to_owned(),
+                    )
+                }
                 None => {
-                    remote_url(data_dir, &server).await?;
-                    local(data_dir)?
-                        .sign_out(&server)
+                    let url = remote_url(data_dir, &server).await?;
+                    let oauth = local(data_dir)?;
+                    let out = oauth
+                        .sign_out(&server, &url)
                         .await
-                        .map_err(|e| CliError::Usage(e.to_string()))?
+                        .map_err(|e| CliError::Usage(e.to_string()))?;
+                    oauth.flush();
+                    (out.had_sign_in, out.revocation.to_string())
                 }
             };
             if had {
-                println!("Signed out of {server}.");
+                println!("Signed out of {server}: {message}.");
             } else {
                 println!("{server} had no sign-in.");
             }
@@ -114,9 +136,9 @@ async fn remote_url(data_dir: &Path, server: &str) -> Result<String, CliError> {
         .await?
         .ok_or_else(|| CliError::Usage(format!("no server named \"{server}\"")))?;
     match record.transport {
-        TransportConfig::Http { url, .. } => Ok(url),
-        _ => Err(CliError::Usage(format!(
-            "\"{server}\" is not a remote HTTP server; only those sign in with OAuth"
+        TransportConfig::Http { url, .. } | TransportConfig::Sse { url, .. } => Ok(url),
+        TransportConfig::Stdio { .. } => Err(CliError::Usage(format!(
+            "\"{server}\" is not a remote server; only remote (HTTP or SSE) servers sign in with OAuth"
         ))),
     }
 }
@@ -158,6 +180,12 @@ async fn login_local(
         .await
         .map_err(|e| CliError::Usage(e.to_string()))?;
     offer_url(&started.authorization_url, no_browser);
+    let finished = wait_local(&oauth, server).await;
+    oauth.flush();
+    finished
+}
+
+async fn wait_local(oauth: &OAuth, server: &str) -> Result<(), CliError> {
     let deadline = tokio::time::Instant::now() + oauth::FLOW_TTL + Duration::from_secs(5);
     loop {
         let status = oauth
@@ -253,6 +281,32 @@ fn show_status(s: &Value) {
     println!("{line}");
 }
 
+/// The steps of the last sign-in attempts, oldest first.
+fn show_attempts(attempts: &Value) {
+    for attempt in attempts.as_array().cloned().unwrap_or_default() {
+        println!(
+            "\nattempt {} ({}): {}",
+            attempt["attempt"],
+            attempt["kind"].as_str().unwrap_or_default(),
+            attempt["outcome"].as_str().unwrap_or("in progress")
+        );
+        for step in attempt["steps"].as_array().cloned().unwrap_or_default() {
+            let status = step["status"]
+                .as_u64()
+                .map(|s| format!(" -> {s}"))
+                .unwrap_or_default();
+            let detail = step["detail"]
+                .as_str()
+                .map(|d| format!("  {d}"))
+                .unwrap_or_default();
+            println!(
+                "  {}{status}{detail}",
+                step["action"].as_str().unwrap_or_default()
+            );
+        }
+    }
+}
+
 async fn status(
     data_dir: &Path,
     remote: Option<&Remote>,
@@ -278,34 +332,13 @@ async fn status(
         (Some(remote), Some(name)) => {
             let detail = remote.rpc("oauth_detail", json!({ "name": name })).await?;
             show_status(&detail["status"]);
-            for attempt in detail["attempts"].as_array().cloned().unwrap_or_default() {
-                println!(
-                    "\nattempt {} ({}): {}",
-                    attempt["attempt"],
-                    attempt["kind"].as_str().unwrap_or_default(),
-                    attempt["outcome"].as_str().unwrap_or("in progress")
-                );
-                for step in attempt["steps"].as_array().cloned().unwrap_or_default() {
-                    let status = step["status"]
-                        .as_u64()
-                        .map(|s| format!(" -> {s}"))
-                        .unwrap_or_default();
-                    let detail = step["detail"]
-                        .as_str()
-                        .map(|d| format!("  {d}"))
-                        .unwrap_or_default();
-                    println!(
-                        "  {}{status}{detail}",
-                        step["action"].as_str().unwrap_or_default()
-                    );
-                }
-            }
+            show_attempts(&detail["attempts"]);
         }
         (None, only) => {
             let store = Store::open(data_dir).await?;
             let oauth = local(data_dir)?;
             for record in store.list_servers().await? {
-                if !matches!(record.transport, TransportConfig::Http { .. })
+                if matches!(record.transport, TransportConfig::Stdio { .. })
                     || only.as_ref().is_some_and(|o| *o != record.name)
                 {
                     continue;
@@ -315,9 +348,11 @@ async fn status(
                     .await
                     .map_err(|e| CliError::Usage(e.to_string()))?;
                 show_status(&to_value(status, &record.name));
-            }
-            if only.is_some() {
-                println!("(the steps of sign-in attempts are kept by a running gateway)");
+                if only.is_some() {
+                    let attempts =
+                        serde_json::to_value(oauth.attempts(&record.name)).unwrap_or_default();
+                    show_attempts(&attempts);
+                }
             }
         }
     }

@@ -90,11 +90,14 @@ impl Remote {
             .send()
             .await
             .map_err(|e| CliError::Remote(e.to_string()))?;
-        let ok = response.status().is_success();
-        let body: serde_json::Value = response
-            .json()
-            .await
-            .map_err(|e| CliError::Remote(e.to_string()))?;
+        let status = response.status();
+        let ok = status.is_success();
+        let body: serde_json::Value = response.json().await.map_err(|_| {
+            CliError::Remote(format!(
+                "the gateway at {url} answered HTTP {status} without a control API answer \
+                 (is it an older version?)"
+            ))
+        })?;
         if ok {
             Ok(body)
         } else {

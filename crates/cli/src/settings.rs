@@ -5,6 +5,7 @@ use std::{io::Write as _, path::Path};
 
 use clap::Subcommand;
 use switchboard_audit::AuditSettings;
+use switchboard_auth::oauth::{OAUTH_SETTINGS_KEY, OAuthSettings, validate_metadata_url};
 use switchboard_gateway::{
     AUDIT_SETTINGS_KEY,
     policy::{POLICY_SETTINGS_KEY, PolicySettings},
@@ -29,7 +30,9 @@ pub enum SettingsCommand {
     /// policy.open_world, policy.unannotated (allow|ask|deny: defaults for tools
     /// by their annotations), policy.approval_timeout_secs (N),
     /// policy.flow_guard (on|off: after untrusted content, outbound tools ask);
-    /// ratelimit.client, ratelimit.server, ratelimit.tool (calls/min|off).
+    /// ratelimit.client, ratelimit.server, ratelimit.tool (calls/min|off);
+    /// oauth.client_metadata_url (an https URL of Switchboard's Client ID
+    /// Metadata Document, or off).
     Set {
         /// The setting.
         key: String,
@@ -74,12 +77,16 @@ pub async fn run(data_dir: &Path, command: SettingsCommand) -> Result<(), CliErr
         .get_setting::<PolicySettings>(POLICY_SETTINGS_KEY)
         .await?
         .unwrap_or_default();
+    let mut oauth = store
+        .get_setting::<OAuthSettings>(OAUTH_SETTINGS_KEY)
+        .await?
+        .unwrap_or_default();
     match command {
         SettingsCommand::Show { json } => {
             let mut out = std::io::stdout().lock();
             if json {
                 let text = serde_json::to_string_pretty(
-                    &serde_json::json!({ "audit": audit, "policy": policy }),
+                    &serde_json::json!({ "audit": audit, "policy": policy, "oauth": oauth }),
                 )
                 .map_err(|e| CliError::Remote(e.to_string()))?;
                 writeln!(out, "{text}")?;
@@ -122,6 +129,11 @@ pub async fn run(data_dir: &Path, command: SettingsCommand) -> Result<(), CliErr
                     "ratelimit.tool        {}",
                     limit(policy.rate_limits.per_tool)
                 )?;
+                writeln!(
+                    out,
+                    "oauth.client_metadata_url {}",
+                    off(oauth.client_metadata_url.clone())
+                )?;
             }
             return Ok(());
         }
@@ -151,6 +163,16 @@ pub async fn run(data_dir: &Path, command: SettingsCommand) -> Result<(), CliErr
                 "ratelimit.client" => policy.rate_limits.per_client = per_minute(&value)?,
                 "ratelimit.server" => policy.rate_limits.per_server = per_minute(&value)?,
                 "ratelimit.tool" => policy.rate_limits.per_tool = per_minute(&value)?,
+                "oauth.client_metadata_url" => {
+                    oauth.client_metadata_url = match value.as_str() {
+                        "off" | "none" | "" => None,
+                        url => {
+                            validate_metadata_url(url)
+                                .map_err(|e| CliError::Usage(e.to_string()))?;
+                            Some(url.to_owned())
+                        }
+                    };
+                }
                 other => {
                     return Err(CliError::Usage(format!(
                         "unknown setting {other:?} (see `switchboard settings set --help`)"
@@ -159,6 +181,8 @@ pub async fn run(data_dir: &Path, command: SettingsCommand) -> Result<(), CliErr
             }
             if key.starts_with("audit.") {
                 store.set_setting(AUDIT_SETTINGS_KEY, &audit).await?;
+            } else if key.starts_with("oauth.") {
+                store.set_setting(OAUTH_SETTINGS_KEY, &oauth).await?;
             } else {
                 store.set_setting(POLICY_SETTINGS_KEY, &policy).await?;
             }

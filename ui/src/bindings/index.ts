@@ -1011,7 +1011,11 @@ audit: AuditConfig,
 /**
  * Permission defaults.
  */
-defaults: PolicyDefaults, };
+defaults: PolicyDefaults, 
+/**
+ * Sign-in to remote servers.
+ */
+oauth: OAuthClientSettings, };
 
 /**
  * The writable part of [`Settings`].
@@ -1024,7 +1028,11 @@ audit: AuditConfig,
 /**
  * Permission defaults.
  */
-defaults: PolicyDefaults, };
+defaults: PolicyDefaults, 
+/**
+ * Sign-in settings (left as they are when absent).
+ */
+oauth?: OAuthClientSettings, };
 
 /**
  * The gateway at a glance.
@@ -1453,7 +1461,11 @@ reason: string | null,
 /**
  * The sign-in waiting for its redirect.
  */
-flow_id: string | null, };
+flow_id: string | null, 
+/**
+ * The user signed out (rather than a sign-in that was lost).
+ */
+signed_out: boolean, };
 
 /**
  * One step of an OAuth attempt.
@@ -1533,7 +1545,11 @@ client_secret: string | null,
 /**
  * Scopes to ask for (default: from the server's metadata).
  */
-scopes: Array<string>, };
+scopes: Array<string>, 
+/**
+ * Register anew instead of reusing the registration of an earlier sign-in.
+ */
+register_anew: boolean, };
 
 /**
  * A started sign-in: open the URL; completion shows in `oauth` events.
@@ -1565,6 +1581,39 @@ flow_id: string,
  * The full redirect URL (code, state, iss).
  */
 callback_url: string, };
+
+/**
+ * What signing out told the authorization server.
+ */
+export type Revocation = "revoked" | "unsupported" | "failed" | "nothing_to_revoke";
+
+/**
+ * What signing out did. The tokens are forgotten in every case; the client
+ * registration is kept for the next sign-in.
+ */
+export type SignOutResult = { 
+/**
+ * Whether there was a sign-in.
+ */
+had_sign_in: boolean, 
+/**
+ * What the authorization server was told.
+ */
+revocation: Revocation, 
+/**
+ * The same, in words (with the reason of a failure).
+ */
+message: string, };
+
+/**
+ * How Switchboard signs in to remote servers.
+ */
+export type OAuthClientSettings = { 
+/**
+ * HTTPS URL of Switchboard's Client ID Metadata Document, used with
+ * authorization servers that accept them (None: dynamic registration).
+ */
+client_metadata_url: string | null, };
 
 /**
  * Something that happened, pushed to the UI.
@@ -1673,6 +1722,6 @@ export type Rpc = {
   oauth_begin: { params: BeginSignIn; result: SignInStarted };
   /** Completes a sign-in with the redirect URL. */
   oauth_complete: { params: CompleteSignIn; result: null };
-  /** Forgets a server's sign-in (tokens and registration). */
-  oauth_sign_out: { params: ServerName; result: boolean };
+  /** Signs out of a server: revokes its tokens at the authorization server where it can, then forgets them (the registration is kept). */
+  oauth_sign_out: { params: ServerName; result: SignOutResult };
 };

@@ -18,6 +18,8 @@ export const keys = {
   settings: ["settings"] as const,
   doctor: ["doctor"] as const,
   oauth: (server: string) => ["oauth", server] as const,
+  /** Every remote server's sign-in status. */
+  oauthAll: ["oauth"] as const,
 };
 
 /** Which cached queries an event makes stale. */

@@ -1,8 +1,9 @@
 import { useState } from "react";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import type { OAuthAttempt, SignInStarted, SignInState } from "../bindings";
+import type { OAuthAttempt, SignInStarted, SignInState, SignOutResult } from "../bindings";
 import { getPlatform, rpc } from "../api";
 import { keys } from "../data/invalidate";
+import { useSignIn } from "../data/signin";
 import { ErrorNote } from "../ui";
 
 const STATE_TEXT: Record<SignInState, string> = {
@@ -43,20 +44,20 @@ export function OAuthPanel({ server }: { server: string }) {
   const client = useQueryClient();
   const detail = useQuery({ queryKey: keys.oauth(server), queryFn: () => rpc("oauth_detail", { name: server }) });
   const [started, setStarted] = useState<SignInStarted | null>(null);
+  const [signedOut, setSignedOut] = useState<SignOutResult | null>(null);
   const [showSteps, setShowSteps] = useState(false);
   const refresh = () => client.invalidateQueries({ queryKey: keys.oauth(server) });
-  const begin = useMutation({
-    mutationFn: () => rpc("oauth_begin", { name: server, client_id: null, client_secret: null, scopes: [] }),
-    onSuccess: (s) => {
-      setStarted(s);
-      // The consent page opens at once: its own window in the desktop app.
-      void getPlatform().openConsent(s.authorization_url, s.flow_id);
-    },
-    onSettled: refresh,
+  // The consent page opens at once: its own window in the desktop app.
+  const begin = useSignIn(server, (s) => {
+    setStarted(s);
+    setSignedOut(null);
   });
   const signOut = useMutation({
     mutationFn: () => rpc("oauth_sign_out", { name: server }),
-    onSuccess: () => setStarted(null),
+    onSuccess: (r) => {
+      setStarted(null);
+      setSignedOut(r);
+    },
     onSettled: refresh,
   });
   const status = detail.data?.status;
@@ -72,9 +73,19 @@ export function OAuthPanel({ server }: { server: string }) {
           {status.scopes.length > 0 && <span className="muted small">scopes: {status.scopes.join(" ")}</span>}
         </div>
         <div className="row">
-          <button className="button" onClick={() => begin.mutate()} disabled={begin.isPending}>
+          <button className="button" onClick={() => begin.mutate(false)} disabled={begin.isPending}>
             {status.state === "signed_in" ? "Sign in again" : "Sign in"}
           </button>
+          {status.state !== "signed_in" && status.issuer && (
+            <button
+              className="link muted"
+              onClick={() => begin.mutate(true)}
+              disabled={begin.isPending}
+              title="Register with the authorization server anew instead of reusing the earlier registration"
+            >
+              register anew
+            </button>
+          )}
           {status.state !== "none" && (
             <button className="button" onClick={() => signOut.mutate()} disabled={signOut.isPending}>
               Sign out
@@ -86,6 +97,11 @@ export function OAuthPanel({ server }: { server: string }) {
         </div>
       </div>
       {status.reason && <p className="muted small">{status.reason}</p>}
+      {signedOut && (
+        <p className={`small ${signedOut.revocation === "revoked" || signedOut.revocation === "nothing_to_revoke" ? "muted" : "warn"}`} role="status">
+          Signed out: {signedOut.message}.
+        </p>
+      )}
       {waiting && started && (
         <p className="small">
           <a

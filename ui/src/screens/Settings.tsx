@@ -19,7 +19,7 @@ export function Settings() {
   const [draft, setDraft] = useState<SettingsUpdate | null>(null);
   const [theme, setTheme] = useTheme();
   useEffect(() => {
-    if (settings.data && !draft) setDraft({ audit: settings.data.audit, defaults: settings.data.defaults });
+    if (settings.data && !draft) setDraft({ audit: settings.data.audit, defaults: settings.data.defaults, oauth: settings.data.oauth });
   }, [settings.data, draft]);
   const save = useMutation({
     mutationFn: (u: SettingsUpdate) => rpc("settings_set", u),
@@ -92,6 +92,16 @@ export function Settings() {
               min={1}
               value={draft.defaults.approval_timeout_secs}
               onChange={(e) => setDraft({ ...draft, defaults: { ...draft.defaults, approval_timeout_secs: Number(e.target.value) } })}
+            />
+          </label>
+          <h2>Sign-in to remote servers</h2>
+          <label>
+            Client ID Metadata Document (https URL; empty: register with each authorization server)
+            <input
+              type="url"
+              placeholder="https://example.com/switchboard/client.json"
+              value={draft.oauth?.client_metadata_url ?? ""}
+              onChange={(e) => setDraft({ ...draft, oauth: { client_metadata_url: e.target.value.trim() ? e.target.value : null } })}
             />
           </label>
           <div className="row">

@@ -22,8 +22,14 @@ pub(crate) struct Grant {
     /// Whether the client id was given by the user (kept across sign-ins).
     #[serde(default)]
     pub preregistered: bool,
+    /// When a registration's client secret expires (Unix s; 0: never).
+    #[serde(default)]
+    pub secret_expires_at: Option<u64>,
     #[serde(default)]
     pub credentials: Option<StoredCredentials>,
+    /// The tokens are gone because the user signed out.
+    #[serde(default)]
+    pub signed_out: bool,
 }
 
 impl std::fmt::Debug for Grant {
@@ -113,17 +119,42 @@ pub(crate) async fn write_grant(
     .await
 }
 
-/// Removes the server's entries; whether there was a sign-in.
-pub(crate) async fn forget(secrets: &SecretStore, keys: &Keys) -> Result<bool, String> {
-    let Some(issuer) = read_index(secrets, keys).await? else {
-        return Ok(false);
-    };
-    let (s, k, i) = (secrets.clone(), keys.grant(&issuer), keys.index());
+/// Removes the server's entries for `issuer` (tokens and registration).
+pub(crate) async fn forget_at(
+    secrets: &SecretStore,
+    keys: &Keys,
+    issuer: &str,
+) -> Result<bool, String> {
+    let (s, k, i) = (secrets.clone(), keys.grant(issuer), keys.index());
     blocking(move || {
-        s.delete(&k)?;
-        s.delete(&i)
+        let had = s.delete(&k)?;
+        s.delete(&i)?;
+        Ok(had)
     })
     .await
+}
+
+/// The stored grant of the server, whatever its issuer.
+pub(crate) async fn read_current(
+    secrets: &SecretStore,
+    keys: &Keys,
+) -> Result<Option<Grant>, String> {
+    match read_index(secrets, keys).await? {
+        Some(issuer) => read_grant(secrets, keys, &issuer).await,
+        None => Ok(None),
+    }
+}
+
+/// Drops the tokens of the server's grant and keeps its registration for
+/// the next sign-in; whether there were tokens.
+pub(crate) async fn drop_tokens(secrets: &SecretStore, keys: &Keys) -> Result<bool, String> {
+    let Some(mut grant) = read_current(secrets, keys).await? else {
+        return Ok(false);
+    };
+    let had = grant.credentials.take().is_some();
+    grant.signed_out = true;
+    write_grant(secrets, keys, &grant).await?;
+    Ok(had)
 }
 
 /// rmcp's credential store over one grant entry. Reads come from memory; every
@@ -178,6 +209,7 @@ impl CredentialStore for GrantStore {
         }
         grant.client_id = credentials.client_id.clone();
         grant.credentials = Some(credentials);
+        grant.signed_out = false;
         self.persist(grant).await
     }
 

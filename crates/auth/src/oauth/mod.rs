@@ -16,40 +16,55 @@
 //!   before registration) takes the redirect, or the host hands the redirect
 //!   URL to [`OAuth::complete_sign_in`]; the state is checked, works once and
 //!   expires;
+//! - a registration kept and reused across sign-ins (with the redirect port
+//!   it registered) until the authorization server refuses it;
+//! - sign-out that revokes the tokens at the authorization server (RFC 7009)
+//!   before forgetting them ([`SignOut`]);
+//! - tokens refreshed ahead of expiry while a server is connected, with the
+//!   deadline re-checked after sleep and clock jumps;
 //! - status per server ([`AuthStatus`]) and a debug record of each attempt
-//!   ([`FlowAttempt`]), with secrets left out;
+//!   ([`FlowAttempt`]), with secrets left out, kept across restarts;
 //! - network rules for discovery: rmcp's host checks plus resolved-address
 //!   filtering (a public server cannot send us to loopback or link-local).
 
+mod flow;
 mod grant;
 mod net;
 mod record;
+mod redirect;
+mod refresh;
+mod revoke;
+mod server;
 
 use std::{
     collections::HashMap,
+    path::PathBuf,
     sync::{Arc, Mutex, RwLock},
     time::Duration,
 };
 
-use oauth2::TokenResponse as _;
-use rmcp::transport::auth::{
-    AuthError, AuthorizationCallback, AuthorizationManager, AuthorizationRequest,
-    AuthorizationSession, OAuthClientConfig,
-};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
-pub use record::{FlowAttempt, FlowStep};
+pub use record::{FlowAttempt, FlowStep, MAX_RECORD_BYTES};
+pub use revoke::{Revocation, SignOut};
+pub use server::ServerAuth;
 
 use crate::{SecretStore, Sensitive};
-use grant::{Grant, GrantStore, Keys};
+use flow::Flow;
 use net::OAuthNet;
+use server::{expires_at, keys};
 
 /// How long a started sign-in waits for its redirect.
 pub const FLOW_TTL: Duration = Duration::from_secs(600);
 /// Environment variable naming the HTTPS URL of Switchboard's Client ID
 /// Metadata Document, used where an authorization server supports them.
+/// The `oauth.client_metadata_url` setting wins over it.
 pub const CLIENT_METADATA_URL_ENV: &str = "SWITCHBOARD_OAUTH_CLIENT_METADATA_URL";
+/// The store key of [`OAuthSettings`].
+pub const OAUTH_SETTINGS_KEY: &str = "oauth";
+/// The file of the data directory that keeps the debug record.
+pub const RECORD_FILE: &str = "oauth-attempts.json";
 
 /// Why a sign-in step failed.
 #[derive(Debug, thiserror::Error)]
@@ -85,6 +100,9 @@ pub enum OAuthError {
     /// The loopback listener for the redirect could not be bound.
     #[error("cannot listen for the sign-in redirect: {0}")]
     Bind(std::io::Error),
+    /// A Client ID Metadata Document URL that cannot be one.
+    #[error("{0:?} cannot be a client id metadata document: it must be an https URL with a path")]
+    InvalidMetadataUrl(String),
 }
 
 /// Where a server stands with OAuth.
@@ -116,6 +134,8 @@ pub struct AuthStatus {
     pub reason: Option<String>,
     /// The sign-in waiting for its redirect.
     pub flow_id: Option<String>,
+    /// The user signed out (as opposed to a sign-in that was lost).
+    pub signed_out: bool,
 }
 
 impl AuthStatus {
@@ -127,6 +147,7 @@ impl AuthStatus {
             expires_at_ms: None,
             reason: None,
             flow_id: None,
+            signed_out: false,
         }
     }
 }
@@ -151,6 +172,45 @@ pub struct SignInOptions {
     pub client_secret: Option<Sensitive<String>>,
     /// Scopes to ask for (default: chosen from the server's metadata).
     pub scopes: Vec<String>,
+    /// Register anew instead of reusing the registration of an earlier
+    /// sign-in.
+    pub register_anew: bool,
+    /// The Client ID Metadata Document to use (default: the configured one).
+    pub client_metadata_url: Option<String>,
+}
+
+/// OAuth settings kept in the store.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OAuthSettings {
+    /// HTTPS URL of Switchboard's Client ID Metadata Document, used with
+    /// authorization servers that accept them (default: the variable
+    /// [`CLIENT_METADATA_URL_ENV`], else dynamic registration).
+    #[serde(default)]
+    pub client_metadata_url: Option<String>,
+}
+
+impl OAuthSettings {
+    /// The metadata document URL in effect: the setting, else the variable.
+    pub fn metadata_url(&self) -> Option<String> {
+        self.client_metadata_url.clone().or_else(|| {
+            std::env::var(CLIENT_METADATA_URL_ENV)
+                .ok()
+                .filter(|s| !s.is_empty())
+        })
+    }
+}
+
+/// Checks that `url` can name a Client ID Metadata Document: https, a host,
+/// and a path other than `/`.
+pub fn validate_metadata_url(url: &str) -> Result<(), OAuthError> {
+    let ok = url::Url::parse(url).is_ok_and(|u| {
+        u.scheme() == "https" && u.host_str().is_some() && u.path() != "/" && u.fragment().is_none()
+    });
+    if ok {
+        Ok(())
+    } else {
+        Err(OAuthError::InvalidMetadataUrl(url.to_owned()))
+    }
 }
 
 /// Settings of the OAuth client.
@@ -162,6 +222,8 @@ pub struct OAuthConfig {
     pub client_metadata_url: Option<String>,
     /// Distinguishes keyring entries of different data directories.
     pub keyring_scope: String,
+    /// Where the debug record of attempts is kept (None: in memory only).
+    pub record_file: Option<PathBuf>,
 }
 
 impl OAuthConfig {
@@ -179,374 +241,7 @@ impl OAuthConfig {
                 .ok()
                 .filter(|s| !s.is_empty()),
             keyring_scope: hex::encode(&digest[..6]),
-        }
-    }
-}
-
-/// The signed-in state of one server: the rmcp manager that holds its client
-/// registration and refreshes its tokens.
-struct Session {
-    manager: AuthorizationManager,
-    grant: Arc<Mutex<Grant>>,
-}
-
-/// One server's OAuth state; the upstream connector holds it.
-pub struct ServerAuth {
-    name: String,
-    url: RwLock<String>,
-    oauth: std::sync::Weak<Inner>,
-    status: watch::Sender<AuthStatus>,
-    session: RwLock<Option<Arc<Session>>>,
-    /// The last `WWW-Authenticate` challenge (seeds discovery).
-    challenge: Mutex<Option<String>>,
-    /// A scope a call needed and the token lacked.
-    wanted_scope: Mutex<Option<String>>,
-    history: record::History,
-    /// Bumped whenever the connection should start over (signed in or out).
-    generation: watch::Sender<u64>,
-    /// Whether the stored sign-in was looked for.
-    loaded: tokio::sync::Mutex<bool>,
-}
-
-impl std::fmt::Debug for ServerAuth {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ServerAuth")
-            .field("name", &self.name)
-            .finish_non_exhaustive()
-    }
-}
-
-fn keys(inner: &Inner, server: &str) -> Keys {
-    Keys {
-        server: server.to_owned(),
-        scope: inner.config.keyring_scope.clone(),
-    }
-}
-
-fn expires_at(grant: &Grant) -> (Option<u64>, Vec<String>) {
-    let Some(c) = &grant.credentials else {
-        return (None, Vec::new());
-    };
-    let expires = c
-        .token_response
-        .as_ref()
-        .and_then(|t| t.expires_in())
-        .zip(c.token_received_at)
-        .map(|(d, at)| at.saturating_mul(1000) + u64::try_from(d.as_millis()).unwrap_or(0));
-    (expires, c.granted_scopes.clone())
-}
-
-impl ServerAuth {
-    /// The server's name.
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-
-    /// Current status.
-    pub fn status(&self) -> AuthStatus {
-        let mut status = self.status.borrow().clone();
-        if let Some(session) = self.session() {
-            let grant = session
-                .grant
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .clone();
-            (status.expires_at_ms, status.scopes) = expires_at(&grant);
-            status.issuer = Some(grant.issuer);
-        }
-        status
-    }
-
-    /// Changes whenever the connection should start over.
-    pub fn generation(&self) -> watch::Receiver<u64> {
-        self.generation.subscribe()
-    }
-
-    /// Whether the server waits for a sign-in.
-    pub fn needs_sign_in(&self) -> bool {
-        matches!(
-            self.status.borrow().state,
-            SignInState::NeedsSignIn | SignInState::SigningIn
-        )
-    }
-
-    /// Whether the server refuses requests for want of a (valid) sign-in,
-    /// as opposed to wanting more scope for some of them.
-    pub fn lost_now(&self) -> bool {
-        self.status.borrow().state == SignInState::NeedsSignIn && self.session().is_none()
-    }
-
-    /// Resolves once [`Self::lost_now`] holds.
-    pub async fn lost(&self) {
-        let mut rx = self.status.subscribe();
-        if rx
-            .wait_for(|s| s.state == SignInState::NeedsSignIn && self.session().is_none())
-            .await
-            .is_err()
-        {
-            std::future::pending::<()>().await;
-        }
-    }
-
-    /// The debug record of the last attempts, oldest first.
-    pub fn attempts(&self) -> Vec<FlowAttempt> {
-        self.history.snapshot()
-    }
-
-    fn session(&self) -> Option<Arc<Session>> {
-        self.session
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
-    }
-
-    fn set_session(&self, session: Option<Arc<Session>>) {
-        *self.session.write().unwrap_or_else(|e| e.into_inner()) = session;
-    }
-
-    fn mark(&self, state: SignInState, reason: Option<String>) {
-        self.status.send_modify(|s| {
-            s.state = state;
-            s.flow_id = None;
-            s.reason = reason;
-        });
-    }
-
-    fn bump(&self) {
-        self.generation.send_modify(|g| *g += 1);
-    }
-
-    /// Sets the URL the server is reached at (a changed URL drops the sign-in
-    /// from memory; the stored one is looked up again).
-    pub fn set_url(&self, url: &str) {
-        let mut current = self.url.write().unwrap_or_else(|e| e.into_inner());
-        if *current != url {
-            *current = url.to_owned();
-            drop(current);
-            self.set_session(None);
-            if let Ok(mut loaded) = self.loaded.try_lock() {
-                *loaded = false;
-            }
-        }
-    }
-
-    fn url(&self) -> String {
-        self.url.read().unwrap_or_else(|e| e.into_inner()).clone()
-    }
-
-    /// Loads the stored sign-in once (discovery runs to learn the token
-    /// endpoint). Errors are reported, and the next call tries again.
-    async fn ensure_loaded(&self) -> Result<(), String> {
-        let mut loaded = self.loaded.lock().await;
-        if *loaded || self.session().is_some() {
-            return Ok(());
-        }
-        let Some(inner) = self.oauth.upgrade() else {
-            return Ok(());
-        };
-        let keys = keys(&inner, &self.name);
-        let issuer = match grant::read_index(&inner.secrets, &keys).await {
-            Ok(Some(issuer)) => issuer,
-            Ok(None) => {
-                *loaded = true;
-                return Ok(());
-            }
-            // No secret store, so no stored sign-in: the server is used
-            // without one (a sign-in, if it wants one, says why it fails).
-            Err(e) => {
-                tracing::debug!(server = %self.name, error = %e, "no stored sign-in");
-                *loaded = true;
-                return Ok(());
-            }
-        };
-        let Some(grant) = grant::read_grant(&inner.secrets, &keys, &issuer).await? else {
-            *loaded = true;
-            return Ok(());
-        };
-        if grant.credentials.is_none() {
-            *loaded = true;
-            self.mark(SignInState::NeedsSignIn, Some("signed out".into()));
-            return Ok(());
-        }
-        let journal = self.history.begin("connection");
-        let url = self.url();
-        let resource = url::Url::parse(&url).map_err(|e| e.to_string())?;
-        let net = OAuthNet::new(&resource, journal.clone())?;
-        let mut manager =
-            AuthorizationManager::new_with_oauth_http_client(url.as_str(), Arc::new(net))
-                .await
-                .map_err(|e| e.to_string())?;
-        let challenge = self
-            .challenge
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
-        let resolution = manager
-            .resolve_metadata_from_challenge(challenge.as_deref())
-            .await
-            .map_err(|e| {
-                journal.finish(format!("discovery failed: {e}"));
-                format!("OAuth discovery failed: {e}")
-            })?;
-        let now_issuer = issuer_of(&resolution.metadata);
-        if now_issuer != grant.issuer {
-            journal.finish("the authorization server changed; sign in again");
-            *loaded = true;
-            self.mark(
-                SignInState::NeedsSignIn,
-                Some(format!(
-                    "the server now uses authorization server {now_issuer} (signed in with {})",
-                    grant.issuer
-                )),
-            );
-            return Ok(());
-        }
-        manager.set_metadata(resolution.metadata);
-        let mut config =
-            OAuthClientConfig::new(grant.client_id.clone(), grant.redirect_uri.clone());
-        if let Some(secret) = &grant.client_secret {
-            config = config.with_client_secret(secret.clone());
-        }
-        manager
-            .configure_client(config)
-            .map_err(|e| e.to_string())?;
-        let shared = Arc::new(Mutex::new(grant));
-        manager.set_credential_store(self.grant_store(&inner, shared.clone()));
-        journal.finish("stored sign-in loaded");
-        self.set_session(Some(Arc::new(Session {
-            manager,
-            grant: shared,
-        })));
-        *loaded = true;
-        self.mark(SignInState::SignedIn, None);
-        Ok(())
-    }
-
-    fn grant_store(&self, inner: &Arc<Inner>, grant: Arc<Mutex<Grant>>) -> GrantStore {
-        let weak = Arc::downgrade(inner);
-        let name = self.name.clone();
-        GrantStore::new(
-            inner.secrets.clone(),
-            keys(inner, &self.name),
-            grant,
-            Arc::new(move |reason: &str| {
-                if let Some(inner) = weak.upgrade()
-                    && let Some(server) = inner.existing(&name)
-                {
-                    tracing::warn!(server = %name, reason, "sign-in needed");
-                    server.mark(SignInState::NeedsSignIn, Some(reason.to_owned()));
-                }
-            }),
-        )
-    }
-
-    /// The access token to send, refreshed first when it is about to expire.
-    /// `None`: there is no sign-in (the request goes out without a token and
-    /// the server's answer decides).
-    pub async fn access_token(&self) -> Result<Option<Sensitive<String>>, String> {
-        self.ensure_loaded().await?;
-        let Some(session) = self.session() else {
-            return Ok(None);
-        };
-        match session.manager.get_access_token().await {
-            Ok(token) => Ok(Some(Sensitive::new(token))),
-            Err(AuthError::AuthorizationRequired) => {
-                self.drop_session("the sign-in expired and could not be refreshed");
-                Ok(None)
-            }
-            Err(e) => Err(format!("token refresh failed: {e}")),
-        }
-    }
-
-    fn drop_session(&self, reason: &str) {
-        self.set_session(None);
-        self.mark(SignInState::NeedsSignIn, Some(reason.to_owned()));
-    }
-
-    /// The server answered 401 to a request that carried `sent`: refresh
-    /// once. Returns the new token to retry with, or `None` (sign-in needed).
-    pub async fn token_rejected(&self, sent: &str, challenge: &str) -> Option<Sensitive<String>> {
-        *self.challenge.lock().unwrap_or_else(|e| e.into_inner()) = Some(challenge.to_owned());
-        let session = self.session()?;
-        match session.manager.refresh_token().await {
-            Ok(tokens) => {
-                let fresh = tokens.access_token().secret().clone();
-                if fresh == sent {
-                    self.drop_session("the server rejected the access token");
-                    None
-                } else {
-                    Some(Sensitive::new(fresh))
-                }
-            }
-            Err(AuthError::TokenRefreshRejected(_) | AuthError::AuthorizationRequired) => {
-                self.drop_session("the authorization server rejected the refresh token");
-                None
-            }
-            Err(e) => {
-                tracing::warn!(server = %self.name, error = %e, "refresh after 401 failed");
-                self.drop_session(&format!("refresh failed: {e}"));
-                None
-            }
-        }
-    }
-
-    /// The server answered 401 to a request without a token.
-    pub fn unauthorized(&self, challenge: &str) {
-        *self.challenge.lock().unwrap_or_else(|e| e.into_inner()) = Some(challenge.to_owned());
-        if self.status.borrow().state != SignInState::SigningIn {
-            self.mark(
-                SignInState::NeedsSignIn,
-                Some("the server requires sign-in".into()),
-            );
-        }
-    }
-
-    /// The server answered 403 `insufficient_scope`: the next sign-in asks
-    /// for the scope too.
-    pub fn insufficient_scope(&self, challenge: &str, scope: Option<&str>) {
-        *self.challenge.lock().unwrap_or_else(|e| e.into_inner()) = Some(challenge.to_owned());
-        *self.wanted_scope.lock().unwrap_or_else(|e| e.into_inner()) = scope.map(str::to_owned);
-        let what = scope.map(|s| format!(" (scope {s})")).unwrap_or_default();
-        self.mark(
-            SignInState::NeedsSignIn,
-            Some(format!("the server wants more permissions{what}")),
-        );
-    }
-}
-
-struct Flow {
-    id: String,
-    server: Arc<ServerAuth>,
-    state: String,
-    session: Mutex<Option<AuthorizationSession>>,
-    grant: Arc<Mutex<Grant>>,
-    journal: Arc<record::Journal>,
-    preregistered_secret: Option<Sensitive<String>>,
-    done: tokio_util_cancel::Token,
-}
-
-/// A cancellation flag without another dependency.
-mod tokio_util_cancel {
-    #[derive(Clone, Default)]
-    pub(super) struct Token(
-        std::sync::Arc<tokio::sync::Notify>,
-        std::sync::Arc<std::sync::atomic::AtomicBool>,
-    );
-
-    impl Token {
-        pub(super) fn cancel(&self) {
-            self.1.store(true, std::sync::atomic::Ordering::SeqCst);
-            self.0.notify_waiters();
-        }
-
-        pub(super) async fn cancelled(&self) {
-            loop {
-                let notified = self.0.notified();
-                if self.1.load(std::sync::atomic::Ordering::SeqCst) {
-                    return;
-                }
-                notified.await;
-            }
+            record_file: Some(data_dir.join(RECORD_FILE)),
         }
     }
 }
@@ -556,6 +251,7 @@ struct Inner {
     config: OAuthConfig,
     servers: Mutex<HashMap<String, Arc<ServerAuth>>>,
     flows: Mutex<HashMap<String, Arc<Flow>>>,
+    recorder: Option<Arc<record::Recorder>>,
 }
 
 impl Inner {
@@ -599,13 +295,22 @@ fn query_param(url: &str, name: &str) -> Option<String> {
 impl OAuth {
     /// OAuth over `secrets`.
     pub fn new(secrets: SecretStore, config: OAuthConfig) -> Self {
+        let recorder = config.record_file.clone().map(record::Recorder::open);
         Self {
             inner: Arc::new(Inner {
                 secrets,
                 config,
                 servers: Mutex::new(HashMap::new()),
                 flows: Mutex::new(HashMap::new()),
+                recorder,
             }),
+        }
+    }
+
+    /// Writes the debug record now (before a short-lived process exits).
+    pub fn flush(&self) {
+        if let Some(recorder) = &self.inner.recorder {
+            recorder.save();
         }
     }
 
@@ -626,7 +331,7 @@ impl OAuth {
             session: RwLock::new(None),
             challenge: Mutex::new(None),
             wanted_scope: Mutex::new(None),
-            history: record::History::default(),
+            history: record::History::restored(name, self.inner.recorder.clone()),
             generation,
             loaded: tokio::sync::Mutex::new(false),
         });
@@ -678,430 +383,91 @@ impl OAuth {
             } else {
                 SignInState::NeedsSignIn
             };
+            status.signed_out = grant.signed_out;
         }
         Ok(status)
     }
 
-    /// Starts signing in to `name` at `url`: discovery, registration, and a
-    /// loopback listener for the redirect. Open the returned URL in a browser;
-    /// the sign-in completes when the redirect reaches the listener (or is
-    /// passed to [`Self::complete_sign_in`]).
-    pub async fn begin_sign_in(
-        &self,
-        name: &str,
-        url: &str,
-        options: SignInOptions,
-    ) -> Result<SignInStart, OAuthError> {
+    /// Signs out of `name` (reached at `url`): revokes its tokens at the
+    /// authorization server where it offers revocation (RFC 7009), then
+    /// forgets them. The client registration is kept for the next sign-in.
+    pub async fn sign_out(&self, name: &str, url: &str) -> Result<SignOut, OAuthError> {
         let server = self.server(name, url);
-        let protocol = |message: String| OAuthError::Protocol {
-            server: name.to_owned(),
-            message,
-        };
-        let resource =
-            url::Url::parse(url).map_err(|e| protocol(format!("invalid URL {url}: {e}")))?;
-        // Bound before registration, so the redirect URI registered is ours.
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
-            .await
-            .map_err(OAuthError::Bind)?;
-        let port = listener.local_addr().map_err(OAuthError::Bind)?.port();
-        let redirect_uri = format!("http://127.0.0.1:{port}/callback");
-
-        let journal = server.history.begin("sign-in");
-        let fail = |message: String| {
-            journal.finish(format!("failed: {message}"));
-            protocol(message)
-        };
-        let net = Arc::new(OAuthNet::new(&resource, journal.clone()).map_err(&fail)?);
-        let insecure = |net: &OAuthNet| {
-            net.insecure_endpoint().map(|url| {
-                format!("{url} is not https: OAuth endpoints must use https (plain http only on loopback)")
-            })
-        };
-        let mut manager = AuthorizationManager::new_with_oauth_http_client(url, net.clone())
-            .await
-            .map_err(|e| fail(insecure(&net).unwrap_or_else(|| e.to_string())))?;
-        let challenge = server
-            .challenge
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
-        let resolution = manager
-            .resolve_metadata_from_challenge(challenge.as_deref())
-            .await
-            .map_err(|e| {
-                fail(format!(
-                    "discovery: {}",
-                    insecure(&net).unwrap_or_else(|| e.to_string())
-                ))
-            })?;
-        let metadata = &resolution.metadata;
-        for endpoint in [
-            Some(&metadata.authorization_endpoint),
-            Some(&metadata.token_endpoint),
-            metadata.registration_endpoint.as_ref(),
-        ]
-        .into_iter()
-        .flatten()
-        {
-            if !url::Url::parse(endpoint).is_ok_and(|u| net::secure_endpoint(&u)) {
-                return Err(fail(format!(
-                    "discovery: the authorization server names {}: OAuth endpoints must use https (plain http only on loopback)",
-                    net::redact_url(endpoint)
-                )));
-            }
-        }
-        if !resolution.source.is_discovered() {
-            journal.note(
-                "discovery",
-                "no metadata published; using the default endpoints /authorize, /token, /register",
-            );
-        }
-        let issuer = issuer_of(&resolution.metadata);
-        journal.note("discovery", format!("authorization server {issuer}"));
+        let journal = server.history.begin("sign-out");
+        // The stored sign-in, with the authorization server's metadata.
+        let loaded = server.ensure_loaded().await;
         let keys = keys(&self.inner, name);
-        let previous = grant::read_grant(&self.inner.secrets, &keys, &issuer)
-            .await
-            .map_err(OAuthError::Store)?;
-
-        // A client id given now, or one given at an earlier sign-in, wins.
-        let (client_id, client_secret) = match (&options.client_id, &previous) {
-            (Some(id), _) => (Some(id.clone()), options.client_secret.clone()),
-            (None, Some(p)) if p.preregistered => (
-                Some(p.client_id.clone()),
-                p.client_secret.clone().map(Sensitive::new),
-            ),
-            _ => (None, None),
-        };
-        let mut request = AuthorizationRequest::new(redirect_uri.clone())
-            .with_client_name(self.inner.config.client_name.clone());
-        let registration = if let Some(id) = &client_id {
-            request = request.with_preregistered_client(id.clone());
-            if let Some(secret) = &client_secret {
-                request = request.with_client_secret(secret.expose().clone());
-            }
-            format!("pre-registered client {id}")
-        } else if let Some(cimd) = &self.inner.config.client_metadata_url
-            && resolution
-                .metadata
-                .additional_fields
-                .get("client_id_metadata_document_supported")
-                .and_then(|v| v.as_bool())
-                == Some(true)
-        {
-            request = request.with_client_metadata_url(cimd.clone());
-            format!("client id metadata document {cimd}")
-        } else {
-            "dynamic registration".to_owned()
-        };
-        journal.note("registration", registration);
-
-        let wanted = server
-            .wanted_scope
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
-        if !options.scopes.is_empty() {
-            request = request.with_scopes(options.scopes.clone());
-        } else if let Some(wanted) = wanted {
-            let mut scopes: Vec<String> = server
-                .session()
-                .map(|s| expires_at(&s.grant.lock().unwrap_or_else(|e| e.into_inner())).1)
-                .unwrap_or_default();
-            for s in wanted.split_whitespace() {
-                if !scopes.iter().any(|x| x == s) {
-                    scopes.push(s.to_owned());
+        let revocation = match (server.session(), loaded) {
+            (Some(session), _) => {
+                let grant = session
+                    .grant
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .clone();
+                match url::Url::parse(url)
+                    .map_err(|e| e.to_string())
+                    .and_then(|u| OAuthNet::new(&u, journal.clone()))
+                {
+                    Ok(net) => revoke::revoke(&net, &session.metadata, &grant).await,
+                    Err(e) => Revocation::Failed(e),
                 }
             }
-            request = request.with_scopes(scopes);
-        } else {
-            request = request.with_initial_scope_selection();
-        }
-        if let Some(challenge) = challenge {
-            request = request.with_challenge(challenge);
-        }
-
-        let grant = Arc::new(Mutex::new(Grant {
-            issuer: issuer.clone(),
-            client_id: client_id.clone().unwrap_or_default(),
-            client_secret: client_secret.as_ref().map(|s| s.expose().clone()),
-            redirect_uri: redirect_uri.clone(),
-            preregistered: client_id.is_some(),
-            credentials: None,
-        }));
-        manager.set_metadata(resolution.metadata);
-        manager.set_credential_store(server.grant_store(&self.inner, grant.clone()));
-        let session = AuthorizationSession::new(manager, request)
-            .await
-            .map_err(|(_, e)| fail(e.to_string()))?;
-        let authorization_url = session.get_authorization_url().to_owned();
-        let state = query_param(&authorization_url, "state")
-            .ok_or_else(|| fail("the authorization URL has no state".into()))?;
-        let scope = query_param(&authorization_url, "scope").unwrap_or_default();
-        journal.note(
-            "authorize",
-            format!(
-                "{} (scope \"{scope}\", resource {})",
-                net::redact_url(&authorization_url),
-                query_param(&authorization_url, "resource").unwrap_or_default()
-            ),
-        );
-
-        let flow = Arc::new(Flow {
-            id: uuid::Uuid::new_v4().to_string(),
-            server: server.clone(),
-            state,
-            session: Mutex::new(Some(session)),
-            grant,
-            journal,
-            preregistered_secret: client_secret,
-            done: tokio_util_cancel::Token::default(),
-        });
-        // A newer sign-in replaces an older one still waiting.
-        let replaced: Vec<Arc<Flow>> = {
-            let mut flows = self.inner.flows.lock().unwrap_or_else(|e| e.into_inner());
-            let old: Vec<String> = flows
-                .values()
-                .filter(|f| f.server.name == name)
-                .map(|f| f.id.clone())
-                .collect();
-            let replaced = old.iter().filter_map(|id| flows.remove(id)).collect();
-            flows.insert(flow.id.clone(), flow.clone());
-            replaced
+            (None, Err(e)) => Revocation::Failed(e),
+            (None, Ok(())) => Revocation::NothingToRevoke,
         };
-        for old in replaced {
-            old.journal.finish("replaced by a newer sign-in");
-            old.done.cancel();
-        }
-        server.status.send_modify(|s| {
-            s.state = SignInState::SigningIn;
-            s.flow_id = Some(flow.id.clone());
-        });
-        tokio::spawn(listen_for_redirect(
-            self.clone(),
-            flow.clone(),
-            listener,
-            port,
-        ));
-        Ok(SignInStart {
-            flow_id: flow.id.clone(),
-            authorization_url,
-            redirect_uri,
+        let had = grant::drop_tokens(&self.inner.secrets, &keys)
+            .await
+            .map_err(OAuthError::Store)?;
+        let had_sign_in = had || server.session().is_some();
+        server.set_session(None);
+        *server.loaded.lock().await = true;
+        let revocation = match (had_sign_in, revocation) {
+            (false, _) => Revocation::NothingToRevoke,
+            (true, r) => r,
+        };
+        journal.finish(format!("signed out: {revocation}"));
+        server.mark_signed_out();
+        server.bump();
+        tracing::info!(server = name, %revocation, "signed out");
+        Ok(SignOut {
+            had_sign_in,
+            revocation,
         })
     }
 
-    /// Finishes a sign-in with the URL the authorization server redirected
-    /// to. The state must match; a flow completes at most once.
-    pub async fn complete_sign_in(
-        &self,
-        flow_id: &str,
-        callback_url: &str,
-    ) -> Result<(), OAuthError> {
-        let flow = self
-            .inner
-            .flows
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(flow_id)
-            .cloned()
-            .ok_or_else(|| OAuthError::NoSuchFlow(flow_id.to_owned()))?;
-        let got_state = query_param(callback_url, "state").unwrap_or_default();
-        if !crate::constant_time_eq(&got_state, &flow.state) {
-            flow.journal
-                .note("redirect", "ignored: state does not match this sign-in");
-            return Err(OAuthError::StateMismatch);
-        }
-        // Single use: whoever takes the session completes the flow.
-        let session = flow
-            .session
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take()
-            .ok_or_else(|| OAuthError::NoSuchFlow(flow_id.to_owned()))?;
-        self.inner
-            .flows
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(flow_id);
-        flow.done.cancel();
-        let server = flow.server.clone();
-        let name = server.name.clone();
-
-        if let Some(error) = query_param(callback_url, "error") {
-            let description = query_param(callback_url, "error_description")
-                .map(|d| format!(": {d}"))
-                .unwrap_or_default();
-            let reason = format!("{error}{description}");
-            flow.journal.note("redirect", format!("error {error}"));
-            flow.journal.finish(format!("refused: {error}"));
-            server.mark(
-                SignInState::NeedsSignIn,
-                Some(format!("sign-in refused: {error}")),
-            );
-            return Err(OAuthError::Denied {
-                server: name,
-                reason,
-            });
-        }
-        let callback = AuthorizationCallback::from_redirect_url(callback_url).map_err(|e| {
-            OAuthError::Protocol {
-                server: name.clone(),
-                message: e.to_string(),
-            }
-        })?;
-        flow.journal.note(
-            "redirect",
-            format!(
-                "code received{}",
-                callback
-                    .issuer
-                    .as_deref()
-                    .map(|i| format!(", iss {i}"))
-                    .unwrap_or_default()
-            ),
-        );
-        let exchanged = session
-            .handle_callback_with_issuer(
-                &callback.code,
-                &callback.csrf_token,
-                callback.issuer.as_deref(),
-            )
-            .await;
-        if let Err(e) = exchanged {
-            flow.journal.finish(format!("failed: {e}"));
-            server.mark(
-                SignInState::NeedsSignIn,
-                Some(format!("sign-in failed: {e}")),
-            );
-            return Err(OAuthError::Protocol {
-                server: name,
-                message: e.to_string(),
-            });
-        }
-        // Keep the client secret (pre-registered, or issued by registration).
-        let secret = {
-            let g = flow.grant.lock().unwrap_or_else(|e| e.into_inner());
-            flow.preregistered_secret
-                .clone()
-                .or_else(|| flow.journal.registered_secret(&g.client_id))
-        };
-        if let Some(secret) = secret {
-            let updated = {
-                let mut g = flow.grant.lock().unwrap_or_else(|e| e.into_inner());
-                g.client_secret = Some(secret.expose().clone());
-                g.clone()
-            };
-            grant::write_grant(&self.inner.secrets, &keys(&self.inner, &name), &updated)
+    /// Signs out of `name` (as [`Self::sign_out`]) and forgets its client
+    /// registration too: the server is being removed.
+    pub async fn forget(&self, name: &str, url: &str) -> Result<SignOut, OAuthError> {
+        let out = self.sign_out(name, url).await?;
+        let keys = keys(&self.inner, name);
+        let issuer = grant::read_index(&self.inner.secrets, &keys)
+            .await
+            .map_err(OAuthError::Store)?;
+        if let Some(issuer) = issuer {
+            grant::forget_at(&self.inner.secrets, &keys, &issuer)
                 .await
                 .map_err(OAuthError::Store)?;
         }
-        *server
-            .wanted_scope
+        self.inner
+            .servers
             .lock()
-            .unwrap_or_else(|e| e.into_inner()) = None;
-        server.set_session(Some(Arc::new(Session {
-            manager: session.auth_manager,
-            grant: flow.grant.clone(),
-        })));
-        *server.loaded.lock().await = true;
-        flow.journal.finish("signed in");
-        server.mark(SignInState::SignedIn, None);
-        server.bump();
-        tracing::info!(server = %name, "signed in");
-        Ok(())
-    }
-
-    /// Forgets the sign-in of `name` (tokens and registration); whether
-    /// there was one.
-    pub async fn sign_out(&self, name: &str) -> Result<bool, OAuthError> {
-        let found = grant::forget(&self.inner.secrets, &keys(&self.inner, name))
-            .await
-            .map_err(OAuthError::Store)?;
-        if let Some(server) = self.existing(name) {
-            let had = server.session().is_some();
-            server.set_session(None);
-            *server.loaded.lock().await = true;
-            server.history.begin("sign-out").finish("signed out");
-            server.mark(SignInState::NeedsSignIn, Some("signed out".into()));
-            server.bump();
-            return Ok(found || had);
-        }
-        Ok(found)
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(name);
+        Ok(out)
     }
 
     /// The debug record of `name`'s last attempts.
     pub fn attempts(&self, name: &str) -> Vec<FlowAttempt> {
         self.existing(name)
             .map(|s| s.attempts())
-            .unwrap_or_default()
+            .unwrap_or_else(|| {
+                self.inner
+                    .recorder
+                    .as_ref()
+                    .map(|r| record::History::restored(name, Some(r.clone())).snapshot())
+                    .unwrap_or_default()
+            })
     }
-}
-
-const PAGE_OK: &str = "<!doctype html><meta charset=utf-8><title>Signed in</title>\
-<body style=\"font-family:system-ui;margin:3em\"><h1>Signed in</h1>\
-<p>Switchboard is signed in. You can close this window.</p>";
-
-/// Serves the loopback redirect of one flow until it completes or expires.
-async fn listen_for_redirect(
-    oauth: OAuth,
-    flow: Arc<Flow>,
-    listener: tokio::net::TcpListener,
-    port: u16,
-) {
-    use axum::{extract::RawQuery, response::Html, routing::get};
-    let flow_id = flow.id.clone();
-    let handler_oauth = oauth.clone();
-    let app = axum::Router::new().route(
-        "/callback",
-        get(move |RawQuery(query): RawQuery| {
-            let oauth = handler_oauth.clone();
-            let flow_id = flow_id.clone();
-            async move {
-                let url = format!(
-                    "http://127.0.0.1:{port}/callback?{}",
-                    query.unwrap_or_default()
-                );
-                match oauth.complete_sign_in(&flow_id, &url).await {
-                    Ok(()) => (http::StatusCode::OK, Html(PAGE_OK.to_owned())),
-                    Err(e) => (
-                        http::StatusCode::BAD_REQUEST,
-                        Html(format!(
-                            "<!doctype html><meta charset=utf-8><title>Sign-in failed</title>\
-                             <body style=\"font-family:system-ui;margin:3em\"><h1>Sign-in failed</h1><p>{}</p>",
-                            html_escape(&e.to_string())
-                        )),
-                    ),
-                }
-            }
-        }),
-    );
-    let done = flow.done.clone();
-    let expired = tokio::time::sleep(FLOW_TTL);
-    let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
-        tokio::select! {
-            () = done.cancelled() => {}
-            () = expired => {}
-        }
-    });
-    let _ = serve.await;
-    // Expired without a redirect.
-    let removed = oauth
-        .inner
-        .flows
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .remove(&flow.id);
-    if removed.is_some() {
-        flow.journal.finish("expired: no redirect arrived");
-        flow.server
-            .mark(SignInState::NeedsSignIn, Some("the sign-in expired".into()));
-    }
-}
-
-fn html_escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }
 
 #[cfg(test)]
@@ -1111,6 +477,7 @@ mod tests {
     use rmcp::transport::auth::{CredentialStore as _, StoredCredentials};
 
     use super::*;
+    use grant::Grant;
 
     fn oauth() -> (OAuth, SecretStore) {
         let secrets = SecretStore::with_store(keyring_core::mock::Store::new().unwrap());
@@ -1118,6 +485,7 @@ mod tests {
             client_name: "Switchboard".into(),
             client_metadata_url: None,
             keyring_scope: "test".into(),
+            record_file: None,
         };
         (OAuth::new(secrets.clone(), config), secrets)
     }
@@ -1145,12 +513,14 @@ mod tests {
             client_secret: Some("s3cret".into()),
             redirect_uri: "http://127.0.0.1:1/callback".into(),
             preregistered: false,
+            secret_expires_at: None,
             credentials: creds,
+            signed_out: false,
         }
     }
 
     #[tokio::test]
-    async fn status_comes_from_the_keyring_and_sign_out_forgets_it() {
+    async fn status_comes_from_the_keyring_and_sign_out_forgets_the_tokens() {
         let (oauth, secrets) = oauth();
         assert_eq!(
             oauth.status("linear").await.unwrap().state,
@@ -1170,17 +540,29 @@ mod tests {
             keys.grant("https://as.example").account(),
             "linear/oauth:https://as.example#test"
         );
-        assert!(oauth.sign_out("linear").await.unwrap());
-        assert!(!oauth.sign_out("linear").await.unwrap());
+        // Discovery fails (no such host), so nothing could be revoked; the
+        // tokens are forgotten all the same and the registration is kept.
+        let out = oauth
+            .sign_out("linear", "http://127.0.0.1:9/mcp")
+            .await
+            .unwrap();
+        assert!(out.had_sign_in);
+        assert!(matches!(out.revocation, Revocation::Failed(_)), "{out:?}");
+        let again = oauth
+            .sign_out("linear", "http://127.0.0.1:9/mcp")
+            .await
+            .unwrap();
+        assert!(!again.had_sign_in);
+        assert_eq!(again.revocation, Revocation::NothingToRevoke);
+        let kept = grant::read_grant(&secrets, &keys, "https://as.example")
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(kept.credentials.is_none());
+        assert_eq!(kept.client_id, "client-1");
         assert_eq!(
             oauth.status("linear").await.unwrap().state,
-            SignInState::None
-        );
-        assert!(
-            secrets
-                .get(&keys.grant("https://as.example"))
-                .unwrap()
-                .is_none()
+            SignInState::NeedsSignIn
         );
     }
 

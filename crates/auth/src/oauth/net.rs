@@ -226,83 +226,103 @@ impl OAuthHttpClient for OAuthNet {
                 redirect_policy,
                 ..
             } = request;
-            let method = request.method().to_string();
-            let shown_url = redact_url(&request.uri().to_string());
             let kind = classify(request.uri().path(), request.body());
-            let request = reqwest::Request::try_from(request)
-                .map_err(|e| Box::new(e) as OAuthHttpClientError)?;
-            if !secure_endpoint(request.url()) {
-                self.journal.step(
-                    &format!("{method} {shown_url}"),
-                    None,
-                    Some("refused: not https".into()),
-                );
-                self.insecure
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .get_or_insert_with(|| shown_url.clone());
-                return Err(Box::new(NetError::Insecure(shown_url)) as OAuthHttpClientError);
-            }
-            if !self.policy.allows_url(request.url()) {
-                self.journal.step(
-                    &format!("{method} {shown_url}"),
-                    None,
-                    Some("refused: address not allowed".into()),
-                );
-                return Err(Box::new(NetError::Refused(shown_url)) as OAuthHttpClientError);
-            }
-            let client = match redirect_policy {
-                OAuthHttpRedirectPolicy::Stop => &self.stop,
-                _ => &self.follow,
-            };
-            let response = match client.execute(request).await {
-                Ok(r) => r,
-                Err(e) => {
-                    self.journal.step(
-                        &format!("{method} {shown_url}"),
-                        None,
-                        Some(format!("{kind}: request failed: {}", without_url(&e))),
-                    );
-                    return Err(Box::new(e) as OAuthHttpClientError);
-                }
-            };
-            let status = response.status();
-            let mut builder = http::Response::builder()
-                .status(status)
-                .version(response.version());
-            for (name, value) in response.headers() {
-                builder = builder.header(name, value);
-            }
-            let mut body = Vec::new();
-            let mut stream = response.bytes_stream();
-            while let Some(chunk) = stream.next().await {
-                let chunk = chunk.map_err(|e| Box::new(e) as OAuthHttpClientError)?;
-                if body.len() + chunk.len() > MAX_BODY {
-                    return Err(Box::new(NetError::TooLarge) as OAuthHttpClientError);
-                }
-                body.extend_from_slice(&chunk);
-            }
-            self.journal.step(
-                &format!("{method} {shown_url}"),
-                Some(status.as_u16()),
-                describe_response(kind, status.as_u16(), &body),
-            );
-            if kind == Kind::Registration && status.is_success() {
-                self.journal.registered(&body);
-            }
-            builder
-                .body(body)
-                .map_err(|e| Box::new(e) as OAuthHttpClientError)
+            let follow = !matches!(redirect_policy, OAuthHttpRedirectPolicy::Stop);
+            self.send(request, follow, kind).await
         })
     }
 }
 
+impl OAuthNet {
+    /// Sends one OAuth request under the address rules, recording it.
+    pub(crate) async fn send(
+        &self,
+        request: http::Request<Vec<u8>>,
+        follow: bool,
+        kind: Kind,
+    ) -> Result<http::Response<Vec<u8>>, OAuthHttpClientError> {
+        let method = request.method().to_string();
+        let shown_url = redact_url(&request.uri().to_string());
+        let request =
+            reqwest::Request::try_from(request).map_err(|e| Box::new(e) as OAuthHttpClientError)?;
+        if !secure_endpoint(request.url()) {
+            self.journal.step(
+                &format!("{method} {shown_url}"),
+                None,
+                Some("refused: not https".into()),
+            );
+            self.insecure
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .get_or_insert_with(|| shown_url.clone());
+            return Err(Box::new(NetError::Insecure(shown_url)) as OAuthHttpClientError);
+        }
+        if !self.policy.allows_url(request.url()) {
+            self.journal.step(
+                &format!("{method} {shown_url}"),
+                None,
+                Some("refused: address not allowed".into()),
+            );
+            return Err(Box::new(NetError::Refused(shown_url)) as OAuthHttpClientError);
+        }
+        let client = if follow { &self.follow } else { &self.stop };
+        let response = match client.execute(request).await {
+            Ok(r) => r,
+            Err(e) => {
+                self.journal.step(
+                    &format!("{method} {shown_url}"),
+                    None,
+                    Some(format!("{kind}: request failed: {}", without_url(&e))),
+                );
+                return Err(Box::new(e) as OAuthHttpClientError);
+            }
+        };
+        let status = response.status();
+        let mut builder = http::Response::builder()
+            .status(status)
+            .version(response.version());
+        for (name, value) in response.headers() {
+            builder = builder.header(name, value);
+        }
+        let mut body = Vec::new();
+        let mut stream = response.bytes_stream();
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|e| Box::new(e) as OAuthHttpClientError)?;
+            if body.len() + chunk.len() > MAX_BODY {
+                return Err(Box::new(NetError::TooLarge) as OAuthHttpClientError);
+            }
+            body.extend_from_slice(&chunk);
+        }
+        self.journal.step(
+            &format!("{method} {shown_url}"),
+            Some(status.as_u16()),
+            describe_response(kind, status.as_u16(), &body),
+        );
+        if kind == Kind::Registration && status.is_success() {
+            self.journal.registered(&body);
+        }
+        if matches!(kind, Kind::Token | Kind::Refresh)
+            && matches!(
+                error_code(&body).as_deref(),
+                Some("invalid_client" | "unauthorized_client")
+            )
+        {
+            self.journal.client_refused_now();
+        }
+        builder
+            .body(body)
+            .map_err(|e| Box::new(e) as OAuthHttpClientError)
+    }
+}
+
+/// What an OAuth request is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
+pub(crate) enum Kind {
     Metadata,
     Registration,
     Token,
     Refresh,
+    Revocation,
     Other,
 }
 
@@ -313,6 +333,7 @@ impl std::fmt::Display for Kind {
             Kind::Registration => "registration",
             Kind::Token => "token (authorization code)",
             Kind::Refresh => "token (refresh)",
+            Kind::Revocation => "revocation",
             Kind::Other => "request",
         })
     }
@@ -367,13 +388,17 @@ fn describe_response(kind: Kind, status: u16, body: &[u8]) -> Option<String> {
             other => other.to_string(),
         });
     }
-    let code = serde_json::from_slice::<serde_json::Value>(body)
-        .ok()
-        .and_then(|v| v.get("error").and_then(|e| e.as_str()).map(str::to_owned));
-    Some(match code {
+    Some(match error_code(body) {
         Some(code) => format!("{kind}: error {code}"),
         None => kind.to_string(),
     })
+}
+
+/// The OAuth `error` code of an error response.
+pub(crate) fn error_code(body: &[u8]) -> Option<String> {
+    serde_json::from_slice::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| v.get("error").and_then(|e| e.as_str()).map(str::to_owned))
 }
 
 /// A URL with its query removed (authorization and callback URLs carry codes

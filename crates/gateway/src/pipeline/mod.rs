@@ -144,8 +144,7 @@ impl Core {
         self.hub
             .all()
             .into_iter()
-            .filter(|up| up.connection().is_ok())
-            .map(|up| (up.name().to_owned(), up.tools()))
+            .filter_map(|up| Some((up.name().to_owned(), up.offered_tools()?)))
             .collect()
     }
 }

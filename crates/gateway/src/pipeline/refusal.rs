@@ -239,8 +239,15 @@ fn upstream_error(error: &UpstreamError) -> RpcError {
             RpcError::new(-32603, message)
                 .with_data(json!({ "server": server, "action": "sign_in" }))
         }
-        UpstreamError::Unavailable(u) if u.needs_sign_in => RpcError::new(-32603, message)
-            .with_data(json!({ "server": u.name, "action": "sign_in" })),
+        // Said the same whether the sign-in was found lost before the call
+        // or by it.
+        UpstreamError::Unavailable(u) if u.needs_sign_in => {
+            let needs = UpstreamError::NeedsSignIn {
+                server: u.name.clone(),
+            };
+            RpcError::new(-32603, needs.to_string())
+                .with_data(json!({ "server": u.name, "action": "sign_in" }))
+        }
         _ => RpcError::new(-32603, message),
     }
 }

@@ -196,10 +196,7 @@ impl Conn {
                 None
             }
             Link::Sse(poster) => {
-                poster
-                    .post(bytes)
-                    .await
-                    .map_err(|e| self.transport(e.to_string()))?;
+                poster.post(bytes).await.map_err(|e| self.sse_error(e))?;
                 None
             }
             Link::Http(link) => {
@@ -231,10 +228,7 @@ impl Conn {
         let bytes = message.to_bytes();
         match &self.link {
             Link::Pipe(tx) => self.write(tx, bytes).await,
-            Link::Sse(poster) => poster
-                .post(bytes)
-                .await
-                .map_err(|e| self.transport(e.to_string())),
+            Link::Sse(poster) => poster.post(bytes).await.map_err(|e| self.sse_error(e)),
             Link::Http(link) => match link.post(bytes, message, None).await {
                 // An answer or notification for an expired session has
                 // nobody left to hear it.
@@ -271,6 +265,14 @@ impl Conn {
         tx.send(bytes).await.map_err(|_| UpstreamError::Closed {
             server: self.server.to_string(),
         })
+    }
+
+    /// A legacy server's POST failed: sign-in errors stay what they are.
+    fn sse_error(&self, e: super::sse::SseTransportError) -> UpstreamError {
+        match e {
+            super::sse::SseTransportError::Auth(e) => e,
+            e => self.transport(e.to_string()),
+        }
     }
 
     fn transport(&self, detail: String) -> UpstreamError {

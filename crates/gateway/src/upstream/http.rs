@@ -17,7 +17,7 @@ use std::{
 use bytes::Bytes;
 use http::{
     HeaderMap, HeaderName, HeaderValue, StatusCode,
-    header::{ACCEPT, CONTENT_TYPE, WWW_AUTHENTICATE},
+    header::{ACCEPT, CONTENT_TYPE},
 };
 use serde_json::{Map, Value};
 use switchboard_auth::oauth::ServerAuth;
@@ -315,77 +315,16 @@ impl HttpLink {
         }
     }
 
-    /// Sends what `build` makes, with the server's access token when it has a
-    /// sign-in; a rejected token is refreshed and the request sent once more.
+    /// Sends what `build` makes, signed with the server's token if it has
+    /// a sign-in.
     async fn signed(
         &self,
         build: impl Fn() -> reqwest::RequestBuilder,
     ) -> Result<reqwest::Response, UpstreamError> {
-        let Some(auth) = &self.auth else {
-            return build().send().await.map_err(|e| self.failure(&e));
-        };
-        let needs = || UpstreamError::NeedsSignIn {
-            server: self.server.to_string(),
-        };
-        if auth.lost_now() {
-            return Err(needs());
-        }
-        let token = auth
-            .access_token()
-            .await
-            .map_err(|detail| UpstreamError::Send {
-                server: self.server.to_string(),
-                detail,
-            })?
-            .map(|t| t.expose().clone());
-        if token.is_none() && auth.lost_now() {
-            return Err(needs());
-        }
-        let send = |token: Option<&str>| {
-            let request = build();
-            match token {
-                Some(token) => request.bearer_auth(token),
-                None => request,
-            }
-        };
-        let response = send(token.as_deref())
-            .send()
-            .await
-            .map_err(|e| self.failure(&e))?;
-        match challenge(&response) {
-            Some((StatusCode::UNAUTHORIZED, header)) => {
-                let Some(sent) = token else {
-                    auth.unauthorized(&header);
-                    return Err(needs());
-                };
-                let Some(fresh) = auth.token_rejected(&sent, &header).await else {
-                    return Err(needs());
-                };
-                let again = send(Some(fresh.expose()))
-                    .send()
-                    .await
-                    .map_err(|e| self.failure(&e))?;
-                match challenge(&again) {
-                    Some((StatusCode::UNAUTHORIZED, header)) => {
-                        auth.unauthorized(&header);
-                        Err(needs())
-                    }
-                    Some((_, header)) => Err(self.scope(auth, &header)),
-                    None => Ok(again),
-                }
-            }
-            Some((_, header)) => Err(self.scope(auth, &header)),
-            None => Ok(response),
-        }
-    }
-
-    fn scope(&self, auth: &ServerAuth, header: &str) -> UpstreamError {
-        let scope = required_scope(header);
-        auth.insufficient_scope(header, scope.as_deref());
-        UpstreamError::NeedsScope {
-            server: self.server.to_string(),
-            scope,
-        }
+        super::bearer::send(self.auth.as_deref(), &self.server, build, |e| {
+            self.failure(e)
+        })
+        .await
     }
 
     /// A GET on the session: a resumption after `last_event_id`, or the
@@ -437,30 +376,6 @@ impl HttpLink {
     }
 }
 
-/// A 401 or 403 that carries an OAuth challenge, with the challenge.
-fn challenge(response: &reqwest::Response) -> Option<(StatusCode, String)> {
-    let status = response.status();
-    if status != StatusCode::UNAUTHORIZED && status != StatusCode::FORBIDDEN {
-        return None;
-    }
-    let header = response.headers().get(WWW_AUTHENTICATE)?.to_str().ok()?;
-    if status == StatusCode::FORBIDDEN && !header.contains("insufficient_scope") {
-        return None;
-    }
-    Some((status, header.to_owned()))
-}
-
-/// The `scope` a `WWW-Authenticate` challenge asks for.
-fn required_scope(header: &str) -> Option<String> {
-    let at = header.find("scope=")?;
-    let rest = &header[at + "scope=".len()..];
-    let value = match rest.strip_prefix('"') {
-        Some(quoted) => quoted.split('"').next()?,
-        None => rest.split([',', ' ']).next()?,
-    };
-    (!value.is_empty()).then(|| value.to_owned())
-}
-
 async fn read_bounded(
     mut response: reqwest::Response,
     limit: usize,
@@ -505,19 +420,6 @@ pub(crate) fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_scope_of_a_challenge() {
-        assert_eq!(
-            required_scope(r#"Bearer error="insufficient_scope", scope="files:write admin""#),
-            Some("files:write admin".into())
-        );
-        assert_eq!(
-            required_scope("Bearer scope=read, realm=x"),
-            Some("read".into())
-        );
-        assert_eq!(required_scope("Bearer realm=x"), None);
-    }
 
     #[test]
     fn excerpts_are_one_bounded_line() {

@@ -7,6 +7,7 @@
 //! what the server says outside any call goes to the gateway's [`Fanout`].
 //! Nothing here knows the downstream side beyond that trait.
 
+mod bearer;
 mod browse;
 pub(crate) mod conn;
 mod events;
@@ -14,6 +15,7 @@ pub(crate) mod handshake;
 pub(crate) mod http;
 mod listen;
 pub(crate) mod mux;
+mod offered;
 mod pipe;
 mod sse;
 mod stdio;
@@ -254,6 +256,8 @@ pub(crate) struct Shared {
     listen_have: watch::Sender<u64>,
     /// The resources some client session holds, by URI.
     wanted: Mutex<std::collections::BTreeSet<String>>,
+    /// The tools marked unavailable, with the list they were made from.
+    unavailable: Mutex<Option<offered::Marked>>,
 }
 
 /// A tool looked up for a call.
@@ -374,6 +378,7 @@ impl Upstream {
             listen_want: watch::channel(0).0,
             listen_have: watch::channel(0).0,
             wanted: Mutex::default(),
+            unavailable: Mutex::default(),
         });
         let stop = CancellationToken::new();
         let task = tokio::spawn(supervise::supervise(

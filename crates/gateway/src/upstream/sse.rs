@@ -5,6 +5,8 @@
 //! server says afterwards (responses, notifications, server->client requests)
 //! arrives as `message` events on that same stream. rmcp ships no client for
 //! it, and the gateway still has to reach servers that only speak it.
+//! Both the GET and every POST carry the server's own OAuth token when it
+//! has a sign-in, the same as streamable HTTP ([`super::bearer`]).
 
 use std::{fmt, sync::Arc, time::Duration};
 
@@ -12,8 +14,10 @@ use bytes::Bytes;
 use futures::{StreamExt, stream::BoxStream};
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 use sse_stream::{Sse, SseStream};
+use switchboard_auth::oauth::ServerAuth;
 use url::Url;
 
+use super::{UpstreamError, bearer, http::error_chain};
 use crate::wire::Message;
 
 /// Upper bound on the error-body excerpt: enough to show a server's one-line
@@ -46,8 +50,11 @@ pub enum SseTransportError {
     #[error("unsupported SSE URL scheme `{0}` (expected http or https)")]
     UnsupportedScheme(String),
     /// The `GET` that opens the SSE stream could not be sent.
-    #[error("opening the SSE stream failed: {}", ErrorChain(.0))]
-    Connect(reqwest::Error),
+    #[error("opening the SSE stream failed: {0}")]
+    Connect(String),
+    /// The server wants a (new) sign-in, or more scope.
+    #[error(transparent)]
+    Auth(UpstreamError),
     /// The `GET` that opens the SSE stream was answered with a non-2xx status.
     #[error("opening the SSE stream failed with HTTP {status}: {body}")]
     ConnectStatus { status: StatusCode, body: String },
@@ -79,8 +86,8 @@ pub enum SseTransportError {
         origin: String,
     },
     /// A `POST` to the message endpoint could not be sent.
-    #[error("posting a message failed: {}", ErrorChain(.0))]
-    Post(reqwest::Error),
+    #[error("posting a message failed: {0}")]
+    Post(String),
     /// A `POST` to the message endpoint was answered with a non-2xx status.
     #[error("posting a message failed with HTTP {status}: {body}")]
     PostStatus { status: StatusCode, body: String },
@@ -100,6 +107,29 @@ pub(crate) struct Poster {
     client: reqwest::Client,
     endpoint: Url,
     headers: HeaderMap,
+    server: String,
+    auth: Option<Arc<ServerAuth>>,
+}
+
+/// Where a legacy server is, and how the gateway signs its requests to it.
+pub(crate) struct Target<'a> {
+    /// The server's name.
+    pub server: &'a str,
+    /// Its SSE URL.
+    pub url: &'a str,
+    /// Extra headers for every request.
+    pub headers: HeaderMap,
+    /// Its sign-in, when it uses OAuth.
+    pub auth: Option<Arc<ServerAuth>>,
+}
+
+/// A request error in the transport's terms: sign-in errors as they are,
+/// send errors as `wrap` says.
+fn auth_or(error: UpstreamError, wrap: fn(String) -> SseTransportError) -> SseTransportError {
+    match error {
+        UpstreamError::Send { detail, .. } => wrap(detail),
+        other => SseTransportError::Auth(other),
+    }
 }
 
 /// Opens the SSE stream at `url` with the extra `headers` (sent on the GET
@@ -112,12 +142,11 @@ pub(crate) struct Poster {
 /// timeout (either would cut the long-lived stream, and with it the session).
 pub(crate) async fn open(
     client: reqwest::Client,
-    url: &str,
-    headers: HeaderMap,
+    target: Target<'_>,
     timeout: Duration,
 ) -> Result<(Arc<Poster>, EventStream), SseTransportError> {
-    let sse_url = parse_sse_url(url)?;
-    tokio::time::timeout(timeout, open_stream(client, sse_url, headers))
+    let sse_url = parse_sse_url(target.url)?;
+    tokio::time::timeout(timeout, open_stream(client, sse_url, target))
         .await
         .unwrap_or(Err(SseTransportError::EndpointTimeout(timeout)))
 }
@@ -125,19 +154,27 @@ pub(crate) async fn open(
 async fn open_stream(
     client: reqwest::Client,
     sse_url: Url,
-    headers: HeaderMap,
+    target: Target<'_>,
 ) -> Result<(Arc<Poster>, EventStream), SseTransportError> {
+    let Target {
+        server,
+        headers,
+        auth,
+        ..
+    } = target;
     let mut get_headers = headers.clone();
     get_headers.insert(
         header::ACCEPT,
         HeaderValue::from_static("text/event-stream"),
     );
-    let response = client
-        .get(sse_url.clone())
-        .headers(get_headers)
-        .send()
-        .await
-        .map_err(SseTransportError::Connect)?;
+    let response = bearer::send(
+        auth.as_deref(),
+        server,
+        || client.get(sse_url.clone()).headers(get_headers.clone()),
+        |e| send_error(server, e),
+    )
+    .await
+    .map_err(|e| auth_or(e, SseTransportError::Connect))?;
 
     let status = response.status();
     if !status.is_success() {
@@ -186,6 +223,8 @@ async fn open_stream(
             client,
             endpoint,
             headers: post_headers,
+            server: server.to_owned(),
+            auth,
         }),
         EventStream {
             events: Some(events),
@@ -258,15 +297,20 @@ fn accept_event(sse: &Sse) -> Option<Vec<Message>> {
 impl Poster {
     /// POSTs one message to the endpoint.
     pub async fn post(&self, body: Bytes) -> Result<(), SseTransportError> {
-        let mut response = self
-            .client
-            .post(self.endpoint.clone())
-            .headers(self.headers.clone())
-            .timeout(POST_TIMEOUT)
-            .body(body)
-            .send()
-            .await
-            .map_err(SseTransportError::Post)?;
+        let mut response = bearer::send(
+            self.auth.as_deref(),
+            &self.server,
+            || {
+                self.client
+                    .post(self.endpoint.clone())
+                    .headers(self.headers.clone())
+                    .timeout(POST_TIMEOUT)
+                    .body(body.clone())
+            },
+            |e| send_error(&self.server, e),
+        )
+        .await
+        .map_err(|e| auth_or(e, SseTransportError::Post))?;
         let status = response.status();
         if !status.is_success() {
             let body = body_excerpt(response).await;
@@ -283,6 +327,13 @@ impl Poster {
             }
         }
         Ok(())
+    }
+}
+
+fn send_error(server: &str, e: &reqwest::Error) -> UpstreamError {
+    UpstreamError::Send {
+        server: server.to_owned(),
+        detail: error_chain(e),
     }
 }
 

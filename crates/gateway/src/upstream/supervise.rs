@@ -47,6 +47,8 @@ pub(super) async fn supervise(
     let mut was_ready = false;
     let auth = oauth_of(&shared.name, &transport, &env);
     let mut signed = auth.as_ref().map(|a| a.generation());
+    // Its tools were listed as unavailable meanwhile: list them anew once ready.
+    let mut listed_unavailable = false;
     loop {
         shared.set_status(|s| s.state = UpstreamState::Starting);
         if let Some(signed) = signed.as_mut() {
@@ -65,6 +67,7 @@ pub(super) async fn supervise(
             Ok(connected) => connected,
             Err(message) => {
                 if let Some(auth) = auth.as_ref().filter(|a| a.needs_sign_in()) {
+                    listed_unavailable = true;
                     if await_sign_in(&shared, auth, signed.as_mut(), &stop, message).await {
                         break;
                     }
@@ -97,6 +100,7 @@ pub(super) async fn supervise(
         // everything else: no use serving until signed in.
         if let Some(auth) = auth.as_ref().filter(|a| a.lost_now()) {
             conn.end("the server requires sign-in");
+            listed_unavailable = true;
             let message = "the server requires sign-in".to_owned();
             if await_sign_in(&shared, auth, signed.as_mut(), &stop, message).await {
                 break;
@@ -120,12 +124,15 @@ pub(super) async fn supervise(
         });
         was_ready = true;
         tracing::info!(parent: &span, tools = shared.tools().len(), "ready");
-        if previous_tools.as_slice() != shared.tools().as_slice() {
+        if std::mem::take(&mut listed_unavailable)
+            || previous_tools.as_slice() != shared.tools().as_slice()
+        {
             announce_tools(&shared);
         }
 
         let reason = tokio::select! {
             () = conn.ended() => conn.end_reason().unwrap_or_else(|| "the connection ended".into()),
+            never = keep_fresh(auth.as_deref()) => match never {},
             () = sign_in_lost(auth.as_deref()) => {
                 // The token was refused and could not be refreshed. The
                 // connection stays, so calls fail at once with a message
@@ -135,10 +142,13 @@ pub(super) async fn supervise(
                     .and_then(|a| a.status().reason)
                     .unwrap_or_else(|| "the server refused the sign-in".into());
                 tracing::warn!(parent: &span, reason = %reason, "needs sign-in");
+                shared.set_live(None);
                 shared.set_status(|s| {
                     s.state = UpstreamState::NeedsSignIn;
                     s.error = Some(sign_in_hint(&shared.name, &reason));
                 });
+                listed_unavailable = true;
+                announce_tools(&shared);
                 tokio::select! {
                     () = sign_in_changed(signed.as_mut()) => {}
                     () = conn.ended() => {}
@@ -236,15 +246,16 @@ fn failed_lifecycle(shared: &Shared) {
     };
 }
 
-/// The OAuth state of a streamable HTTP server, unless it has a configured
-/// `Authorization` header (then that header is what it gets).
+/// The OAuth state of a remote server (streamable HTTP or legacy SSE),
+/// unless it has a configured `Authorization` header (then that header is
+/// what it gets).
 fn oauth_of(
     name: &str,
     transport: &TransportConfig,
     env: &Environment,
 ) -> Option<Arc<switchboard_auth::oauth::ServerAuth>> {
     match transport {
-        TransportConfig::Http { url, headers }
+        TransportConfig::Http { url, headers } | TransportConfig::Sse { url, headers }
             if !headers
                 .keys()
                 .any(|k| k.eq_ignore_ascii_case("authorization")) =>
@@ -276,6 +287,16 @@ async fn await_sign_in(
         () = sign_in_changed(signed) => false,
         () = stop.cancelled() => true,
     }
+}
+
+/// Refreshes the server's sign-in ahead of expiry; never resolves.
+async fn keep_fresh(
+    auth: Option<&switchboard_auth::oauth::ServerAuth>,
+) -> std::convert::Infallible {
+    if let Some(auth) = auth {
+        auth.keep_fresh().await;
+    }
+    std::future::pending().await
 }
 
 /// Resolves when the server's tokens stop working (not for a missing scope:
@@ -402,7 +423,13 @@ async fn connect_with(
         }
         TransportConfig::Sse { url, headers } => {
             let headers = http::header_map(&resolve_secrets(env, headers).await?)?;
-            let (poster, stream) = sse::open(env.http.clone(), url, headers, limit)
+            let target = sse::Target {
+                server: &shared.name,
+                url,
+                headers,
+                auth,
+            };
+            let (poster, stream) = sse::open(env.http.clone(), target, limit)
                 .await
                 .map_err(|e| e.to_string())?;
             let conn = Conn::sse(&shared.name, notices, poster, stream);
