@@ -631,17 +631,14 @@ impl Api {
         let oauth = p
             .oauth
             .map(|o| {
-                let url = o
-                    .client_metadata_url
-                    .map(|u| u.trim().to_owned())
-                    .filter(|u| !u.is_empty());
-                if let Some(url) = &url {
-                    switchboard_auth::oauth::validate_metadata_url(url)
-                        .map_err(|e| ApiError::invalid(e.to_string()))?;
-                }
-                Ok::<_, ApiError>(switchboard_auth::oauth::OAuthSettings {
-                    client_metadata_url: url,
-                })
+                let url = o.client_metadata_url.unwrap_or_default();
+                switchboard_auth::oauth::OAuthSettings::parse_metadata_url(&url)
+                    .map(
+                        |client_metadata_url| switchboard_auth::oauth::OAuthSettings {
+                            client_metadata_url,
+                        },
+                    )
+                    .map_err(|e| ApiError::invalid(e.to_string()))
             })
             .transpose()?;
         let mut audit = self

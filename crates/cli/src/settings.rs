@@ -5,7 +5,7 @@ use std::{io::Write as _, path::Path};
 
 use clap::Subcommand;
 use switchboard_audit::AuditSettings;
-use switchboard_auth::oauth::{OAUTH_SETTINGS_KEY, OAuthSettings, validate_metadata_url};
+use switchboard_auth::oauth::{OAUTH_SETTINGS_KEY, OAuthSettings};
 use switchboard_gateway::{
     AUDIT_SETTINGS_KEY,
     policy::{POLICY_SETTINGS_KEY, PolicySettings},
@@ -164,14 +164,8 @@ pub async fn run(data_dir: &Path, command: SettingsCommand) -> Result<(), CliErr
                 "ratelimit.server" => policy.rate_limits.per_server = per_minute(&value)?,
                 "ratelimit.tool" => policy.rate_limits.per_tool = per_minute(&value)?,
                 "oauth.client_metadata_url" => {
-                    oauth.client_metadata_url = match value.as_str() {
-                        "off" | "none" | "" => None,
-                        url => {
-                            validate_metadata_url(url)
-                                .map_err(|e| CliError::Usage(e.to_string()))?;
-                            Some(url.to_owned())
-                        }
-                    };
+                    oauth.client_metadata_url = OAuthSettings::parse_metadata_url(&value)
+                        .map_err(|e| CliError::Usage(e.to_string()))?;
                 }
                 other => {
                     return Err(CliError::Usage(format!(

@@ -200,6 +200,17 @@ impl OAuthSettings {
     }
 }
 
+impl OAuthSettings {
+    /// The setting's value as a user gives it: a URL (checked with
+    /// [`validate_metadata_url`]), or empty / `off` / `none` for none.
+    pub fn parse_metadata_url(value: &str) -> Result<Option<String>, OAuthError> {
+        match value.trim() {
+            "" | "off" | "none" => Ok(None),
+            url => validate_metadata_url(url).map(|()| Some(url.to_owned())),
+        }
+    }
+}
+
 /// Checks that `url` can name a Client ID Metadata Document: https, a host,
 /// and a path other than `/`.
 pub fn validate_metadata_url(url: &str) -> Result<(), OAuthError> {
@@ -464,7 +475,7 @@ impl OAuth {
                 self.inner
                     .recorder
                     .as_ref()
-                    .map(|r| record::History::restored(name, Some(r.clone())).snapshot())
+                    .map(|r| r.peek(name))
                     .unwrap_or_default()
             })
     }

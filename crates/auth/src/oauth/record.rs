@@ -324,6 +324,17 @@ impl Recorder {
             .unwrap_or_default()
     }
 
+    /// What the file held at start for `server`, left in place (a server not
+    /// used in this process keeps its record).
+    pub(crate) fn peek(&self, server: &str) -> Vec<FlowAttempt> {
+        self.kept
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(server)
+            .cloned()
+            .unwrap_or_default()
+    }
+
     fn follow(&self, server: &str, history: &Arc<History>) {
         self.live
             .lock()
@@ -351,7 +362,7 @@ impl Recorder {
         });
     }
 
-    /// Everything the record holds now, within the size bound.
+    /// Everything the record holds now.
     fn contents(&self) -> BTreeMap<String, Vec<FlowAttempt>> {
         let mut all = self.kept.lock().unwrap_or_else(|e| e.into_inner()).clone();
         for (server, history) in self.live.lock().unwrap_or_else(|e| e.into_inner()).iter() {
@@ -359,14 +370,13 @@ impl Recorder {
                 all.insert(server.clone(), history.snapshot());
             }
         }
-        bound(&mut all, MAX_RECORD_BYTES);
         all
     }
 
     /// Writes the record (atomically: a temporary file, then a rename).
     pub(crate) fn save(&self) {
         let _writing = self.writing.lock().unwrap_or_else(|e| e.into_inner());
-        let Ok(text) = serde_json::to_vec(&self.contents()) else {
+        let Some(text) = encode(self.contents(), MAX_RECORD_BYTES) else {
             return;
         };
         let tmp = self.path.with_extension("json.tmp");
@@ -377,24 +387,36 @@ impl Recorder {
     }
 }
 
-/// Drops the oldest attempts (of any server) until `all` serializes to at
-/// most `max` bytes.
-fn bound(all: &mut BTreeMap<String, Vec<FlowAttempt>>, max: usize) {
-    let size =
-        |all: &BTreeMap<String, Vec<FlowAttempt>>| serde_json::to_vec(all).map_or(0, |v| v.len());
-    while size(all) > max {
-        let oldest = all
+/// The JSON of `all`, at most `max` bytes: the oldest attempts (of any
+/// server) are dropped first, each attempt's size counted once.
+fn encode(mut all: BTreeMap<String, Vec<FlowAttempt>>, max: usize) -> Option<Vec<u8>> {
+    loop {
+        let text = serde_json::to_vec(&all).ok()?;
+        if text.len() <= max {
+            return Some(text);
+        }
+        let mut oldest: Vec<(u64, String, usize)> = all
             .iter()
-            .filter_map(|(server, attempts)| {
-                attempts.first().map(|a| (a.started_ms, server.clone()))
+            .flat_map(|(server, attempts)| {
+                attempts.iter().map(|a| {
+                    let size = serde_json::to_vec(a).map_or(0, |v| v.len()) + 1;
+                    (a.started_ms, server.clone(), size)
+                })
             })
-            .min();
-        let Some((_, server)) = oldest else { return };
-        if let Some(attempts) = all.get_mut(&server) {
-            attempts.remove(0);
-            if attempts.is_empty() {
-                all.remove(&server);
+            .collect();
+        oldest.sort_unstable_by_key(|(started, ..)| *started);
+        let mut over = text.len() - max;
+        for (started, server, size) in oldest {
+            if over == 0 {
+                break;
             }
+            if let Some(attempts) = all.get_mut(&server) {
+                attempts.retain(|a| a.started_ms != started);
+                if attempts.is_empty() {
+                    all.remove(&server);
+                }
+            }
+            over = over.saturating_sub(size);
         }
     }
 }
@@ -466,8 +488,9 @@ mod tests {
                 .collect();
             all.insert(format!("server-{s}"), attempts);
         }
-        bound(&mut all, MAX_RECORD_BYTES);
-        assert!(serde_json::to_vec(&all).unwrap().len() <= MAX_RECORD_BYTES);
+        let text = encode(all, MAX_RECORD_BYTES).unwrap();
+        assert!(text.len() <= MAX_RECORD_BYTES);
+        let all: BTreeMap<String, Vec<FlowAttempt>> = serde_json::from_slice(&text).unwrap();
         // The newest attempts are the ones kept.
         assert!(all.contains_key("server-39") && !all.contains_key("server-0"));
     }
