@@ -207,7 +207,14 @@ impl Host {
 }
 
 async fn start(options: &Options) -> Result<(Store, Gateway), DesktopError> {
-    let store = Store::open(&options.data_dir)
+    // SWITCHBOARD_DATABASE_URL puts the desktop app on a team's database, as
+    // `switchboard --database` does for the CLI.
+    let database =
+        switchboard_store::Database::from_env().map_err(|source| DesktopError::Store {
+            path: options.data_dir.clone(),
+            source,
+        })?;
+    let store = Store::open_at(&options.data_dir, &database)
         .await
         .map_err(|source| DesktopError::Store {
             path: options.data_dir.clone(),

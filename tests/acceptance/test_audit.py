@@ -18,13 +18,11 @@ import os
 import re
 import secrets
 import signal
-import sqlite3
 import string
 import time
 import uuid
 from collections import Counter
 from collections.abc import Callable
-from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,6 +32,7 @@ import pytest
 from mcp import MCPError
 
 from conftest import EV_STDIO, add_everything_stdio
+from helpers.database import audit_rows, audit_write, everything_stored
 from helpers.gateway import CliResult, Gateway, Switchboard
 from helpers.mcp_client import connect, text_of
 from helpers.procs import Proc, descendants, is_running, kill_pids
@@ -75,21 +74,14 @@ def logs_json(switchboard: Switchboard, *args: str) -> list[dict[str, Any]]:
     return jsonl(switchboard.cli("logs", "--json", *args).stdout)
 
 
-def db_rows(data_dir: Path, where: str = "1 = 1", params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
-    """Rows of audit.db read directly with SQLite (read-only), in id order."""
-    uri = f"file:{data_dir / 'audit.db'}?mode=ro"
-    with closing(sqlite3.connect(uri, uri=True, timeout=10)) as db:
-        db.row_factory = sqlite3.Row
-        query = f"SELECT * FROM audit_events WHERE {where} ORDER BY id"
-        return [dict(row) for row in db.execute(query, params)]
+def db_rows(switchboard: Switchboard, where: str = "1 = 1", params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
+    """Rows of the audit log read directly (SQLite read-only, or PostgreSQL), in id order."""
+    return audit_rows(switchboard.database, switchboard.data_dir, where, params)
 
 
-def db_write(data_dir: Path, sql: str, params: tuple[Any, ...]) -> int:
-    """Changes audit.db behind the gateway's back; returns the number of rows touched."""
-    with closing(sqlite3.connect(data_dir / "audit.db", timeout=10)) as db:
-        changed = db.execute(sql, params).rowcount
-        db.commit()
-        return changed
+def db_write(switchboard: Switchboard, sql: str, params: tuple[Any, ...]) -> int:
+    """Changes the audit log behind the gateway's back; returns the number of rows touched."""
+    return audit_write(switchboard.database, switchboard.data_dir, sql, params)
 
 
 def verified_count(result: CliResult) -> int:
@@ -155,7 +147,7 @@ async def test_every_call_is_one_row_with_its_request_and_response(make_gateway)
 
     # Strict mode: every answer above waited for its row, so the rows are there now.
     listed = logs_json(gateway, "--client", "audit-calls", "--method", "tools/call", *LIST_ALL)
-    stored = db_rows(gateway.data_dir, "client = ? AND method = 'tools/call'", ("audit-calls",))
+    stored = db_rows(gateway, "client = ? AND method = 'tools/call'", ("audit-calls",))
     print(f"{count} calls -> {len(listed)} tools/call rows listed for the client, {len(stored)} in audit.db")
     assert len(listed) == count, f"expected {count} rows, `logs` lists {len(listed)}"
     assert len(stored) == count, f"expected {count} rows, audit.db holds {len(stored)}"
@@ -196,7 +188,7 @@ async def test_every_call_is_one_row_with_its_request_and_response(make_gateway)
         assert len(seen) == 1 and None not in seen, f"calls via {tool} in one session carry sessions {seen}"
     assert sessions[f"{EV_STDIO}__echo"] != sessions["echo"], "two client sessions share one session id"
 
-    everything = db_rows(gateway.data_dir)
+    everything = db_rows(gateway)
     check_chain_links(everything)
     verified = verified_count(gateway.cli("logs", "verify"))
     assert verified >= len(everything)
@@ -260,7 +252,7 @@ async def test_tool_error_results_are_error_rows(make_gateway) -> None:
                 answers[tool] = text_of(result)
                 print(f"{tool} via {gateway.url(server)}: isError result {answers[tool]!r}")
 
-    rows = db_rows(gateway.data_dir, "client = ? AND method = 'tools/call'", ("audit-tool-errors",))
+    rows = db_rows(gateway, "client = ? AND method = 'tools/call'", ("audit-tool-errors",))
     assert len(rows) == len(calls), rows
     statuses = []
     for row, (_, tool, upstream_name, arguments) in zip(rows, calls, strict=True):
@@ -342,7 +334,7 @@ async def test_secrets_never_reach_files_exports_or_the_live_stream(
         follow.stop()
     streamed = follow.lines()
 
-    stored = db_rows(gateway.data_dir, "client = ? AND method = 'tools/call'", ("audit-secrets",))
+    stored = db_rows(gateway, "client = ? AND method = 'tools/call'", ("audit-secrets",))
     secret_rows = [row for row in stored if re.search(rf"{nonce}-(one|two|three)", row["request"] or "")]
     assert len(secret_rows) == 3, stored
     two = next(row for row in secret_rows if f"{nonce}-two" in row["request"])
@@ -370,7 +362,11 @@ async def test_secrets_never_reach_files_exports_or_the_live_stream(
     for path in sorted(gateway.data_dir.rglob("*")):
         if path.is_file():
             places[f"data dir file {path.relative_to(gateway.data_dir)}"] = path.read_bytes()
-    assert {"data dir file audit.db", "data dir file switchboard.db"} <= set(places), sorted(places)
+    if gateway.database:
+        places["the PostgreSQL database"] = everything_stored(gateway.database)
+        assert places["the PostgreSQL database"], "nothing stored in PostgreSQL"
+    else:
+        assert {"data dir file audit.db", "data dir file switchboard.db"} <= set(places), sorted(places)
     places["`logs export --format jsonl`"] = jsonl_export.encode()
     places["`logs export --format csv`"] = csv_export.encode()
     places["`logs --follow --json` output"] = "\n".join(streamed).encode()
@@ -429,7 +425,7 @@ async def test_secrets_in_resource_uris_never_reach_files_or_exports(make_gatewa
                 except MCPError as error:
                     print(f"resources/read via {gateway.url(server)}: {error}")
 
-    rows = db_rows(gateway.data_dir, "client = ? AND method = 'resources/read'", ("audit-uri",))
+    rows = db_rows(gateway, "client = ? AND method = 'resources/read'", ("audit-uri",))
     assert len(rows) == len(reads), rows
     for row in rows:
         print(f"record {row['id']}: name {row['name']!r}, request {row['request']}")
@@ -538,7 +534,7 @@ async def test_every_answered_call_survives_kill_9(make_gateway) -> None:
 
     gateway.start("gateway-audit-crash-restarted")
     assert gateway.pid != victim.pid
-    rows = db_rows(gateway.data_dir, "client = ? AND method = 'tools/call'", ("acceptance",))
+    rows = db_rows(gateway, "client = ? AND method = 'tools/call'", ("acceptance",))
     by_message = {json.loads(row["request"])["arguments"]["message"]: row for row in rows}
     missing = sorted(answered - set(by_message))
     unanswered_rows = sorted(set(by_message) - answered)
@@ -550,7 +546,7 @@ async def test_every_answered_call_survives_kill_9(make_gateway) -> None:
         row = by_message[message]
         assert row["status"] == "ok" and json.loads(row["response"])["content"][0]["text"] == f"Echo: {message}", row
     assert set(by_message) <= sent, "rows of calls that were never sent"
-    before_restart = len(db_rows(gateway.data_dir))
+    before_restart = len(db_rows(gateway))
     assert verified_count(gateway.cli("logs", "verify")) >= before_restart
 
     # The restarted gateway goes on with the same chain.
@@ -559,7 +555,7 @@ async def test_every_answered_call_survives_kill_9(make_gateway) -> None:
         async with connect(gateway.url(), gateway.token) as client:
             message = f"{nonce} after restart"
             assert text_of(await client.call_tool(f"{EV_STDIO}__echo", {"message": message})) == f"Echo: {message}"
-    everything = db_rows(gateway.data_dir)
+    everything = db_rows(gateway)
     check_chain_links(everything)
     assert any(message in (row["request"] or "") for row in everything)
     verified = verified_count(gateway.cli("logs", "verify"))
@@ -579,9 +575,9 @@ async def test_verify_names_the_changed_or_removed_record(make_gateway) -> None:
     gateway.stop()
     assert not gateway.proc.alive()
 
-    total = len(db_rows(gateway.data_dir))
+    total = len(db_rows(gateway))
     assert verified_count(gateway.cli("logs", "verify")) == total
-    calls = db_rows(gateway.data_dir, "method = 'tools/call'")
+    calls = db_rows(gateway, "method = 'tools/call'")
     assert len(calls) == 10
 
     # Change one call's arguments.
@@ -590,20 +586,20 @@ async def test_verify_names_the_changed_or_removed_record(make_gateway) -> None:
     edited = original.replace("tamper 4", "tamper 4 (edited)")
     assert edited != original
     update = "UPDATE audit_events SET request = ? WHERE id = ?"
-    assert db_write(gateway.data_dir, update, (edited, changed["id"])) == 1
+    assert db_write(gateway, update, (edited, changed["id"])) == 1
     result = gateway.cli("logs", "verify", check=False)
     named = tampered_id(result)
     print(f"edited record {changed['id']}: `logs verify` exit {result.returncode}: {result.stderr.strip()}")
     assert named == changed["id"], f"edited record {changed['id']}, verify named {named}"
 
     # Put it back: the log verifies again.
-    db_write(gateway.data_dir, update, (original, changed["id"]))
+    db_write(gateway, update, (original, changed["id"]))
     assert verified_count(gateway.cli("logs", "verify")) == total
 
     # Remove one row: verify names the record after the gap.
     removed = calls[6]
-    assert db_write(gateway.data_dir, "DELETE FROM audit_events WHERE id = ?", (removed["id"],)) == 1
-    following = min(row["id"] for row in db_rows(gateway.data_dir, "id > ?", (removed["id"],)))
+    assert db_write(gateway, "DELETE FROM audit_events WHERE id = ?", (removed["id"],)) == 1
+    following = min(row["id"] for row in db_rows(gateway, "id > ?", (removed["id"],)))
     result = gateway.cli("logs", "verify", check=False)
     named = tampered_id(result)
     print(f"deleted record {removed['id']}: `logs verify` exit {result.returncode}: {result.stderr.strip()}")

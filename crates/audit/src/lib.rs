@@ -1,14 +1,28 @@
 //! Switchboard's audit log: every MCP message that crosses the gateway,
-//! redacted, committed in batches to SQLite, chained by hashes so tampering
-//! shows, searchable (FTS5), and streamed live.
+//! redacted, committed in batches to SQLite or PostgreSQL, chained by hashes
+//! so tampering shows, searchable (FTS5 / tsvector), and streamed live.
 
+/// Runs `$body` with `$pool` bound to the audit pool of whichever engine it
+/// is; `$body` must produce the same type on both.
+macro_rules! on_pool {
+    ($db:expr, $pool:ident => $body:expr) => {
+        match $db.pool() {
+            $crate::db::Pool::Sqlite($pool) => $body,
+            $crate::db::Pool::Postgres($pool) => $body,
+        }
+    };
+}
+
+mod chain;
 mod db;
 mod log;
 mod record;
 mod redact;
 mod report;
+mod retention;
 
-pub use db::{AUDIT_DB_FILE, AuditDb, Broken, Filter, GENESIS, Verification};
+pub use chain::{Broken, GENESIS, Verification};
+pub use db::{AUDIT_DB_FILE, AUDIT_SCHEMA, AuditDb, Filter};
 pub use log::{AuditLog, AuditSettings, MAX_STORED_JSON, NotRecorded};
 pub use record::{AuditEvent, AuditRecord, Decision, Direction, Status, now_ms};
 pub use redact::{MASK, Redactor, RulesError};
@@ -30,6 +44,9 @@ pub enum Error {
         /// Why.
         source: sqlx::Error,
     },
+    /// The PostgreSQL database could not be reached or prepared.
+    #[error(transparent)]
+    Store(#[from] switchboard_store::Error),
     /// The schema could not be brought up to date.
     #[error("audit database migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),

@@ -18,11 +18,7 @@ use std::{
 use serde_json::Value;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, broadcast, mpsc, oneshot};
 
-use crate::{
-    AuditDb, AuditEvent, AuditRecord, Redactor,
-    db::{append, chain_head},
-    record::now_ms,
-};
+use crate::{AuditDb, AuditEvent, AuditRecord, Redactor, chain::Writer, record::now_ms};
 
 /// Largest stored size of a request or result; larger ones keep a preview.
 pub const MAX_STORED_JSON: usize = 64 * 1024;
@@ -106,8 +102,7 @@ impl AuditLog {
         redactor: Arc<Redactor>,
         settings: AuditSettings,
     ) -> crate::Result<Arc<Self>> {
-        let mut conn = db.pool().acquire().await?.detach();
-        let head = chain_head(&mut conn).await?;
+        let writer = Writer::connect(&db).await?;
         let (queue, rx) = mpsc::channel(QUEUE);
         let (live, _) = broadcast::channel(LIVE_BUFFER);
         let log = Arc::new(Self {
@@ -122,7 +117,7 @@ impl AuditLog {
             writer: Mutex::new(None),
             retention: Mutex::new(None),
         });
-        let writer = tokio::spawn(write_loop(conn, head, rx, live, log.stop.clone()));
+        let writer = tokio::spawn(write_loop(writer, rx, live, log.stop.clone()));
         let retention = tokio::spawn(retention_loop(Arc::downgrade(&log)));
         *log.writer.lock().unwrap_or_else(|e| e.into_inner()) = Some(writer);
         *log.retention.lock().unwrap_or_else(|e| e.into_inner()) = Some(retention);
@@ -233,8 +228,7 @@ impl AuditLog {
 }
 
 async fn write_loop(
-    mut conn: sqlx::SqliteConnection,
-    mut head: crate::db::ChainHead,
+    mut writer: Writer,
     mut rx: mpsc::Receiver<Job>,
     live: broadcast::Sender<Arc<[AuditEvent]>>,
     stop: tokio_util::sync::CancellationToken,
@@ -257,7 +251,7 @@ async fn write_loop(
             .iter_mut()
             .map(|j| std::mem::take(&mut j.event))
             .collect();
-        let mut outcome = append(&mut conn, &mut head, &mut events).await;
+        let mut outcome = writer.append(&mut events).await;
         let mut attempt = 0;
         // A busy or briefly failing disk must not lose records: retry before giving up.
         while let Err(e) = &outcome {
@@ -267,7 +261,7 @@ async fn write_loop(
             }
             tracing::warn!(error = %e, attempt, "audit commit failed; retrying");
             tokio::time::sleep(Duration::from_millis(50 << attempt)).await;
-            outcome = append(&mut conn, &mut head, &mut events).await;
+            outcome = writer.append(&mut events).await;
         }
         match outcome {
             Ok(()) => {

@@ -2,8 +2,6 @@
 
 use std::collections::BTreeMap;
 
-use sqlx::Row as _;
-
 use crate::{AuditDb, AuditEvent, Result};
 
 /// Usage of one tool (or, with `name` None, one whole server).
@@ -35,13 +33,14 @@ fn percentile(sorted: &[i64], p: f64) -> Option<i64> {
 
 /// Tool-call figures per server and per tool since `since` (unix ms).
 pub async fn usage(db: &AuditDb, since: i64) -> Result<Vec<ToolUsage>> {
-    let rows = sqlx::query(
+    type Row = (String, Option<String>, String, Option<i64>, i64);
+    let rows: Vec<Row> = on_pool!(db, pool => sqlx::query_as(
         "SELECT server, name, status, latency_us, ts FROM audit_events \
-         WHERE method = 'tools/call' AND ts >= ? AND server IS NOT NULL",
+         WHERE method = 'tools/call' AND ts >= $1 AND server IS NOT NULL",
     )
     .bind(since)
-    .fetch_all(db.pool())
-    .await?;
+    .fetch_all(pool)
+    .await)?;
     #[derive(Default)]
     struct Acc {
         calls: u64,
@@ -50,12 +49,8 @@ pub async fn usage(db: &AuditDb, since: i64) -> Result<Vec<ToolUsage>> {
         last: i64,
     }
     let mut per: BTreeMap<(String, Option<String>), Acc> = BTreeMap::new();
-    for row in rows {
-        let server: String = row.get(0);
-        let name: Option<String> = row.get(1);
-        let failed = row.get::<String, _>(2) != "ok";
-        let latency: Option<i64> = row.get(3);
-        let ts: i64 = row.get(4);
+    for (server, name, status, latency, ts) in rows {
+        let failed = status != "ok";
         for key in [(server.clone(), name.clone()), (server.clone(), None)] {
             let acc = per.entry(key).or_default();
             acc.calls += 1;

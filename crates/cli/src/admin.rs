@@ -6,7 +6,7 @@ use std::{collections::BTreeMap, io::Write as _, path::Path};
 use clap::Subcommand;
 use serde::Serialize;
 use switchboard_gateway::{GatewayConfig, upstream::UpstreamStatus};
-use switchboard_store::{ServerRecord, Store, TransportConfig};
+use switchboard_store::{ServerRecord, TransportConfig};
 
 use crate::{error::CliError, import, remote::Remote};
 
@@ -212,7 +212,7 @@ struct ServerRow {
 }
 
 pub async fn servers(data_dir: &Path, command: ServersCommand) -> Result<(), CliError> {
-    let store = Store::open(data_dir).await?;
+    let store = crate::database::open_store(data_dir).await?;
     match command {
         ServersCommand::Add {
             name,
@@ -393,7 +393,7 @@ fn describe(transport: &TransportConfig) -> String {
 }
 
 pub async fn clients(data_dir: &Path, command: ClientsCommand) -> Result<(), CliError> {
-    let store = Store::open(data_dir).await?;
+    let store = crate::database::open_store(data_dir).await?;
     match command {
         ClientsCommand::Add { name } => {
             switchboard_store::validate_client_name(&name)?;
@@ -433,7 +433,7 @@ pub async fn tools(data_dir: &Path, command: ToolsCommand) -> Result<(), CliErro
         } => (server, json, tokens),
         other => return crate::policy::tools(data_dir, other).await,
     };
-    let store = Store::open(data_dir).await?;
+    let store = crate::database::open_store(data_dir).await?;
     if let Some(name) = &server
         && store.get_server(name).await?.is_none()
     {

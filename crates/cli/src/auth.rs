@@ -9,7 +9,7 @@ use std::{path::Path, time::Duration};
 use clap::Subcommand;
 use serde_json::{Value, json};
 use switchboard_auth::oauth::{self, OAuth, OAuthConfig, SignInOptions, SignInState};
-use switchboard_store::{Store, TransportConfig};
+use switchboard_store::TransportConfig;
 
 use crate::{error::CliError, remote::Remote};
 
@@ -74,7 +74,7 @@ pub async fn run(data_dir: &Path, cmd: AuthCommand) -> Result<(), CliError> {
             match remote {
                 Some(remote) => login_remote(&remote, &server, params, no_browser).await,
                 None => {
-                    let settings = Store::open(data_dir)
+                    let settings = crate::database::open_store(data_dir)
                         .await?
                         .get_setting::<oauth::OAuthSettings>(oauth::OAUTH_SETTINGS_KEY)
                         .await?
@@ -130,7 +130,7 @@ fn local(data_dir: &Path) -> Result<OAuth, CliError> {
 }
 
 async fn remote_url(data_dir: &Path, server: &str) -> Result<String, CliError> {
-    let store = Store::open(data_dir).await?;
+    let store = crate::database::open_store(data_dir).await?;
     let record = store
         .get_server(server)
         .await?
@@ -335,7 +335,7 @@ async fn status(
             show_attempts(&detail["attempts"]);
         }
         (None, only) => {
-            let store = Store::open(data_dir).await?;
+            let store = crate::database::open_store(data_dir).await?;
             let oauth = local(data_dir)?;
             for record in store.list_servers().await? {
                 if matches!(record.transport, TransportConfig::Stdio { .. })

@@ -8,7 +8,7 @@ use switchboard_clients::{
     catalog::{self, Answers, Catalog, Choice, FieldKind},
     import::store_secrets_where,
 };
-use switchboard_store::{ServerRecord, Store, TransportConfig};
+use switchboard_store::{ServerRecord, TransportConfig};
 
 use crate::{error::CliError, integrations::secret_store};
 
@@ -260,7 +260,7 @@ async fn add(data_dir: &Path, args: AddArgs) -> Result<(), CliError> {
     let built = catalog::build(server, choice, &answers).map_err(catalog_error)?;
     let name = args.name.unwrap_or(form.suggested_name);
     switchboard_store::validate_server_name(&name)?;
-    let store = Store::open(data_dir).await?;
+    let store = crate::database::open_store(data_dir).await?;
     if store.get_server(&name).await?.is_some() {
         return Err(switchboard_store::Error::ServerExists(name).into());
     }

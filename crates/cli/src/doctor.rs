@@ -5,7 +5,6 @@ use std::{collections::BTreeMap, io::Write as _, net::SocketAddr, path::Path};
 use clap::Args;
 use switchboard_clients::doctor::{self, ContextState, GatewayProbe, Input, ServerState, Severity};
 use switchboard_gateway::RuntimeInfo;
-use switchboard_store::Store;
 
 use crate::{
     error::CliError,
@@ -75,7 +74,9 @@ async fn contexts(data_dir: &Path) -> Vec<ContextState> {
 /// `switchboard doctor`: prints the report; fails when it found problems.
 pub async fn run(data_dir: &Path, args: DoctorArgs) -> Result<(), CliError> {
     let platform = platform(args.home.home.as_deref())?;
-    let store = Store::open(data_dir).await.map_err(|e| e.to_string());
+    let store = crate::database::open_store(data_dir)
+        .await
+        .map_err(|e| e.to_string());
     let secrets = switchboard_auth::SecretStore::from_env(data_dir).map_err(|e| e.to_string());
     let listen: SocketAddr = std::env::var("SWITCHBOARD_LISTEN")
         .ok()

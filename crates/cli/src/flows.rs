@@ -9,7 +9,6 @@ use switchboard_api::flows::{ClientFlows, FlowToolInfo};
 use switchboard_gateway::policy::{
     FlowOverride, POLICY_SETTINGS_KEY, PolicySettings, flow_override_key,
 };
-use switchboard_store::Store;
 
 use crate::{error::CliError, remote::Remote};
 
@@ -53,7 +52,7 @@ fn shown(v: Option<bool>) -> &'static str {
 
 /// `tools flow`: sets (or with no flags, shows) the user's labels of a tool.
 pub async fn set(data_dir: &Path, args: FlowArgs) -> Result<(), CliError> {
-    let store = Store::open(data_dir).await?;
+    let store = crate::database::open_store(data_dir).await?;
     if store.get_server(&args.server).await?.is_none() {
         return Err(switchboard_store::Error::NoSuchServer(args.server).into());
     }

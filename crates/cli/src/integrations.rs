@@ -10,7 +10,7 @@ use switchboard_clients::{
     import::{self, Action, Applied, ImportPlan, Resolver},
     install::{self, InstallRequest, InstallStatus, Mode, Restored, TokenAction},
 };
-use switchboard_store::{Store, TransportConfig};
+use switchboard_store::TransportConfig;
 
 use crate::{error::CliError, remote::Remote};
 
@@ -381,7 +381,7 @@ pub async fn import(data_dir: &Path, args: ImportArgs) -> Result<(), CliError> {
     } else {
         vec![kind(&args.kind)?]
     };
-    let store = Store::open(data_dir).await?;
+    let store = crate::database::open_store(data_dir).await?;
     let secrets = secret_store(data_dir)?;
     let scan = import::scan(&platform, &kinds, args.project.as_deref());
     if scan.files.is_empty() && scan.problems.is_empty() {
@@ -476,7 +476,7 @@ pub async fn install(data_dir: &Path, args: InstallArgs) -> Result<(), CliError>
     let kind = kind(&args.kind)?;
     let client_name = args.client.clone().unwrap_or_else(|| kind.id().to_owned());
     switchboard_store::validate_client_name(&client_name)?;
-    let store = Store::open(data_dir).await?;
+    let store = crate::database::open_store(data_dir).await?;
     let secrets = secret_store(data_dir)?;
     let (connect_program, connect_args) = connect_command(data_dir);
     let request = InstallRequest {
@@ -591,7 +591,7 @@ fn token_note(action: &TokenAction, client: &str, dry_run: bool) -> String {
 pub async fn uninstall(data_dir: &Path, args: UninstallArgs) -> Result<(), CliError> {
     let platform = platform(args.home.home.as_deref())?;
     let kind = kind(&args.kind)?;
-    let store = Store::open(data_dir).await?;
+    let store = crate::database::open_store(data_dir).await?;
     let outcome = install::uninstall(&store, &platform, data_dir, kind)
         .await
         .map_err(clients_error)?;

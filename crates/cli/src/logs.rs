@@ -163,7 +163,7 @@ impl FilterArgs {
 }
 
 pub async fn run(data_dir: &Path, args: LogsArgs) -> Result<(), CliError> {
-    let db = AuditDb::open(data_dir).await?;
+    let db = crate::database::open_audit(data_dir).await?;
     match args.action {
         Some(LogsAction::Show { id }) => show(&db, id, args.json).await,
         Some(LogsAction::Export {

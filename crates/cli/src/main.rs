@@ -6,6 +6,7 @@ mod auth;
 mod catalog;
 mod connect;
 mod context;
+mod database;
 mod doctor;
 mod error;
 mod flows;
@@ -34,6 +35,17 @@ struct Cli {
     /// Data directory (default: the OS app-data dir, e.g. ~/.local/share/switchboard).
     #[arg(long, global = true, env = "SWITCHBOARD_DATA_DIR", value_name = "DIR")]
     data_dir: Option<PathBuf>,
+    /// Database for the configuration and the audit log: postgres://USER@HOST/DB for a
+    /// team's shared PostgreSQL (several instances may use one), or sqlite (the default:
+    /// files in the data directory).
+    #[arg(
+        long,
+        global = true,
+        env = "SWITCHBOARD_DATABASE_URL",
+        value_name = "URL",
+        hide_env_values = true
+    )]
+    database: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -124,6 +136,9 @@ async fn run(cli: Cli) -> Result<(), CliError> {
         Some(dir) => dir,
         None => switchboard_store::Store::default_data_dir().ok_or(CliError::NoDataDir)?,
     };
+    database::choose(switchboard_store::Database::parse(
+        cli.database.as_deref().unwrap_or_default(),
+    )?);
     match cli.command {
         Command::Serve(args) => serve::run(&data_dir, args).await,
         Command::Servers(cmd) => admin::servers(&data_dir, cmd).await,

@@ -24,7 +24,7 @@ fn describe(scope: &Scope) -> String {
 }
 
 pub async fn tools(data_dir: &Path, command: ToolsCommand) -> Result<(), CliError> {
-    let store = Store::open(data_dir).await?;
+    let store = crate::database::open_store(data_dir).await?;
     match command {
         ToolsCommand::List { .. } => Ok(()),
         ToolsCommand::Flow(args) => crate::flows::set(data_dir, args).await,
@@ -148,7 +148,7 @@ pub enum ProfilesCommand {
 }
 
 pub async fn profiles(data_dir: &Path, command: ProfilesCommand) -> Result<(), CliError> {
-    let store = Store::open(data_dir).await?;
+    let store = crate::database::open_store(data_dir).await?;
     match command {
         ProfilesCommand::Add { name, servers } => {
             for s in &servers {
@@ -251,7 +251,7 @@ pub enum ApprovalsCommand {
 }
 
 pub async fn approvals(data_dir: &Path, command: ApprovalsCommand) -> Result<(), CliError> {
-    let store = Store::open(data_dir).await?;
+    let store = crate::database::open_store(data_dir).await?;
     match command {
         ApprovalsCommand::List { all, json } => {
             let list = store.list_approvals(!all, 200).await?;

@@ -4,7 +4,6 @@ use std::{net::SocketAddr, path::Path, time::Instant};
 
 use clap::Args;
 use switchboard_gateway::{Gateway, GatewayConfig};
-use switchboard_store::Store;
 
 use crate::error::CliError;
 
@@ -18,7 +17,7 @@ pub struct ServeArgs {
 
 pub async fn run(data_dir: &Path, args: ServeArgs) -> Result<(), CliError> {
     let started = Instant::now();
-    let store = Store::open(data_dir).await?;
+    let store = crate::database::open_store(data_dir).await?;
     let config = GatewayConfig {
         listen: args.listen,
         sandbox_launcher: std::env::current_exe().ok(),
@@ -43,6 +42,9 @@ pub async fn run(data_dir: &Path, args: ServeArgs) -> Result<(), CliError> {
     println!("  MCP endpoint:  {}", info.mcp_url);
     println!("  Control:       {}", info.control_url);
     println!("  Data:          {}", data_dir.display());
+    if let switchboard_store::Database::Postgres(url) = crate::database::chosen() {
+        println!("  Database:      {url} (PostgreSQL)");
+    }
     println!("  Secrets:       {}", secrets_line(data_dir).await);
     // The fragment never reaches a server or a log; the code works once.
     println!(

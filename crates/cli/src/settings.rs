@@ -10,7 +10,7 @@ use switchboard_gateway::{
     AUDIT_SETTINGS_KEY,
     policy::{POLICY_SETTINGS_KEY, PolicySettings},
 };
-use switchboard_store::{Permission, Store};
+use switchboard_store::Permission;
 
 use crate::error::CliError;
 
@@ -68,7 +68,7 @@ fn parse_limit(value: &str) -> Result<Option<u64>, CliError> {
 }
 
 pub async fn run(data_dir: &Path, command: SettingsCommand) -> Result<(), CliError> {
-    let store = Store::open(data_dir).await?;
+    let store = crate::database::open_store(data_dir).await?;
     let mut audit = store
         .get_setting::<AuditSettings>(AUDIT_SETTINGS_KEY)
         .await?

@@ -375,7 +375,7 @@ async fn start_audit(
     servers: &[switchboard_store::ServerRecord],
     control_token: &str,
 ) -> Result<Arc<AuditLog>> {
-    let db = AuditDb::open(store.data_dir()).await?;
+    let db = AuditDb::open_at(store.data_dir(), store.database()).await?;
     let redactor = Arc::new(Redactor::builtin());
     let mut secrets = configured_secrets(servers);
     secrets.push(control_token.to_owned());
@@ -426,24 +426,27 @@ impl Followers {
     }
 }
 
-/// Picks up changes other processes make to the store.
+/// Picks up changes other processes make to the store: SQLite is asked every
+/// `every`; PostgreSQL announces them (other instances' included) at once.
 async fn watch_store(followers: Followers, every: Duration, shutdown: CancellationToken) {
-    let mut seen = followers.store.data_version().await.ok();
+    let mut seen = followers.store.data_version().await.unwrap_or_default();
     loop {
-        tokio::select! {
-            () = tokio::time::sleep(every) => {}
+        let version = tokio::select! {
+            version = followers.store.next_change(seen, every) => version,
             () = shutdown.cancelled() => return,
-        }
-        let version = match followers.store.data_version().await {
-            Ok(v) => v,
+        };
+        match version {
+            Ok(version) => {
+                seen = version;
+                followers.reload().await;
+            }
             Err(e) => {
                 tracing::warn!(error = %e, "cannot check the store for changes");
-                continue;
+                tokio::select! {
+                    () = tokio::time::sleep(every) => {}
+                    () = shutdown.cancelled() => return,
+                }
             }
-        };
-        if seen != Some(version) {
-            seen = Some(version);
-            followers.reload().await;
         }
     }
 }

@@ -26,13 +26,14 @@ impl Store {
     pub async fn add_client(&self, name: &str, token_hash: &str) -> Result<ClientRecord> {
         validate_client_name(name)?;
         let created_at = now_ms();
-        let result =
-            sqlx::query("INSERT INTO clients (name, token_hash, created_at) VALUES (?, ?, ?)")
+        let id: i64 = on_pool!(self, pool => sqlx::query_scalar(
+                "INSERT INTO clients (name, token_hash, created_at) VALUES ($1, $2, $3) RETURNING id",
+            )
                 .bind(name)
                 .bind(token_hash)
                 .bind(created_at)
-                .execute(self.pool())
-                .await
+                .fetch_one(pool)
+                .await)
                 .map_err(|err| {
                     if is_unique_violation(&err, "clients.name") {
                         Error::ClientExists(name.to_owned())
@@ -41,7 +42,7 @@ impl Store {
                     }
                 })?;
         Ok(ClientRecord {
-            id: result.last_insert_rowid(),
+            id,
             name: name.to_owned(),
             created_at,
             last_seen_at: None,
@@ -51,11 +52,11 @@ impl Store {
 
     /// All clients, ordered by name.
     pub async fn list_clients(&self) -> Result<Vec<ClientRecord>> {
-        let clients = sqlx::query_as(
+        let clients = on_pool!(self, pool => sqlx::query_as(
             "SELECT id, name, created_at, last_seen_at, profile FROM clients ORDER BY name",
         )
-        .fetch_all(self.pool())
-        .await?;
+        .fetch_all(pool)
+        .await)?;
         Ok(clients)
     }
 
@@ -65,48 +66,54 @@ impl Store {
     /// still waiting for approval end as expired. A new client of the same
     /// name starts clean.
     pub async fn remove_client(&self, name: &str) -> Result<()> {
-        let mut tx = self.pool().begin().await?;
-        let result = sqlx::query("DELETE FROM clients WHERE name = ?")
-            .bind(name)
-            .execute(&mut *tx)
-            .await?;
-        if result.rows_affected() == 0 {
+        let removed = on_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let removed = sqlx::query("DELETE FROM clients WHERE name = $1")
+                .bind(name)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            if removed > 0 {
+                sqlx::query("DELETE FROM permissions WHERE scope = $1")
+                    .bind(format!("client:{name}"))
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query(
+                    "UPDATE approvals SET status = 'expired', answered_at = $1 WHERE client = $2 AND status = 'pending'",
+                )
+                .bind(now_ms())
+                .bind(name)
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.commit().await?;
+            removed
+        });
+        if removed == 0 {
             return Err(Error::NoSuchClient(name.to_owned()));
         }
-        sqlx::query("DELETE FROM permissions WHERE scope = ?")
-            .bind(format!("client:{name}"))
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query(
-            "UPDATE approvals SET status = 'expired', answered_at = ? WHERE client = ? AND status = 'pending'",
-        )
-        .bind(now_ms())
-        .bind(name)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
         Ok(())
     }
 
     /// The client whose token hashes to `token_hash`, if any.
     pub async fn client_by_token_hash(&self, token_hash: &str) -> Result<Option<ClientRecord>> {
-        let client = sqlx::query_as(
-            "SELECT id, name, created_at, last_seen_at, profile FROM clients WHERE token_hash = ?",
+        let client = on_pool!(self, pool => sqlx::query_as(
+            "SELECT id, name, created_at, last_seen_at, profile FROM clients WHERE token_hash = $1",
         )
         .bind(token_hash)
-        .fetch_optional(self.pool())
-        .await?;
+        .fetch_optional(pool)
+        .await)?;
         Ok(client)
     }
 
     /// Every client with its token hash, for the gateway's in-memory lookup.
     pub async fn client_token_hashes(&self) -> Result<Vec<(String, ClientRecord)>> {
         type Row = (String, i64, String, i64, Option<i64>, Option<String>);
-        let rows: Vec<Row> = sqlx::query_as(
+        let rows: Vec<Row> = on_pool!(self, pool => sqlx::query_as(
             "SELECT token_hash, id, name, created_at, last_seen_at, profile FROM clients",
         )
-        .fetch_all(self.pool())
-        .await?;
+        .fetch_all(pool)
+        .await)?;
         Ok(rows
             .into_iter()
             .map(|(hash, id, name, created_at, last_seen_at, profile)| {
@@ -126,11 +133,12 @@ impl Store {
 
     /// Records that client `id` used the gateway now; does nothing if it was removed meanwhile.
     pub async fn touch_client(&self, id: i64) -> Result<()> {
-        sqlx::query("UPDATE clients SET last_seen_at = ? WHERE id = ?")
+        on_pool!(self, pool => sqlx::query("UPDATE clients SET last_seen_at = $1 WHERE id = $2")
             .bind(now_ms())
             .bind(id)
-            .execute(self.pool())
-            .await?;
+            .execute(pool)
+            .await
+            .map(|_| ()))?;
         Ok(())
     }
 }
@@ -191,22 +199,22 @@ fn context_of(row: ContextRow) -> (String, ClientContext) {
 impl Store {
     /// Every client's context settings, by name.
     pub async fn client_contexts(&self) -> Result<Vec<(String, ClientContext)>> {
-        let rows: Vec<ContextRow> = sqlx::query_as(
+        let rows: Vec<ContextRow> = on_pool!(self, pool => sqlx::query_as(
             "SELECT name, tool_mode, budget_tools, budget_tokens, always_listed FROM clients ORDER BY name",
         )
-        .fetch_all(self.pool())
-        .await?;
+        .fetch_all(pool)
+        .await)?;
         Ok(rows.into_iter().map(context_of).collect())
     }
 
     /// One client's context settings.
     pub async fn client_context(&self, name: &str) -> Result<ClientContext> {
-        let row: Option<ContextRow> = sqlx::query_as(
-            "SELECT name, tool_mode, budget_tools, budget_tokens, always_listed FROM clients WHERE name = ?",
+        let row: Option<ContextRow> = on_pool!(self, pool => sqlx::query_as(
+            "SELECT name, tool_mode, budget_tools, budget_tokens, always_listed FROM clients WHERE name = $1",
         )
         .bind(name)
-        .fetch_optional(self.pool())
-        .await?;
+        .fetch_optional(pool)
+        .await)?;
         row.map(|r| context_of(r).1)
             .ok_or_else(|| Error::NoSuchClient(name.to_owned()))
     }
@@ -248,17 +256,18 @@ impl Store {
     pub async fn write_client_context(&self, name: &str, context: &ClientContext) -> Result<()> {
         let listed = (!context.always_listed.is_empty())
             .then(|| serde_json::to_string(&context.always_listed).unwrap_or_default());
-        let done = sqlx::query(
-            "UPDATE clients SET tool_mode = ?, budget_tools = ?, budget_tokens = ?, always_listed = ? WHERE name = ?",
+        let changed = on_pool!(self, pool => sqlx::query(
+            "UPDATE clients SET tool_mode = $1, budget_tools = $2, budget_tokens = $3, always_listed = $4 WHERE name = $5",
         )
         .bind(&context.tool_mode)
         .bind(context.budget_tools.map(i64::from))
         .bind(context.budget_tokens.map(i64::from))
-        .bind(listed)
+        .bind(&listed)
         .bind(name)
-        .execute(self.pool())
-        .await?;
-        if done.rows_affected() == 0 {
+        .execute(pool)
+        .await
+        .map(|r| r.rows_affected()))?;
+        if changed == 0 {
             return Err(Error::NoSuchClient(name.to_owned()));
         }
         Ok(())

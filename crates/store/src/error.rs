@@ -16,6 +16,19 @@ pub enum Error {
         source: sqlx::Error,
     },
 
+    /// The database server could not be reached or refused the connection.
+    #[error("cannot connect to {database}: {source}")]
+    Connect {
+        /// The database, without its password.
+        database: String,
+        /// What the driver reported.
+        source: sqlx::Error,
+    },
+
+    /// The database URL names an engine Switchboard does not use.
+    #[error("{0}")]
+    UnsupportedDatabase(String),
+
     /// The schema could not be brought up to date.
     #[error("cannot update the database schema: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
@@ -62,11 +75,21 @@ pub enum Error {
 pub type Result<T> = std::result::Result<T, Error>;
 
 /// Whether `err` is a UNIQUE or PRIMARY KEY violation on `table.column`.
+///
+/// SQLite names the column in its message; PostgreSQL names the constraint,
+/// `TABLE_COLUMN_key` for a UNIQUE column and `TABLE_pkey` for a primary key.
 pub(crate) fn is_unique_violation(err: &sqlx::Error, table_column: &str) -> bool {
-    match err {
-        sqlx::Error::Database(db) => {
-            db.is_unique_violation() && db.message().contains(table_column)
+    let sqlx::Error::Database(db) = err else {
+        return false;
+    };
+    if !db.is_unique_violation() {
+        return false;
+    }
+    match db.constraint() {
+        Some(constraint) => {
+            let (table, column) = table_column.split_once('.').unwrap_or((table_column, ""));
+            constraint == format!("{table}_{column}_key") || constraint == format!("{table}_pkey")
         }
-        _ => false,
+        None => db.message().contains(table_column),
     }
 }

@@ -1,19 +1,36 @@
-//! SQLite storage for Switchboard: the configured MCP servers, the clients allowed to
-//! connect to the gateway, and settings.
+//! Storage for Switchboard: the configured MCP servers, the clients allowed to
+//! connect to the gateway, and settings, in SQLite (the default) or PostgreSQL.
 //!
-//! Several processes (a running gateway, CLI invocations, the desktop app) open the same
-//! database file at once; WAL journaling and a busy timeout make that safe, and
-//! [`Store::data_version`] lets a long-running process notice edits made by the others.
+//! Several processes (a running gateway, CLI invocations, the desktop app, other
+//! instances on one PostgreSQL) open the same database at once; WAL journaling and a
+//! busy timeout make that safe on SQLite, and [`Store::data_version`] lets a
+//! long-running process notice edits made by the others (on PostgreSQL, as they are
+//! announced).
+
+/// Runs `$body` with `$pool` bound to the store's pool of whichever engine it
+/// is; both arms compile the same code, so `$body` must produce the same type
+/// on either (map query results to counts or rows inside it).
+macro_rules! on_pool {
+    ($store:expr, $pool:ident => $body:expr) => {
+        match $store.pool() {
+            $crate::store::Pool::Sqlite { pool: $pool, .. } => $body,
+            $crate::store::Pool::Postgres { pool: $pool, .. } => $body,
+        }
+    };
+}
 
 mod clients;
+mod database;
 mod error;
 mod names;
 mod policy;
+pub mod postgres;
 mod servers;
 mod settings;
 mod store;
 
 pub use clients::{ClientContext, ClientRecord, ContextUpdate};
+pub use database::{DATABASE_URL_ENV, Database, PostgresUrl};
 pub use error::{Error, Result};
 pub use names::{validate_client_name, validate_server_name};
 pub use policy::{

@@ -165,8 +165,8 @@ pub struct NewApproval<'a> {
 impl Store {
     /// Sets (or replaces) a permission.
     pub async fn set_permission(&self, entry: &PermissionEntry) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO permissions (scope, server, tool, permission, updated_at) VALUES (?, ?, ?, ?, ?) \
+        on_pool!(self, pool => sqlx::query(
+            "INSERT INTO permissions (scope, server, tool, permission, updated_at) VALUES ($1, $2, $3, $4, $5) \
              ON CONFLICT (scope, server, tool) DO UPDATE SET permission = excluded.permission, \
              updated_at = excluded.updated_at",
         )
@@ -175,30 +175,31 @@ impl Store {
         .bind(&entry.tool)
         .bind(entry.permission.as_str())
         .bind(now_ms())
-        .execute(self.pool())
-        .await?;
+        .execute(pool)
+        .await
+        .map(|_| ()))?;
         Ok(())
     }
 
     /// Removes a permission (the next less specific one applies again).
     pub async fn clear_permission(&self, scope: &Scope, server: &str, tool: &str) -> Result<bool> {
-        let done =
-            sqlx::query("DELETE FROM permissions WHERE scope = ? AND server = ? AND tool = ?")
+        let removed = on_pool!(self, pool => sqlx::query("DELETE FROM permissions WHERE scope = $1 AND server = $2 AND tool = $3")
                 .bind(scope.to_text())
                 .bind(server)
                 .bind(tool)
-                .execute(self.pool())
-                .await?;
-        Ok(done.rows_affected() > 0)
+                .execute(pool)
+                .await
+                .map(|r| r.rows_affected()))?;
+        Ok(removed > 0)
     }
 
     /// Every permission entry.
     pub async fn list_permissions(&self) -> Result<Vec<PermissionEntry>> {
-        let rows: Vec<(String, String, String, String)> = sqlx::query_as(
+        let rows: Vec<(String, String, String, String)> = on_pool!(self, pool => sqlx::query_as(
             "SELECT scope, server, tool, permission FROM permissions ORDER BY scope, server, tool",
         )
-        .fetch_all(self.pool())
-        .await?;
+        .fetch_all(pool)
+        .await)?;
         rows.into_iter()
             .map(|(scope, server, tool, permission)| {
                 Ok(PermissionEntry {
@@ -215,12 +216,13 @@ impl Store {
     pub async fn add_profile(&self, name: &str, servers: Option<&[String]>) -> Result<()> {
         crate::validate_client_name(name)?;
         let servers = servers.map(serde_json::to_string).transpose()?;
-        sqlx::query("INSERT INTO profiles (name, servers, created_at) VALUES (?, ?, ?)")
+        on_pool!(self, pool => sqlx::query("INSERT INTO profiles (name, servers, created_at) VALUES ($1, $2, $3)")
             .bind(name)
-            .bind(servers)
+            .bind(&servers)
             .bind(now_ms())
-            .execute(self.pool())
+            .execute(pool)
             .await
+            .map(|_| ()))
             .map_err(|err| {
                 if crate::error::is_unique_violation(&err, "profiles.name") {
                     Error::InvalidName(format!("profile \"{name}\" already exists"))
@@ -233,10 +235,9 @@ impl Store {
 
     /// Every profile.
     pub async fn list_profiles(&self) -> Result<Vec<Profile>> {
-        let rows: Vec<(String, Option<String>)> =
-            sqlx::query_as("SELECT name, servers FROM profiles ORDER BY name")
-                .fetch_all(self.pool())
-                .await?;
+        let rows: Vec<(String, Option<String>)> = on_pool!(self, pool => sqlx::query_as("SELECT name, servers FROM profiles ORDER BY name")
+                .fetch_all(pool)
+                .await)?;
         rows.into_iter()
             .map(|(name, servers)| {
                 Ok(Profile {
@@ -249,17 +250,19 @@ impl Store {
 
     /// Removes a profile; its clients fall back to no profile.
     pub async fn remove_profile(&self, name: &str) -> Result<()> {
-        let done = sqlx::query("DELETE FROM profiles WHERE name = ?")
+        let removed = on_pool!(self, pool => sqlx::query("DELETE FROM profiles WHERE name = $1")
             .bind(name)
-            .execute(self.pool())
-            .await?;
-        if done.rows_affected() == 0 {
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected()))?;
+        if removed == 0 {
             return Err(Error::InvalidName(format!("no profile named \"{name}\"")));
         }
-        sqlx::query("DELETE FROM permissions WHERE scope = ?")
+        on_pool!(self, pool => sqlx::query("DELETE FROM permissions WHERE scope = $1")
             .bind(format!("profile:{name}"))
-            .execute(self.pool())
-            .await?;
+            .execute(pool)
+            .await
+            .map(|_| ()))?;
         Ok(())
     }
 
@@ -276,12 +279,13 @@ impl Store {
                 "no profile named \"{profile}\""
             )));
         }
-        let done = sqlx::query("UPDATE clients SET profile = ? WHERE name = ?")
+        let changed = on_pool!(self, pool => sqlx::query("UPDATE clients SET profile = $1 WHERE name = $2")
             .bind(profile)
             .bind(client)
-            .execute(self.pool())
-            .await?;
-        if done.rows_affected() == 0 {
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected()))?;
+        if changed == 0 {
             return Err(Error::NoSuchClient(client.to_owned()));
         }
         Ok(())
@@ -299,12 +303,12 @@ impl Store {
             Option<String>,
             Option<i64>,
         );
-        let rows: Vec<Row> = sqlx::query_as(
+        let rows: Vec<Row> = on_pool!(self, pool => sqlx::query_as(
             "SELECT server, tool, definition, hash, approved_at, pending_definition, pending_hash, \
              pending_since FROM tool_pins ORDER BY server, tool",
         )
-        .fetch_all(self.pool())
-        .await?;
+        .fetch_all(pool)
+        .await)?;
         rows.into_iter()
             .map(
                 |(
@@ -341,22 +345,24 @@ impl Store {
         server: &str,
         tools: &[(String, serde_json::Value, String)],
     ) -> Result<()> {
-        let mut tx = self.pool().begin().await?;
         let now = now_ms();
-        for (tool, definition, hash) in tools {
-            sqlx::query(
-                "INSERT INTO tool_pins (server, tool, definition, hash, approved_at) \
-                 VALUES (?, ?, ?, ?, ?) ON CONFLICT (server, tool) DO NOTHING",
-            )
-            .bind(server)
-            .bind(tool)
-            .bind(definition.to_string())
-            .bind(hash)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
+        on_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            for (tool, definition, hash) in tools {
+                sqlx::query(
+                    "INSERT INTO tool_pins (server, tool, definition, hash, approved_at) \
+                     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (server, tool) DO NOTHING",
+                )
+                .bind(server)
+                .bind(tool)
+                .bind(definition.to_string())
+                .bind(hash)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.commit().await?;
+        });
         Ok(())
     }
 
@@ -372,54 +378,56 @@ impl Store {
             Some((d, h)) => (Some(d.to_string()), Some(h.to_owned())),
             None => (None, None),
         };
-        sqlx::query(
-            "UPDATE tool_pins SET pending_definition = ?, pending_hash = ?, \
-             pending_since = CASE WHEN ? IS NULL THEN NULL ELSE COALESCE(pending_since, ?) END \
-             WHERE server = ? AND tool = ?",
+        on_pool!(self, pool => sqlx::query(
+            "UPDATE tool_pins SET pending_definition = $1, pending_hash = $2, \
+             pending_since = CASE WHEN $2 IS NULL THEN NULL ELSE COALESCE(pending_since, $3) END \
+             WHERE server = $4 AND tool = $5",
         )
         .bind(&definition)
-        .bind(&hash)
         .bind(&hash)
         .bind(now_ms())
         .bind(server)
         .bind(tool)
-        .execute(self.pool())
-        .await?;
+        .execute(pool)
+        .await
+        .map(|_| ()))?;
         Ok(())
     }
 
     /// Approves a tool's pending definition (it becomes the pinned one).
     pub async fn approve_pending_tool(&self, server: &str, tool: &str) -> Result<bool> {
-        let done = sqlx::query(
-            "UPDATE tool_pins SET definition = pending_definition, hash = pending_hash, approved_at = ?, \
+        let changed = on_pool!(self, pool => sqlx::query(
+            "UPDATE tool_pins SET definition = pending_definition, hash = pending_hash, approved_at = $1, \
              pending_definition = NULL, pending_hash = NULL, pending_since = NULL \
-             WHERE server = ? AND tool = ? AND pending_hash IS NOT NULL",
+             WHERE server = $2 AND tool = $3 AND pending_hash IS NOT NULL",
         )
         .bind(now_ms())
         .bind(server)
         .bind(tool)
-        .execute(self.pool())
-        .await?;
-        Ok(done.rows_affected() > 0)
+        .execute(pool)
+        .await
+        .map(|r| r.rows_affected()))?;
+        Ok(changed > 0)
     }
 
     /// Records a call that waits for the user; returns its id.
     pub async fn add_approval(&self, new: &NewApproval<'_>) -> Result<i64> {
-        let done = sqlx::query(
+        let arguments = new.arguments.map(|a| a.to_string());
+        let id = on_pool!(self, pool => sqlx::query_scalar(
             "INSERT INTO approvals (client, session, server, tool, arguments, call_hash, status, created_at, reason) \
-             VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?)",
+             VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7, $8) RETURNING id",
         )
         .bind(new.client)
         .bind(new.session)
         .bind(new.server)
         .bind(new.tool)
-        .bind(new.arguments.map(|a| a.to_string()))
+        .bind(&arguments)
         .bind(new.call_hash)
         .bind(now_ms())
         .bind(new.reason)
-        .execute(self.pool())
-        .await?;
-        Ok(done.last_insert_rowid())
+        .fetch_one(pool)
+        .await)?;
+        Ok(id)
     }
 
     /// Approvals, newest first; `pending_only` for the queue.
@@ -429,22 +437,24 @@ impl Store {
         limit: i64,
     ) -> Result<Vec<ApprovalRecord>> {
         let sql = if pending_only {
-            "SELECT * FROM approvals WHERE status = 'pending' ORDER BY id DESC LIMIT ?"
+            "SELECT * FROM approvals WHERE status = 'pending' ORDER BY id DESC LIMIT $1"
         } else {
-            "SELECT * FROM approvals ORDER BY id DESC LIMIT ?"
+            "SELECT * FROM approvals ORDER BY id DESC LIMIT $1"
         };
-        Ok(sqlx::query_as(sql)
+        Ok(on_pool!(self, pool => sqlx::query_as(sql)
             .bind(limit)
-            .fetch_all(self.pool())
-            .await?)
+            .fetch_all(pool)
+            .await)?)
     }
 
     /// One approval.
     pub async fn get_approval(&self, id: i64) -> Result<Option<ApprovalRecord>> {
-        Ok(sqlx::query_as("SELECT * FROM approvals WHERE id = ?")
+        Ok(
+            on_pool!(self, pool => sqlx::query_as("SELECT * FROM approvals WHERE id = $1")
             .bind(id)
-            .fetch_optional(self.pool())
-            .await?)
+            .fetch_optional(pool)
+            .await)?,
+        )
     }
 
     /// Answers a pending approval. Returns false when it was not pending
@@ -455,15 +465,16 @@ impl Store {
         status: &str,
         scope: Option<&str>,
     ) -> Result<bool> {
-        let done = sqlx::query(
-            "UPDATE approvals SET status = ?, scope = ?, answered_at = ? WHERE id = ? AND status = 'pending'",
+        let changed = on_pool!(self, pool => sqlx::query(
+            "UPDATE approvals SET status = $1, scope = $2, answered_at = $3 WHERE id = $4 AND status = 'pending'",
         )
         .bind(status)
         .bind(scope)
         .bind(now_ms())
         .bind(id)
-        .execute(self.pool())
-        .await?;
-        Ok(done.rows_affected() > 0)
+        .execute(pool)
+        .await
+        .map(|r| r.rows_affected()))?;
+        Ok(changed > 0)
     }
 }

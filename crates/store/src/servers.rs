@@ -196,47 +196,46 @@ impl TryFrom<ServerRow> for ServerRecord {
 impl Store {
     /// All servers, ordered by name.
     pub async fn list_servers(&self) -> Result<Vec<ServerRecord>> {
-        sqlx::query_as::<_, ServerRow>(
+        let rows: Vec<ServerRow> = on_pool!(self, pool => sqlx::query_as(
             "SELECT name, transport, enabled, created_at, updated_at, approved_launch, sandbox FROM servers \
              ORDER BY name",
         )
-        .fetch_all(self.pool())
-        .await?
-        .into_iter()
-        .map(ServerRecord::try_from)
-        .collect()
+        .fetch_all(pool)
+        .await)?;
+        rows.into_iter().map(ServerRecord::try_from).collect()
     }
 
     /// The server called `name`, if any.
     pub async fn get_server(&self, name: &str) -> Result<Option<ServerRecord>> {
-        sqlx::query_as::<_, ServerRow>(
+        let row: Option<ServerRow> = on_pool!(self, pool => sqlx::query_as(
             "SELECT name, transport, enabled, created_at, updated_at, approved_launch, sandbox FROM servers \
-             WHERE name = ?",
+             WHERE name = $1",
         )
         .bind(name)
-        .fetch_optional(self.pool())
-        .await?
-        .map(ServerRecord::try_from)
-        .transpose()
+        .fetch_optional(pool)
+        .await)?;
+        row.map(ServerRecord::try_from).transpose()
     }
 
     /// Adds a new server, keeping its timestamps; fails if the name is invalid or taken.
     pub async fn add_server(&self, server: &ServerRecord) -> Result<()> {
         validate_server_name(&server.name)?;
         let transport = serde_json::to_string(&server.transport)?;
-        sqlx::query(
+        let sandbox = sandbox_column(&server.sandbox)?;
+        on_pool!(self, pool => sqlx::query(
             "INSERT INTO servers (name, transport, enabled, created_at, updated_at, approved_launch, \
-             sandbox) VALUES (?, ?, ?, ?, ?, ?, ?)",
+             sandbox) VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(&server.name)
-        .bind(transport)
+        .bind(&transport)
         .bind(server.enabled)
         .bind(server.created_at)
         .bind(server.updated_at)
         .bind(&server.approved_launch)
-        .bind(sandbox_column(&server.sandbox)?)
-        .execute(self.pool())
+        .bind(&sandbox)
+        .execute(pool)
         .await
+        .map(|_| ()))
         .map_err(|err| {
             if is_unique_violation(&err, "servers.name") {
                 Error::ServerExists(server.name.clone())
@@ -251,19 +250,21 @@ impl Store {
     /// server and stamps `updated_at` now.
     pub async fn update_server(&self, server: &ServerRecord) -> Result<()> {
         let transport = serde_json::to_string(&server.transport)?;
-        let result = sqlx::query(
-            "UPDATE servers SET transport = ?, enabled = ?, approved_launch = ?, sandbox = ?, \
-             updated_at = ? WHERE name = ?",
+        let sandbox = sandbox_column(&server.sandbox)?;
+        let changed = on_pool!(self, pool => sqlx::query(
+            "UPDATE servers SET transport = $1, enabled = $2, approved_launch = $3, sandbox = $4, \
+             updated_at = $5 WHERE name = $6",
         )
-        .bind(transport)
+        .bind(&transport)
         .bind(server.enabled)
         .bind(&server.approved_launch)
-        .bind(sandbox_column(&server.sandbox)?)
+        .bind(&sandbox)
         .bind(now_ms())
         .bind(&server.name)
-        .execute(self.pool())
-        .await?;
-        if result.rows_affected() == 0 {
+        .execute(pool)
+        .await
+        .map(|r| r.rows_affected()))?;
+        if changed == 0 {
             return Err(Error::NoSuchServer(server.name.clone()));
         }
         Ok(())
@@ -271,13 +272,14 @@ impl Store {
 
     /// Enables or disables an existing server.
     pub async fn set_server_enabled(&self, name: &str, enabled: bool) -> Result<()> {
-        let result = sqlx::query("UPDATE servers SET enabled = ?, updated_at = ? WHERE name = ?")
+        let changed = on_pool!(self, pool => sqlx::query("UPDATE servers SET enabled = $1, updated_at = $2 WHERE name = $3")
             .bind(enabled)
             .bind(now_ms())
             .bind(name)
-            .execute(self.pool())
-            .await?;
-        if result.rows_affected() == 0 {
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected()))?;
+        if changed == 0 {
             return Err(Error::NoSuchServer(name.to_owned()));
         }
         Ok(())
@@ -289,14 +291,15 @@ impl Store {
             .get_server(name)
             .await?
             .ok_or_else(|| Error::NoSuchServer(name.to_owned()))?;
-        let result =
-            sqlx::query("UPDATE servers SET approved_launch = ?, updated_at = ? WHERE name = ?")
-                .bind(server.launch_hash())
+        let hash = server.launch_hash();
+        let changed = on_pool!(self, pool => sqlx::query("UPDATE servers SET approved_launch = $1, updated_at = $2 WHERE name = $3")
+                .bind(&hash)
                 .bind(now_ms())
                 .bind(name)
-                .execute(self.pool())
-                .await?;
-        if result.rows_affected() == 0 {
+                .execute(pool)
+                .await
+                .map(|r| r.rows_affected()))?;
+        if changed == 0 {
             return Err(Error::NoSuchServer(name.to_owned()));
         }
         Ok(())
@@ -332,11 +335,12 @@ impl Store {
 
     /// Removes an existing server.
     pub async fn remove_server(&self, name: &str) -> Result<()> {
-        let result = sqlx::query("DELETE FROM servers WHERE name = ?")
+        let removed = on_pool!(self, pool => sqlx::query("DELETE FROM servers WHERE name = $1")
             .bind(name)
-            .execute(self.pool())
-            .await?;
-        if result.rows_affected() == 0 {
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected()))?;
+        if removed == 0 {
             return Err(Error::NoSuchServer(name.to_owned()));
         }
         Ok(())

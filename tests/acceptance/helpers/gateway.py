@@ -16,6 +16,7 @@ from typing import Any
 import httpx2
 
 from . import paths
+from .database import database_for
 from .procs import Proc, cmdline, descendants, run
 
 READY_TIMEOUT = 30.0
@@ -42,11 +43,18 @@ class CliResult:
 class Switchboard:
     """The CLI bound to one data dir (`--data-dir`), with a sandboxed environment."""
 
-    def __init__(self, data_dir: Path, env: Mapping[str, str], log_dir: Path) -> None:
+    def __init__(
+        self, data_dir: Path, env: Mapping[str, str], log_dir: Path, database: str | None = None
+    ) -> None:
         self.data_dir = data_dir
         self.env = dict(env)
         self.log_dir = log_dir
         data_dir.mkdir(parents=True, exist_ok=True)
+        # On the PostgreSQL run every data dir gets a database of its own, unless it is
+        # given one (instances sharing a database).
+        self.database = database or database_for(data_dir)
+        if self.database:
+            self.env["SWITCHBOARD_DATABASE_URL"] = self.database
 
     def argv(self, *args: str | os.PathLike[str]) -> list[str]:
         return [str(paths.SWITCHBOARD), "--data-dir", str(self.data_dir), *map(str, args)]

@@ -1,30 +1,21 @@
 //! Tamper evidence and retention.
 
 use serde_json::json;
-use sqlx::{Connection as _, SqliteConnection};
 
 use crate::{call, log};
 
-async fn raw(dir: &std::path::Path) -> SqliteConnection {
-    SqliteConnection::connect(&format!("sqlite://{}", dir.join("audit.db").display()))
-        .await
-        .unwrap()
-}
-
 #[tokio::test]
 async fn an_edited_row_is_named() {
-    let (dir, log) = log(true).await;
+    let (place, log) = log(true).await;
     for n in 0..50 {
         log.record_committed(call(n, json!({ "n": n })))
             .await
             .unwrap();
     }
     assert_eq!(log.db().verify().await.unwrap().broken, None);
-    let mut conn = raw(dir.path()).await;
-    sqlx::query("UPDATE audit_events SET request = '{\"arguments\":{\"n\":999}}' WHERE id = 23")
-        .execute(&mut conn)
-        .await
-        .unwrap();
+    place
+        .tamper("UPDATE audit_events SET request = '{\"arguments\":{\"n\":999}}' WHERE id = 23")
+        .await;
     let result = log.db().verify().await.unwrap();
     let broken = result.broken.unwrap();
     assert_eq!(broken.id, 23);
@@ -34,15 +25,11 @@ async fn an_edited_row_is_named() {
 
 #[tokio::test]
 async fn a_removed_row_is_noticed_at_the_next_one() {
-    let (dir, log) = log(true).await;
+    let (place, log) = log(true).await;
     for n in 0..10 {
         log.record_committed(call(n, json!({}))).await.unwrap();
     }
-    let mut conn = raw(dir.path()).await;
-    sqlx::query("DELETE FROM audit_events WHERE id = 5")
-        .execute(&mut conn)
-        .await
-        .unwrap();
+    place.tamper("DELETE FROM audit_events WHERE id = 5").await;
     assert_eq!(log.db().verify().await.unwrap().broken.unwrap().id, 6);
 }
 
@@ -95,7 +82,7 @@ async fn pruning_by_size_stops_under_the_limit() {
 
 #[tokio::test]
 async fn the_protocol_version_is_kept_and_chained() {
-    let (dir, log) = log(true).await;
+    let (place, log) = log(true).await;
     for n in 0..6 {
         let mut r = call(n, json!({}));
         // Records of older gateways have no version; they keep their hashes.
@@ -121,10 +108,50 @@ async fn the_protocol_version_is_kept_and_chained() {
     assert_eq!(versions[0], (1, Some("2026-07-28".into())));
     assert_eq!(versions[1], (2, None));
     assert_eq!(log.db().verify().await.unwrap().broken, None);
-    let mut conn = raw(dir.path()).await;
-    sqlx::query("UPDATE audit_events SET protocol_version = '2025-11-25' WHERE id = 3")
-        .execute(&mut conn)
+    place
+        .tamper("UPDATE audit_events SET protocol_version = '2025-11-25' WHERE id = 3")
+        .await;
+    assert_eq!(log.db().verify().await.unwrap().broken.unwrap().id, 3);
+}
+
+/// Two instances on one PostgreSQL database write one chain: every record is
+/// kept once and `verify` walks all of them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn several_writers_on_postgres_keep_one_verifiable_chain() {
+    let place = crate::Place::new().await;
+    if place.database == switchboard_store::Database::Sqlite {
+        eprintln!("SWITCHBOARD_TEST_POSTGRES is not set: skipped (make test sets it)");
+        return;
+    }
+    let settings = || switchboard_audit::AuditSettings {
+        strict: true,
+        retention_days: None,
+        max_bytes: None,
+    };
+    let redactor = || std::sync::Arc::new(switchboard_audit::Redactor::builtin());
+    let a = switchboard_audit::AuditLog::start(place.open().await, redactor(), settings())
         .await
         .unwrap();
-    assert_eq!(log.db().verify().await.unwrap().broken.unwrap().id, 3);
+    let b = switchboard_audit::AuditLog::start(place.open().await, redactor(), settings())
+        .await
+        .unwrap();
+    let mut tasks = Vec::new();
+    for n in 0..200 {
+        let log = if n % 2 == 0 { a.clone() } else { b.clone() };
+        tasks.push(tokio::spawn(async move {
+            log.record_committed(call(n, json!({ "n": n }))).await
+        }));
+    }
+    let mut ids = Vec::new();
+    for task in tasks {
+        ids.push(task.await.unwrap().unwrap());
+    }
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), 200, "every record has an id of its own");
+    let v = a.db().verify().await.unwrap();
+    assert_eq!((v.checked, v.broken), (200, None));
+    // A removed record is caught whichever instance wrote it.
+    place.tamper("DELETE FROM audit_events WHERE id = 77").await;
+    assert_eq!(b.db().verify().await.unwrap().broken.unwrap().id, 78);
 }

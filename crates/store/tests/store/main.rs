@@ -3,16 +3,36 @@
 mod clients;
 mod names;
 mod open;
+mod postgres;
 mod servers;
 mod settings;
 
-use switchboard_store::Store;
+use switchboard_store::{Database, PostgresUrl, Store};
 use tempfile::TempDir;
 
+/// The PostgreSQL server the suite also runs on, when `SWITCHBOARD_TEST_POSTGRES`
+/// names one (`make test` starts one); else SQLite only.
+fn postgres_server() -> Option<PostgresUrl> {
+    let url = std::env::var("SWITCHBOARD_TEST_POSTGRES").ok()?;
+    match Database::parse(&url).unwrap() {
+        Database::Postgres(url) => Some(url),
+        Database::Sqlite => None,
+    }
+}
+
 /// A store in a fresh temporary directory; keep the `TempDir` alive as long as the store.
+/// With `SWITCHBOARD_TEST_POSTGRES` set, the store is a new database on that server.
 async fn temp_store() -> (TempDir, Store) {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path()).await.unwrap();
+    let database = match postgres_server() {
+        Some(server) => Database::Postgres(
+            switchboard_store::postgres::scratch_database(&server, "store_test")
+                .await
+                .unwrap(),
+        ),
+        None => Database::Sqlite,
+    };
+    let store = Store::open_at(dir.path(), &database).await.unwrap();
     (dir, store)
 }
 

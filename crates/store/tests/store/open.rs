@@ -4,7 +4,12 @@ use sqlx::Connection;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
 use switchboard_store::{ServerRecord, Store, TransportConfig};
 
-use crate::temp_store;
+/// These tests are about the SQLite file itself.
+async fn temp_store() -> (tempfile::TempDir, Store) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).await.unwrap();
+    (dir, store)
+}
 
 fn transport() -> TransportConfig {
     TransportConfig::Http {
@@ -14,7 +19,7 @@ fn transport() -> TransportConfig {
 }
 
 async fn raw_connection(store: &Store) -> SqliteConnection {
-    SqliteConnection::connect_with(&SqliteConnectOptions::new().filename(store.path()))
+    SqliteConnection::connect_with(&SqliteConnectOptions::new().filename(store.path().unwrap()))
         .await
         .unwrap()
 }
@@ -26,8 +31,8 @@ async fn creates_missing_directory_and_file() {
     let store = Store::open(&data_dir).await.unwrap();
 
     assert_eq!(store.data_dir(), data_dir);
-    assert_eq!(store.path(), data_dir.join("switchboard.db"));
-    assert!(store.path().is_file());
+    assert_eq!(store.path().unwrap(), data_dir.join("switchboard.db"));
+    assert!(store.path().unwrap().is_file());
 
     #[cfg(unix)]
     {

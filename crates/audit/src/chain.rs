@@ -1,0 +1,287 @@
+//! The hash chain: every record carries the hash of the one before it, so a
+//! changed, inserted or removed record shows. One writer per process appends;
+//! on PostgreSQL several instances append to one chain, each batch under the
+//! chain's lock.
+
+use sha2::{Digest as _, Sha256};
+use sqlx::{PgConnection, SqliteConnection};
+
+use crate::db::{Pool, columns};
+use crate::{AuditDb, AuditEvent, Result};
+
+/// The hash the first record chains to.
+pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// Taken (per transaction) by every PostgreSQL writer and by pruning, so one
+/// batch at a time reads the chain's head and extends it.
+pub(crate) const CHAIN_LOCK: i64 = 0x0053_4241_5544_4954;
+
+/// Result of [`AuditDb::verify`].
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Verification {
+    /// Records that checked out.
+    pub checked: u64,
+    /// The first record that does not.
+    pub broken: Option<Broken>,
+}
+
+/// A record that breaks the chain.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Broken {
+    /// Its id.
+    pub id: i64,
+    /// What is wrong.
+    pub problem: String,
+}
+
+impl AuditDb {
+    /// Checks the hash chain from the anchor to the newest record.
+    pub async fn verify(&self) -> Result<Verification> {
+        let anchor_sql = "SELECT last_id, last_hash FROM audit_anchor";
+        let anchor: Option<(i64, String)> = on_pool!(self, pool => sqlx::query_as(anchor_sql)
+            .fetch_optional(pool)
+            .await)?;
+        let (mut prev_id, mut prev_hash) = anchor.unwrap_or((0, GENESIS.to_owned()));
+        let mut checked = 0u64;
+        loop {
+            let sql = concat!(
+                "SELECT ",
+                columns!(),
+                " FROM audit_events WHERE id > $1 ORDER BY id LIMIT 5000"
+            );
+            let rows: Vec<AuditEvent> = on_pool!(self, pool => sqlx::query_as(sql)
+                .bind(prev_id)
+                .fetch_all(pool)
+                .await)?;
+            if rows.is_empty() {
+                return Ok(Verification {
+                    checked,
+                    broken: None,
+                });
+            }
+            for event in rows {
+                let problem = if event.prev_hash != prev_hash {
+                    Some(
+                        "its link to the previous record does not match (a record was removed, added or changed before it)",
+                    )
+                } else if chain_hash(&prev_hash, &event) != event.hash {
+                    Some("its content does not match its hash (the record was changed)")
+                } else {
+                    None
+                };
+                if let Some(problem) = problem {
+                    return Ok(Verification {
+                        checked,
+                        broken: Some(Broken {
+                            id: event.id,
+                            problem: problem.into(),
+                        }),
+                    });
+                }
+                checked += 1;
+                prev_id = event.id;
+                prev_hash = event.hash;
+            }
+        }
+    }
+}
+
+/// The hash of `event` chained to `prev`: SHA-256 over the previous hash and a
+/// fixed-order JSON array of every stored field but the hashes themselves.
+pub(crate) fn chain_hash(prev: &str, e: &AuditEvent) -> String {
+    let mut canonical = serde_json::json!([
+        e.id,
+        e.ts,
+        e.client,
+        e.session,
+        e.server,
+        e.direction,
+        e.method,
+        e.name,
+        e.request,
+        e.request_size,
+        e.response,
+        e.response_size,
+        e.status,
+        e.error_code,
+        e.error_message,
+        e.latency_us,
+        e.decision,
+        e.rule
+    ]);
+    // Fields added later join the array only when set, so records written
+    // before them keep their hashes.
+    if let (Some(version), Some(fields)) = (&e.protocol_version, canonical.as_array_mut()) {
+        fields.push(serde_json::json!({ "protocol_version": version }));
+    }
+    let mut hasher = Sha256::new();
+    hasher.update(prev.as_bytes());
+    hasher.update(b"\n");
+    hasher.update(canonical.to_string().as_bytes());
+    hex::encode(hasher.finalize())
+}
+
+/// The last committed row's id and hash: where the next row chains on.
+pub(crate) type ChainHead = (i64, String);
+
+/// The writer's own connection, and where the chain stands for it.
+pub(crate) enum Writer {
+    /// SQLite has one writer (this process's): the head is kept in memory.
+    Sqlite {
+        conn: SqliteConnection,
+        head: ChainHead,
+    },
+    /// On PostgreSQL other instances extend the chain too: every batch reads
+    /// the head again under the chain's lock.
+    Postgres { conn: PgConnection },
+}
+
+impl Writer {
+    /// Takes a connection of `db`'s for the writer.
+    pub(crate) async fn connect(db: &AuditDb) -> Result<Writer> {
+        Ok(match db.pool() {
+            Pool::Sqlite(pool) => {
+                let mut conn = pool.acquire().await?.detach();
+                let head = sqlite_head(&mut conn).await?;
+                Writer::Sqlite { conn, head }
+            }
+            Pool::Postgres(pool) => Writer::Postgres {
+                conn: pool.acquire().await?.detach(),
+            },
+        })
+    }
+
+    /// Chains `events` (ids and hashes not yet set) on the head and commits
+    /// them in one transaction. Fills in ids and hashes. The head moves only
+    /// when the commit succeeds, so a failed batch can be retried as it is.
+    pub(crate) async fn append(&mut self, events: &mut [AuditEvent]) -> Result<()> {
+        match self {
+            Writer::Sqlite { conn, head } => {
+                let next = link(head.clone(), events);
+                if events.len() <= ROWS_PER_INSERT {
+                    // One statement is a transaction of its own (its trigger's writes
+                    // included): one round trip to the database thread instead of three.
+                    insert_sqlite(conn, events).await?;
+                } else {
+                    let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+                    for chunk in events.chunks(ROWS_PER_INSERT) {
+                        insert_sqlite(&mut tx, chunk).await?;
+                    }
+                    tx.commit().await?;
+                }
+                *head = next;
+            }
+            Writer::Postgres { conn } => {
+                let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+                sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                    .bind(CHAIN_LOCK)
+                    .execute(&mut *tx)
+                    .await?;
+                let head = postgres_head(&mut tx).await?;
+                link(head, events);
+                for chunk in events.chunks(ROWS_PER_INSERT) {
+                    insert_postgres(&mut tx, chunk).await?;
+                }
+                tx.commit().await?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Gives `events` their ids and hashes after `head`; returns the new head.
+fn link(head: ChainHead, events: &mut [AuditEvent]) -> ChainHead {
+    let (mut id, mut prev) = head;
+    for e in events.iter_mut() {
+        id += 1;
+        e.id = id;
+        e.prev_hash = prev;
+        e.hash = chain_hash(&e.prev_hash, e);
+        prev = e.hash.clone();
+    }
+    (id, prev)
+}
+
+const HEAD_SQL: &str = "SELECT id, hash FROM audit_events ORDER BY id DESC LIMIT 1";
+const ANCHOR_SQL: &str = "SELECT last_id, last_hash FROM audit_anchor";
+
+async fn sqlite_head(conn: &mut SqliteConnection) -> Result<ChainHead> {
+    if let Some(head) = sqlx::query_as(HEAD_SQL).fetch_optional(&mut *conn).await? {
+        return Ok(head);
+    }
+    let anchor = sqlx::query_as(ANCHOR_SQL)
+        .fetch_optional(&mut *conn)
+        .await?;
+    Ok(anchor.unwrap_or((0, GENESIS.to_owned())))
+}
+
+async fn postgres_head(conn: &mut PgConnection) -> Result<ChainHead> {
+    if let Some(head) = sqlx::query_as(HEAD_SQL).fetch_optional(&mut *conn).await? {
+        return Ok(head);
+    }
+    let anchor = sqlx::query_as(ANCHOR_SQL)
+        .fetch_optional(&mut *conn)
+        .await?;
+    Ok(anchor.unwrap_or((0, GENESIS.to_owned())))
+}
+
+/// Rows per INSERT statement: 21 bound values each stays under SQLite's
+/// limit of 32,766 variables (and PostgreSQL's of 65,535).
+const ROWS_PER_INSERT: usize = 1000;
+
+const INSERT: &str = "INSERT INTO audit_events (id, ts, client, session, server, direction, method, name, \
+     request, request_size, response, response_size, status, error_code, error_message, \
+     latency_us, decision, rule, protocol_version, prev_hash, hash) ";
+
+/// Pushes the values of `chunk` onto an INSERT of either engine.
+macro_rules! push_rows {
+    ($insert:expr, $chunk:expr) => {
+        $insert.push_values($chunk, |mut row, e| {
+            row.push_bind(e.id)
+                .push_bind(e.ts)
+                .push_bind(&e.client)
+                .push_bind(&e.session)
+                .push_bind(&e.server)
+                .push_bind(&e.direction)
+                .push_bind(&e.method)
+                .push_bind(&e.name)
+                .push_bind(&e.request)
+                .push_bind(e.request_size)
+                .push_bind(&e.response)
+                .push_bind(e.response_size)
+                .push_bind(&e.status)
+                .push_bind(e.error_code)
+                .push_bind(&e.error_message)
+                .push_bind(e.latency_us)
+                .push_bind(&e.decision)
+                .push_bind(&e.rule)
+                .push_bind(&e.protocol_version)
+                .push_bind(&e.prev_hash)
+                .push_bind(&e.hash);
+        })
+    };
+}
+
+/// One multi-row INSERT of `chunk` (at most [`ROWS_PER_INSERT`] rows). A
+/// batch of one row, the usual one, is kept as a prepared statement.
+async fn insert_sqlite(conn: &mut SqliteConnection, chunk: &[AuditEvent]) -> Result<()> {
+    let mut insert = sqlx::QueryBuilder::<sqlx::Sqlite>::new(INSERT);
+    push_rows!(insert, chunk);
+    insert
+        .build()
+        .persistent(chunk.len() == 1)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+async fn insert_postgres(conn: &mut PgConnection, chunk: &[AuditEvent]) -> Result<()> {
+    let mut insert = sqlx::QueryBuilder::<sqlx::Postgres>::new(INSERT);
+    push_rows!(insert, chunk);
+    insert
+        .build()
+        .persistent(chunk.len() == 1)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
