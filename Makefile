@@ -3,7 +3,8 @@
 #   make run     build and start the desktop app (or, without a display, the gateway
 #                headless: it prints its URLs)
 #   make test    everything CI runs: setup, format check, clippy, unit tests, acceptance
-#                tests, UI tests, browser and desktop end-to-end tests
+#                tests (on SQLite, then the database suites on PostgreSQL), UI tests,
+#                browser and desktop end-to-end tests
 #   make lint    format check and clippy
 #   make fmt     format the Rust code
 #   make bench   the gateway's cost next to a direct connection and nginx (BENCHMARKS.md)
@@ -18,8 +19,8 @@ PYTHON := $(SWITCHBOARD_VENV)/bin/python
 SWITCHBOARD := $(CARGO_TARGET_DIR)/debug/switchboard
 DESKTOP := $(CARGO_TARGET_DIR)/debug/switchboard-desktop
 
-.PHONY: all run test setup setup-run build lint fmt unit acceptance lock bench ui ui-test e2e \
-	desktop measure-desktop icons
+.PHONY: all run test setup setup-run build lint fmt unit acceptance postgres lock bench ui ui-test \
+	e2e desktop measure-desktop icons
 
 all: test
 
@@ -33,7 +34,7 @@ run: setup-run ui
 		cargo build -p switchboard-cli && exec $(SWITCHBOARD) serve; \
 	fi
 
-test: setup lint unit acceptance ui-test e2e desktop
+test: setup lint unit acceptance postgres ui-test e2e desktop
 
 setup:
 	bash tests/setup.sh
@@ -57,6 +58,15 @@ unit: ui
 
 acceptance: build
 	$(PYTHON) -m pytest tests/acceptance
+
+# The same again on PostgreSQL: a private server (tests/postgres.sh) for the store and
+# audit suites, the audit, policy and CLI acceptance tests, and several instances on one
+# database.
+PG_SUITES := tests/acceptance/test_audit.py tests/acceptance/test_policy.py \
+	tests/acceptance/test_cli.py tests/acceptance/test_instances.py
+postgres: build
+	bash tests/postgres.sh sh -c 'cargo test -p switchboard-store -p switchboard-audit && \
+		$(PYTHON) -m pytest $(PG_SUITES)'
 
 # The web UI (ui/dist), served by `switchboard serve`.
 ui:

@@ -141,6 +141,8 @@ case "$MODE" in
         # session by the tests that need one).
         apt_install chromium dbus gnome-keyring
         apt_install "${APT_DESKTOP[@]}" "${APT_DESKTOP_TEST[@]}"
+        # The PostgreSQL pass (tests/postgres.sh runs a private server of its own).
+        apt_install postgresql
         ui_packages "$TESTS/../ui"
         ui_packages "$TESTS/e2e"
         ;;

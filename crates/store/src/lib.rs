@@ -22,6 +22,7 @@ macro_rules! on_pool {
 mod clients;
 mod database;
 mod error;
+mod limits;
 mod names;
 mod policy;
 pub mod postgres;
@@ -32,6 +33,7 @@ mod store;
 pub use clients::{ClientContext, ClientRecord, ContextUpdate};
 pub use database::{DATABASE_URL_ENV, Database, PostgresUrl};
 pub use error::{Error, Result};
+pub use limits::{RateBucket, RateTaken};
 pub use names::{validate_client_name, validate_server_name};
 pub use policy::{
     ApprovalRecord, NewApproval, Permission, PermissionEntry, Profile, Scope, ToolPin,

@@ -159,7 +159,7 @@ pub(crate) async fn tool_call(
         }
         Permission::Allow => record.decide(Decision::Allowed, &verdict.rule),
     }
-    match policy.take_rate(client, server, call.tool) {
+    match policy.take_rate(client, server, call.tool).await {
         Ok(ticket) => Ok((Permit { rate: Some(ticket) }, tool)),
         Err((why, wait)) => Err(Refusal::RateLimited { why, wait }),
     }

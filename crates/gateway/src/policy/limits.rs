@@ -3,6 +3,7 @@
 use std::{collections::HashMap, sync::Mutex, time::Instant};
 
 use serde::{Deserialize, Serialize};
+use switchboard_store::{RateBucket, RateTaken, Store};
 
 /// Calls per minute allowed (None: unlimited). A bucket holds a minute's
 /// worth, so short bursts up to the limit pass.
@@ -63,30 +64,14 @@ impl Limiter {
         server: &str,
         tool: &str,
     ) -> Result<(), (String, f64)> {
-        let keys = [
-            (
-                limits.per_client,
-                format!("client:{client}"),
-                format!("client \"{client}\""),
-            ),
-            (
-                limits.per_server,
-                format!("server:{server}"),
-                format!("server \"{server}\""),
-            ),
-            (
-                limits.per_tool,
-                format!("tool:{server}\u{0}{tool}"),
-                format!("tool \"{server}__{tool}\""),
-            ),
-        ];
+        let keys = keys(limits, client, server, tool);
         let now = Instant::now();
         let mut buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
         let mut refusal: Option<(String, f64)> = None;
         for (limit, key, label) in &keys {
             let Some(per_minute) = *limit else { continue };
             if per_minute == 0 {
-                return Err((format!("{label} may not make calls (limit 0/min)"), 60.0));
+                return Err(closed(label));
             }
             let bucket = buckets.entry(key.clone()).or_insert(Bucket {
                 tokens: f64::from(per_minute),
@@ -119,19 +104,113 @@ impl Limiter {
 
     /// Gives back the token a call took that never ran.
     pub fn refund(&self, limits: &RateLimits, client: &str, server: &str, tool: &str) {
-        let keys = [
-            (limits.per_client, format!("client:{client}")),
-            (limits.per_server, format!("server:{server}")),
-            (limits.per_tool, format!("tool:{server}\u{0}{tool}")),
-        ];
         let mut buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
-        for (limit, key) in keys {
+        for (limit, key, _) in keys(limits, client, server, tool) {
             if let Some(per_minute) = limit
                 && let Some(bucket) = buckets.get_mut(&key)
             {
                 bucket.tokens = (bucket.tokens + 1.0).min(f64::from(per_minute));
             }
         }
+    }
+}
+
+/// The budgets a call of `tool` by `client` takes from: (limit, key, label).
+fn keys(
+    limits: &RateLimits,
+    client: &str,
+    server: &str,
+    tool: &str,
+) -> [(Option<u32>, String, String); 3] {
+    [
+        (
+            limits.per_client,
+            format!("client:{client}"),
+            format!("client \"{client}\""),
+        ),
+        (
+            limits.per_server,
+            format!("server:{server}"),
+            format!("server \"{server}\""),
+        ),
+        (
+            limits.per_tool,
+            // Server names are letters, digits, _ and -: the first / ends one.
+            format!("tool:{server}/{tool}"),
+            format!("tool \"{server}__{tool}\""),
+        ),
+    ]
+}
+
+fn closed(label: &str) -> (String, f64) {
+    (format!("{label} may not make calls (limit 0/min)"), 60.0)
+}
+
+/// The buckets of a call kept in a database several instances share: every
+/// instance takes from the same ones.
+pub(super) struct Shared {
+    buckets: Vec<RateBucket>,
+    labels: Vec<String>,
+}
+
+impl Shared {
+    pub fn new(
+        limits: &RateLimits,
+        client: &str,
+        server: &str,
+        tool: &str,
+    ) -> Result<Self, (String, f64)> {
+        let mut shared = Shared {
+            buckets: Vec::new(),
+            labels: Vec::new(),
+        };
+        for (limit, key, label) in keys(limits, client, server, tool) {
+            let Some(per_minute) = limit else { continue };
+            if per_minute == 0 {
+                return Err(closed(&label));
+            }
+            shared.buckets.push(RateBucket { key, per_minute });
+            shared.labels.push(label);
+        }
+        Ok(shared)
+    }
+
+    /// Takes a token from each, or says which refused. What cannot be
+    /// checked is refused: the database is where the budget is.
+    pub async fn take(&self, store: &Store) -> Result<(), (String, f64)> {
+        if self.buckets.is_empty() {
+            return Ok(());
+        }
+        match store.take_rate(&self.buckets).await {
+            Ok(RateTaken::Taken) => Ok(()),
+            Ok(RateTaken::Empty { index, wait }) => Err((
+                format!(
+                    "{} is limited to {} calls/min",
+                    self.labels[index], self.buckets[index].per_minute
+                ),
+                wait,
+            )),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot check the shared rate limits; refusing the call");
+                Err((format!("the rate limit cannot be checked ({e})"), 1.0))
+            }
+        }
+    }
+
+    /// Gives the tokens back (in the background: a ticket is dropped anywhere).
+    pub fn refund(self, store: &Store) {
+        if self.buckets.is_empty() {
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let store = store.clone();
+        runtime.spawn(async move {
+            if let Err(e) = store.refund_rate(&self.buckets).await {
+                tracing::warn!(error = %e, "cannot give back a rate-limit token");
+            }
+        });
     }
 }
 

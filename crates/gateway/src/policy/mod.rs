@@ -384,17 +384,26 @@ impl Policy {
 
     /// Takes one call from the client's, server's and tool's budgets, or says
     /// how long to wait. The ticket gives the token back unless the call ran.
-    pub fn take_rate(
+    /// On a database other instances share, the budgets are kept there.
+    pub async fn take_rate(
         self: &Arc<Self>,
         client: &str,
         server: &str,
         tool: &str,
     ) -> Result<RateTicket, (String, f64)> {
         let limits = self.snapshot().settings.rate_limits.clone();
-        self.limiter.take(&limits, client, server, tool)?;
+        let shared = if self.store.shares_rate_limits() {
+            let shared = limits::Shared::new(&limits, client, server, tool)?;
+            shared.take(&self.store).await?;
+            Some(shared)
+        } else {
+            self.limiter.take(&limits, client, server, tool)?;
+            None
+        };
         Ok(RateTicket {
             policy: self.clone(),
             limits,
+            shared,
             call: Some((client.to_owned(), server.to_owned(), tool.to_owned())),
         })
     }
@@ -478,6 +487,7 @@ impl Policy {
 pub struct RateTicket {
     policy: Arc<Policy>,
     limits: RateLimits,
+    shared: Option<limits::Shared>,
     call: Option<(String, String, String)>,
 }
 
@@ -491,9 +501,13 @@ impl RateTicket {
 impl Drop for RateTicket {
     fn drop(&mut self) {
         if let Some((client, server, tool)) = self.call.take() {
-            self.policy
-                .limiter
-                .refund(&self.limits, &client, &server, &tool);
+            match self.shared.take() {
+                Some(shared) => shared.refund(&self.policy.store),
+                None => self
+                    .policy
+                    .limiter
+                    .refund(&self.limits, &client, &server, &tool),
+            }
         }
     }
 }

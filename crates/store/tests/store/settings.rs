@@ -48,3 +48,42 @@ async fn wrong_type_is_a_json_error() {
     let err = store.get_setting::<u16>("port").await.unwrap_err();
     assert!(matches!(err, Error::Json(_)), "{err:?}");
 }
+
+/// The buckets several instances share: a minute's worth passes, then each
+/// take waits for its refill; a refund gives the token back.
+#[tokio::test]
+async fn rate_buckets_in_the_database_hold_a_minutes_worth() {
+    use switchboard_store::{RateBucket, RateTaken};
+    let (_dir, store) = crate::temp_store().await;
+    let buckets = [
+        RateBucket {
+            key: "client:a".into(),
+            per_minute: 3,
+        },
+        RateBucket {
+            key: "tool:x".into(),
+            per_minute: 100,
+        },
+    ];
+    for _ in 0..3 {
+        assert_eq!(store.take_rate(&buckets).await.unwrap(), RateTaken::Taken);
+    }
+    let RateTaken::Empty { index, wait } = store.take_rate(&buckets).await.unwrap() else {
+        panic!("a fourth call within the minute passed");
+    };
+    assert_eq!(index, 0);
+    assert!(wait > 15.0 && wait <= 20.0, "{wait}");
+    // Nothing was taken from the other bucket by the refused call.
+    store.refund_rate(&buckets[..1]).await.unwrap();
+    assert_eq!(store.take_rate(&buckets).await.unwrap(), RateTaken::Taken);
+    assert!(matches!(
+        store.take_rate(&buckets).await.unwrap(),
+        RateTaken::Empty { index: 0, .. }
+    ));
+    // A new size starts the bucket over.
+    let bigger = [RateBucket {
+        key: "client:a".into(),
+        per_minute: 10,
+    }];
+    assert_eq!(store.take_rate(&bigger).await.unwrap(), RateTaken::Taken);
+}
