@@ -53,6 +53,8 @@ pub struct WebAccess {
     codes: Mutex<HashMap<String, Instant>>,
     /// Browser sign-ins, oldest first, with when each began.
     sessions: Mutex<VecDeque<(String, Instant)>>,
+    /// The Host/Origin check, the gateway's own.
+    hosts: switchboard_gateway::http::HostCheck,
 }
 
 impl std::fmt::Debug for WebAccess {
@@ -72,7 +74,15 @@ impl WebAccess {
             cookie: format!("switchboard_{port}"),
             codes: Mutex::new(HashMap::new()),
             sessions: Mutex::new(VecDeque::new()),
+            hosts: switchboard_gateway::http::HostCheck::loopback(),
         }
+    }
+
+    /// Answers the hosts the gateway answers for (a TLS gateway's allowed
+    /// hosts besides loopback); loopback only without it.
+    pub fn with_hosts(mut self, hosts: switchboard_gateway::http::HostCheck) -> Self {
+        self.hosts = hosts;
+        self
     }
 
     /// A new one-time login code, valid for ten minutes.
@@ -178,7 +188,7 @@ fn refuse(code: ErrorCode, message: &str) -> Response {
 
 async fn guard(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let headers = request.headers();
-    if let Err(message) = switchboard_gateway::http::check_host_origin(headers) {
+    if let Err(message) = state.access.hosts.check(headers) {
         return refuse(ErrorCode::Invalid, message);
     }
     if state.access.bearer_ok(headers) {
@@ -234,7 +244,7 @@ async fn login(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    if let Err(message) = switchboard_gateway::http::check_host_origin(&headers) {
+    if let Err(message) = state.access.hosts.check(&headers) {
         return refuse(ErrorCode::Invalid, message);
     }
     if !same_origin(&headers) {
@@ -285,7 +295,7 @@ const NOT_BUILT: &str = "<!doctype html><meta charset=utf-8><title>Switchboard</
 and reload, or set SWITCHBOARD_UI_DIR.</p>";
 
 async fn static_file(State(state): State<AppState>, request: Request) -> Response {
-    if switchboard_gateway::http::check_host_origin(request.headers()).is_err() {
+    if state.access.hosts.check(request.headers()).is_err() {
         return StatusCode::FORBIDDEN.into_response();
     }
     if request.method() != Method::GET && request.method() != Method::HEAD {

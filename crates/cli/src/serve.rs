@@ -10,26 +10,53 @@ use crate::error::CliError;
 /// Arguments of `serve`.
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// Address to listen on (loopback only).
+    /// Address to listen on: loopback, or with --tls-cert/--tls-key and --allowed-host
+    /// any address (e.g. 0.0.0.0:7443 for a team).
     #[arg(long, default_value = "127.0.0.1:7331", env = "SWITCHBOARD_LISTEN")]
     listen: SocketAddr,
+    /// PEM certificate chain to serve over TLS (with --tls-key).
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "tls_key",
+        env = "SWITCHBOARD_TLS_CERT"
+    )]
+    tls_cert: Option<std::path::PathBuf>,
+    /// PEM private key of the certificate.
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "tls_cert",
+        env = "SWITCHBOARD_TLS_KEY"
+    )]
+    tls_key: Option<std::path::PathBuf>,
+    /// A host name (or address) clients use to reach a TLS gateway; requests naming any
+    /// other Host are refused. Repeat for several.
+    #[arg(long = "allowed-host", value_name = "HOST")]
+    allowed_hosts: Vec<String>,
 }
 
 pub async fn run(data_dir: &Path, args: ServeArgs) -> Result<(), CliError> {
     let started = Instant::now();
     let store = crate::database::open_store(data_dir).await?;
+    let tls = match (args.tls_cert, args.tls_key) {
+        (Some(cert), Some(key)) => Some(switchboard_gateway::http::TlsFiles { cert, key }),
+        _ => None,
+    };
     let config = GatewayConfig {
         listen: args.listen,
+        tls,
+        allowed_hosts: args.allowed_hosts,
         sandbox_launcher: std::env::current_exe().ok(),
         ..GatewayConfig::default()
     };
     let gateway = Gateway::start(store.clone(), config).await?;
     let info = gateway.info();
     // The control API and the web UI, behind the gateway's own routes.
-    let access = std::sync::Arc::new(switchboard_api::http::WebAccess::new(
-        info.control_token.clone(),
-        info.listen.port(),
-    ));
+    let access = std::sync::Arc::new(
+        switchboard_api::http::WebAccess::new(info.control_token.clone(), info.listen.port())
+            .with_hosts(gateway.host_check()),
+    );
     gateway.mount(switchboard_api::http::router(
         switchboard_api::Api::new(store, &gateway),
         access.clone(),
@@ -40,6 +67,9 @@ pub async fn run(data_dir: &Path, args: ServeArgs) -> Result<(), CliError> {
         started.elapsed().as_millis()
     );
     println!("  MCP endpoint:  {}", info.mcp_url);
+    if let Some(public) = &info.public_url {
+        println!("  Over TLS:      {public}");
+    }
     println!("  Control:       {}", info.control_url);
     println!("  Data:          {}", data_dir.display());
     if let switchboard_store::Database::Postgres(url) = crate::database::chosen() {

@@ -18,8 +18,24 @@ pub enum Error {
     #[error("cannot set up HTTP to servers: {0}")]
     Http(#[from] reqwest::Error),
     /// The listen address is not a loopback address.
-    #[error("refusing to listen on {0}: Switchboard only binds loopback addresses")]
+    #[error(
+        "refusing to listen on {0}: beyond loopback Switchboard listens only over TLS \
+         (--tls-cert FILE --tls-key FILE) and for the hosts given with --allowed-host"
+    )]
     NotLoopback(std::net::SocketAddr),
+    /// Allowed hosts were given for a plain-HTTP (loopback) listener.
+    #[error(
+        "--allowed-host needs TLS (--tls-cert and --tls-key): a plain listener answers loopback names only"
+    )]
+    HostsWithoutTls,
+    /// A TLS listener beyond loopback with no host to answer for.
+    #[error(
+        "listening on {0} needs at least one --allowed-host (the name clients use to reach it)"
+    )]
+    NoAllowedHosts(std::net::SocketAddr),
+    /// The TLS certificate or key is unusable.
+    #[error(transparent)]
+    Tls(#[from] crate::http::TlsError),
     /// Binding the listener failed.
     #[error("cannot listen on {addr}: {source}")]
     Bind {

@@ -10,6 +10,7 @@ mod bridge;
 mod error;
 pub mod http;
 pub mod hub;
+mod listen;
 mod mcp_headers;
 pub mod names;
 mod pipeline;

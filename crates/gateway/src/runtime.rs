@@ -29,8 +29,13 @@ use crate::{
 /// How a gateway runs.
 #[derive(Debug, Clone)]
 pub struct GatewayConfig {
-    /// Where to listen; must be a loopback address.
+    /// Where to listen: a loopback address, or with `tls` any address.
     pub listen: SocketAddr,
+    /// Certificate and key for listening over TLS (needed beyond loopback).
+    pub tls: Option<http::TlsFiles>,
+    /// Hosts a TLS listener answers for, besides loopback names (the
+    /// Host/Origin check); needed beyond loopback.
+    pub allowed_hosts: Vec<String>,
     /// Largest accepted request body.
     pub max_body_bytes: usize,
     /// A client session idle this long is closed.
@@ -53,6 +58,8 @@ impl Default for GatewayConfig {
     fn default() -> Self {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 7331)),
+            tls: None,
+            allowed_hosts: Vec::new(),
             max_body_bytes: 4 * 1024 * 1024,
             session_idle: Duration::from_secs(8 * 3600),
             init_timeout: Duration::from_secs(60),
@@ -78,6 +85,10 @@ pub struct RuntimeInfo {
     pub control_url: String,
     /// Bearer token of the control API.
     pub control_token: String,
+    /// The https MCP endpoint for clients on other machines, when TLS is on
+    /// (`mcp_url` is then the plain loopback one of this machine).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_url: Option<String>,
 }
 
 impl RuntimeInfo {
@@ -145,6 +156,7 @@ pub struct Gateway {
     sessions: SessionsView,
     shutdown: CancellationToken,
     server: tokio::task::JoinHandle<std::io::Result<()>>,
+    hosts: http::HostCheck,
     watcher: tokio::task::JoinHandle<()>,
     mounted: http::Mounted,
 }
@@ -199,19 +211,8 @@ impl Gateway {
     /// background. Returns as soon as the endpoint accepts connections.
     pub async fn start(store: Store, config: GatewayConfig) -> Result<Self> {
         let started = Instant::now();
-        if !config.listen.ip().is_loopback() {
-            return Err(Error::NotLoopback(config.listen));
-        }
-        let listener = tokio::net::TcpListener::bind(config.listen)
-            .await
-            .map_err(|source| Error::Bind {
-                addr: config.listen,
-                source,
-            })?;
-        let addr = listener.local_addr().map_err(|source| Error::Bind {
-            addr: config.listen,
-            source,
-        })?;
+        let bound = crate::listen::bind(&config).await?;
+        let addr = bound.local_addr;
 
         let control_token = switchboard_auth::new_control_token();
         let servers = store.list_servers().await?;
@@ -245,6 +246,7 @@ impl Gateway {
         ));
         let guard = Arc::new(GuardState {
             tokens: ClientTokens::load(store.clone()).await?,
+            hosts: bound.hosts.clone(),
             control_token: control_token.expose().clone(),
             max_body_bytes: config.max_body_bytes,
         });
@@ -262,21 +264,25 @@ impl Gateway {
             mcp_url: format!("http://{addr}/mcp"),
             control_url: format!("http://{addr}/api/"),
             control_token: control_token.expose().clone(),
+            public_url: bound.public_addr.map(|public| {
+                let host = bound
+                    .hosts
+                    .hosts()
+                    .first()
+                    .cloned()
+                    .unwrap_or_else(|| public.ip().to_string());
+                let host = if host.contains(':') {
+                    format!("[{host}]")
+                } else {
+                    host
+                };
+                format!("https://{host}:{}/mcp", public.port())
+            }),
         };
         info.write(store.data_dir())?;
+        let hosts = bound.hosts.clone();
 
-        let serve_shutdown = shutdown.clone();
-        let server = tokio::spawn(async move {
-            use axum::serve::ListenerExt as _;
-            // Without TCP_NODELAY the last chunk of each SSE response can wait
-            // for a delayed ACK (~40 ms a call behind keep-alive proxies).
-            let listener = listener.tap_io(|tcp| {
-                let _ = tcp.set_nodelay(true);
-            });
-            axum::serve(listener, app)
-                .with_graceful_shutdown(serve_shutdown.cancelled_owned())
-                .await
-        });
+        let server = bound.serve(app, shutdown.clone());
 
         hub.reconcile(&servers).await;
         let followers = Followers {
@@ -306,7 +312,13 @@ impl Gateway {
             server,
             watcher,
             mounted,
+            hosts,
         })
+    }
+
+    /// The Host/Origin check of every route; routes a host mounts use it too.
+    pub fn host_check(&self) -> http::HostCheck {
+        self.hosts.clone()
     }
 
     /// Adds routes (the control API, the web UI) behind the gateway's own:

@@ -1,5 +1,6 @@
-//! The checks every request passes before it reaches MCP: loopback Host,
-//! loopback Origin (DNS rebinding protection), body size, and a bearer token.
+//! The checks every request passes before it reaches MCP: an allowed Host
+//! and Origin (loopback, or a TLS listener's allowed hosts: DNS rebinding
+//! protection), body size, and a bearer token.
 
 use std::{
     collections::HashMap,
@@ -133,6 +134,7 @@ impl ClientTokens {
 /// Shared by the guards.
 pub(crate) struct GuardState {
     pub tokens: ClientTokens,
+    pub hosts: super::HostCheck,
     pub control_token: String,
     pub max_body_bytes: usize,
 }
@@ -153,59 +155,6 @@ pub(crate) fn rpc_error(status: StatusCode, code: i32, message: &str) -> Respons
 
 fn forbidden(message: &str) -> Response {
     rpc_error(StatusCode::FORBIDDEN, -32000, message)
-}
-
-fn is_loopback_host(host: &str) -> bool {
-    let host = host.trim().to_ascii_lowercase();
-    // Strip the port: "[::1]:8080", "127.0.0.1:8080", "localhost:8080".
-    let name = if let Some(rest) = host.strip_prefix('[') {
-        match rest.split_once(']') {
-            Some((inside, after)) if after.is_empty() || after.starts_with(':') => {
-                inside.to_owned()
-            }
-            _ => return false,
-        }
-    } else {
-        match host.rsplit_once(':') {
-            Some((name, port)) if port.bytes().all(|b| b.is_ascii_digit()) => name.to_owned(),
-            Some(_) => return false,
-            None => host,
-        }
-    };
-    name == "localhost"
-        || name == "::1"
-        || name
-            .parse::<std::net::Ipv4Addr>()
-            .is_ok_and(|ip| ip.is_loopback())
-}
-
-fn is_loopback_origin(origin: &str) -> bool {
-    let Some(rest) = origin
-        .strip_prefix("http://")
-        .or_else(|| origin.strip_prefix("https://"))
-    else {
-        return false;
-    };
-    !rest.contains('/') && is_loopback_host(rest)
-}
-
-/// Host and Origin checks (shared by MCP and the control API); the refusal
-/// message when they fail.
-pub fn check_origin(headers: &HeaderMap) -> Result<(), &'static str> {
-    let host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or_default();
-    if !is_loopback_host(host) {
-        return Err("Host header is not a loopback address");
-    }
-    if let Some(origin) = headers.get(header::ORIGIN) {
-        let ok = origin.to_str().is_ok_and(is_loopback_origin);
-        if !ok {
-            return Err("Origin is not allowed");
-        }
-    }
-    Ok(())
 }
 
 fn bearer(headers: &HeaderMap) -> Option<&str> {
@@ -231,7 +180,7 @@ pub(crate) async fn admit(
     state: &GuardState,
     request: Request<Body>,
 ) -> Result<(Caller, axum::http::request::Parts, bytes::Bytes), Response> {
-    if let Err(message) = check_origin(request.headers()) {
+    if let Err(message) = state.hosts.check(request.headers()) {
         return Err(forbidden(message));
     }
     let too_big = request
@@ -287,7 +236,7 @@ pub(crate) async fn control_guard(
     request: Request<Body>,
     next: Next,
 ) -> Response {
-    if let Err(message) = check_origin(request.headers()) {
+    if let Err(message) = state.hosts.check(request.headers()) {
         return forbidden(message);
     }
     let ok = bearer(request.headers())
@@ -301,42 +250,6 @@ pub(crate) async fn control_guard(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn loopback_hosts() {
-        for ok in [
-            "127.0.0.1",
-            "127.0.0.1:80",
-            "localhost:1234",
-            "LOCALHOST",
-            "[::1]:9",
-            "[::1]",
-            "127.1.2.3:5",
-        ] {
-            assert!(is_loopback_host(ok), "{ok}");
-        }
-        for bad in [
-            "",
-            "evil.test",
-            "evil.test:80",
-            "127.0.0.1.evil.test",
-            "[::2]:1",
-            "localhost:x",
-            "0.0.0.0:1",
-            "[::1]x",
-        ] {
-            assert!(!is_loopback_host(bad), "{bad}");
-        }
-    }
-
-    #[test]
-    fn loopback_origins() {
-        assert!(is_loopback_origin("http://localhost:5173"));
-        assert!(is_loopback_origin("http://127.0.0.1"));
-        assert!(!is_loopback_origin("https://evil.test"));
-        assert!(!is_loopback_origin("null"));
-        assert!(!is_loopback_origin("http://localhost:1/x"));
-    }
 
     #[tokio::test]
     async fn unknown_tokens_do_not_each_cost_a_lookup() {

@@ -2,8 +2,11 @@
 //! API under `/api`.
 
 pub(crate) mod guard;
+mod hosts;
+pub(crate) mod tls;
 
-pub use guard::check_origin as check_host_origin;
+pub use hosts::HostCheck;
+pub use tls::{TlsError, TlsFiles};
 
 use std::{collections::BTreeMap, sync::Arc};
 
