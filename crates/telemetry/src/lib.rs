@@ -69,25 +69,30 @@ impl Telemetry {
         self.traces.is_some() || self.metrics.is_some() || self.logs.is_some()
     }
 
-    /// Exports what is buffered and stops the exporters. Blocks up to a few
-    /// seconds per signal: call it outside the async runtime, or from a
-    /// blocking task.
+    /// Exports what is buffered and stops the exporters, the three at once:
+    /// blocks up to [`FLUSH_TIMEOUT`] in all (an unreachable receiver costs no
+    /// more). Call it outside the async runtime, or from a blocking task.
     pub fn shutdown(&mut self) {
-        if let Some(traces) = self.traces.take()
-            && let Err(e) = traces.shutdown_with_timeout(FLUSH_TIMEOUT)
-        {
-            eprintln!("OpenTelemetry: spans not flushed: {e}");
+        fn report(signal: &str, result: opentelemetry_sdk::error::OTelSdkResult) {
+            if let Err(e) = result {
+                eprintln!("OpenTelemetry: {signal} not flushed: {e}");
+            }
         }
-        if let Some(metrics) = self.metrics.take()
-            && let Err(e) = metrics.shutdown_with_timeout(FLUSH_TIMEOUT)
-        {
-            eprintln!("OpenTelemetry: metrics not flushed: {e}");
-        }
-        if let Some(logs) = self.logs.take()
-            && let Err(e) = logs.shutdown_with_timeout(FLUSH_TIMEOUT)
-        {
-            eprintln!("OpenTelemetry: audit logs not flushed: {e}");
-        }
+        let (traces, metrics, logs) = (self.traces.take(), self.metrics.take(), self.logs.take());
+        std::thread::scope(|scope| {
+            if let Some(traces) = traces {
+                scope.spawn(move || report("spans", traces.shutdown_with_timeout(FLUSH_TIMEOUT)));
+            }
+            if let Some(metrics) = metrics {
+                scope.spawn(move || {
+                    report("metrics", metrics.shutdown_with_timeout(FLUSH_TIMEOUT));
+                });
+            }
+            if let Some(logs) = logs {
+                scope
+                    .spawn(move || report("audit logs", logs.shutdown_with_timeout(FLUSH_TIMEOUT)));
+            }
+        });
     }
 }
 
@@ -107,8 +112,11 @@ pub fn init(options: &Options) -> Telemetry {
     } else {
         Config::from_lookup(|_| None)
     };
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new(&options.default_filter));
+    // The SDK reports its own trouble (a receiver that refuses an export)
+    // as tracing events; its chatter below warnings stays out.
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        EnvFilter::new(format!("{},opentelemetry=warn", options.default_filter))
+    });
     let fmt = tracing_subscriber::fmt::layer()
         .with_ansi(options.ansi)
         .with_writer(std::io::stderr)
