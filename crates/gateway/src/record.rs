@@ -19,6 +19,9 @@ pub(crate) struct Recording {
     audit: Arc<AuditLog>,
     record: Option<AuditRecord>,
     started: Instant,
+    /// The request's span, when the record also completes it and the
+    /// request counts in the metrics (a client's request, not a notification).
+    span: Option<tracing::Span>,
 }
 
 /// How a list result is recorded: its size, not its items (definitions are
@@ -52,6 +55,20 @@ impl Recording {
             audit: audit.clone(),
             record: Some(AuditRecord::new(direction, method)),
             started: Instant::now(),
+            span: None,
+        }
+    }
+
+    /// Exports the record with `span` (its OpenTelemetry attributes and
+    /// the request metrics) when it is written.
+    pub fn trace(&mut self, span: tracing::Span) {
+        self.span = Some(span);
+    }
+
+    /// Completes the span and the metrics from the finished record.
+    fn telemetry(&self, record: &AuditRecord) {
+        if let Some(span) = &self.span {
+            switchboard_telemetry::mcp::finish(span, record, self.audit.redactor());
         }
     }
 
@@ -140,6 +157,7 @@ impl Recording {
                 record.response = value;
             }
         }
+        self.telemetry(&record);
         self.audit.record(record).await
     }
 
@@ -157,6 +175,7 @@ impl Recording {
         }
         record.error_code = Some(error.code);
         record.error_message = Some(error.message.clone());
+        self.telemetry(&record);
         self.audit.record(record).await
     }
 }
@@ -170,6 +189,7 @@ impl Drop for Recording {
         record.took(self.started);
         record.status = Status::Cancelled;
         record.error_message = Some("the client left before the answer".into());
+        self.telemetry(&record);
         let audit = self.audit.clone();
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             runtime.spawn(async move {

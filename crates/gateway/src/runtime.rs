@@ -159,6 +159,8 @@ pub struct Gateway {
     hosts: http::HostCheck,
     watcher: tokio::task::JoinHandle<()>,
     mounted: http::Mounted,
+    /// The audit records going out as OTLP logs, when they do.
+    audit_export: Option<(CancellationToken, tokio::task::JoinHandle<()>)>,
 }
 
 /// Settings key of the audit log's settings.
@@ -217,6 +219,10 @@ impl Gateway {
         let control_token = switchboard_auth::new_control_token();
         let servers = store.list_servers().await?;
         let audit = start_audit(&store, &servers, control_token.expose()).await?;
+        let export_stop = CancellationToken::new();
+        let audit_export =
+            switchboard_telemetry::export_audit(audit.subscribe(), export_stop.clone())
+                .map(|task| (export_stop, task));
         let policy = Arc::new(Policy::load(store.clone()).await?);
         let sessions = Arc::new(Sessions::default());
         let fanout = Arc::new(Downstream {
@@ -313,6 +319,7 @@ impl Gateway {
             watcher,
             mounted,
             hosts,
+            audit_export,
         })
     }
 
@@ -371,6 +378,10 @@ impl Gateway {
         self.hub.shutdown().await;
         // Last: everything the sessions and servers said is committed.
         self.audit.shutdown().await;
+        if let Some((stop, task)) = self.audit_export {
+            stop.cancel();
+            let _ = task.await;
+        }
         if RuntimeInfo::read(&self.data_dir).is_some_and(|i| i.pid == self.info.pid) {
             let _ = std::fs::remove_file(RuntimeInfo::path(&self.data_dir));
         }

@@ -28,6 +28,12 @@ OAUTH_CONFORMANCE_CLIENT = TARGET_DIR / "debug" / "oauth-conformance-client"
 PROTECTED_SERVER = TARGET_DIR / "debug" / "protected-server"
 PROBE_SERVER = TARGET_DIR / "debug" / "probe-server"
 
+# Arize Phoenix, the OTLP receiver of test_otel.py, in a venv of its own (tests/setup.sh).
+PHOENIX_VENV = Path(
+    os.environ.get("SWITCHBOARD_PHOENIX_VENV") or Path.home() / ".cache" / "switchboard" / "phoenix-venv"
+)
+PHOENIX = PHOENIX_VENV / "bin" / "phoenix"
+
 PYTHON = Path(sys.executable)
 TOKEN_HOP = HELPERS / "token_hop.py"
 STDIO_TAP = HELPERS / "stdio_tap.py"
@@ -41,6 +47,7 @@ def missing() -> list[str]:
         INSPECTOR_CLI: "bash tests/setup.sh",
         CONFORMANCE: "bash tests/setup.sh",
         CONFORMANCE_2026: "bash tests/setup.sh",
+        PHOENIX: "bash tests/setup.sh",
         SWITCHBOARD: "cargo build --workspace --bins",
         CONFORMANCE_SERVER: "cargo build --workspace --bins",
         MCP_CLIENT: "cargo build --workspace --bins",

@@ -12,7 +12,8 @@ bodies chunk by chunk, so SSE events arrive as the target sends them.
 
 With `--record FILE` it also appends one JSON line per JSON-RPC message it carries, in
 either direction ("to_server" / "from_server"), which tests use to see what an upstream
-server was sent. With no `--header` it is a plain recording proxy.
+server was sent, with the W3C trace context headers (`traceparent`, `tracestate`) of the
+request that carried it under "headers". With no `--header` it is a plain recording proxy.
 """
 
 from __future__ import annotations
@@ -46,6 +47,10 @@ HOP_BY_HOP = {
 }
 
 
+# The W3C trace context headers, recorded with each request.
+TRACE_HEADERS = ("traceparent", "tracestate")
+
+
 class Recorder:
     """Appends JSON-RPC messages to a JSON Lines file (thread-safe, flushed per line)."""
 
@@ -53,22 +58,25 @@ class Recorder:
         self._file = open(path, "a", encoding="utf-8", buffering=1) if path else None
         self._lock = threading.Lock()
 
-    def body(self, direction: str, data: bytes) -> None:
+    def body(self, direction: str, data: bytes, headers: dict[str, str] | None = None) -> None:
         if self._file is None or not data.strip():
             return
         try:
             message = json.loads(data)
         except ValueError:
             message = {"unparsed": data.decode(errors="replace")}
-        self.message(direction, message)
+        self.message(direction, message, headers)
 
-    def message(self, direction: str, message: object) -> None:
+    def message(self, direction: str, message: object, headers: dict[str, str] | None = None) -> None:
         if self._file is None:
             return
         messages = message if isinstance(message, list) else [message]
         with self._lock:
             for item in messages:
-                self._file.write(json.dumps({"t": time.time(), "dir": direction, "msg": item}) + "\n")
+                line = {"t": time.time(), "dir": direction, "msg": item}
+                if headers:
+                    line["headers"] = headers
+                self._file.write(json.dumps(line) + "\n")
 
 
 class SseTap:
@@ -94,7 +102,8 @@ def build_app(target: str, extra_headers: list[tuple[str, str]], recorder: Recor
 
     async def forward(request: Request) -> Response:
         body = await request.body()
-        recorder.body("to_server", body)
+        trace = {name: request.headers[name] for name in TRACE_HEADERS if name in request.headers}
+        recorder.body("to_server", body, trace)
         headers = [
             (name, value)
             for name, value in request.headers.items()

@@ -54,6 +54,7 @@ use bytes::Bytes;
 use switchboard_audit::{AuditLog, Direction};
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument as _;
 
 pub(crate) use bind::Bound;
 use refusal::Refusal;
@@ -464,8 +465,21 @@ async fn exchange(core: Arc<Core>, bound: Arc<Bound>, message: Message, out: Out
     let id = message.id.clone();
     let method = message.method().to_owned();
     let mut record = recording(&core, &bound, &message);
+    let span = switchboard_telemetry::mcp::request_span(
+        &method,
+        id.as_deref().map(serde_json::value::RawValue::get),
+        message
+            .params
+            .as_deref()
+            .map(serde_json::value::RawValue::get),
+    );
+    record.trace(span.clone());
     let served = match classify::classify(&bound, message) {
-        Ok(request) => methods::serve(&core, &bound, request, &mut record, &out).await,
+        Ok(request) => {
+            methods::serve(&core, &bound, request, &mut record, &out)
+                .instrument(span)
+                .await
+        }
         Err(refusal) => Err(refusal),
     };
     let mut session = None;

@@ -261,6 +261,11 @@ impl Pump {
                 );
             }
         }
+        // The server's work is a child of this request's span (the client's
+        // own trace context, when it sent one, is this span's parent).
+        for (key, value) in switchboard_telemetry::mcp::trace_context(&tracing::Span::current()) {
+            meta.insert(key.into(), Value::String(value));
+        }
         if meta.is_empty() {
             params.remove("_meta");
         } else {

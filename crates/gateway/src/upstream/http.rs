@@ -224,6 +224,13 @@ impl HttpLink {
                 headers.insert(name, value);
             }
         }
+        // The request's trace context, for a server that traces its HTTP
+        // requests (the same context goes in the message's `_meta`).
+        for (name, value) in switchboard_telemetry::mcp::trace_context(&tracing::Span::current()) {
+            if let Ok(value) = HeaderValue::from_str(&value) {
+                headers.insert(name, value);
+            }
+        }
         let had_session = !stateless && !initialize && !discover && session.is_some();
         if had_session
             && let Some(session) = &session
