@@ -102,6 +102,7 @@ bench:
 	$(CARGO_TARGET_DIR)/release/switchboard-bench run --out bench-results
 	$(CARGO_TARGET_DIR)/release/switchboard-bench search --corpus crates/bench/corpus --out bench-results
 	$(CARGO_TARGET_DIR)/release/switchboard-bench sandbox --out bench-results
+	bash tests/postgres.sh $(CARGO_TARGET_DIR)/release/switchboard-bench database --out bench-results
 	cargo bench -p switchboard-gateway --bench policy
 
 # Idle memory, time to first window and frame times under 1,000 events/s of the

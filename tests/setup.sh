@@ -163,7 +163,7 @@ case "$MODE" in
         ;;
     --bench)
         system_packages
-        apt_install nginx
+        apt_install nginx postgresql
         log "nginx ready: $(command -v nginx || echo /usr/sbin/nginx)"
         ;;
     --lock) regenerate_lock ;;

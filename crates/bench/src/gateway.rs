@@ -18,6 +18,8 @@ use crate::{
 pub struct DataDir {
     pub switchboard: PathBuf,
     pub dir: PathBuf,
+    /// `--database` for every command (None: the SQLite files in `dir`).
+    pub database: Option<String>,
 }
 
 impl DataDir {
@@ -26,12 +28,22 @@ impl DataDir {
         Ok(Self {
             switchboard: switchboard.to_owned(),
             dir,
+            database: None,
         })
+    }
+
+    /// The same, with the configuration and the audit log on `database`.
+    pub fn on_database(mut self, database: &str) -> Self {
+        self.database = Some(database.to_owned());
+        self
     }
 
     fn command(&self) -> Command {
         let mut command = Command::new(&self.switchboard);
         command.arg("--data-dir").arg(&self.dir);
+        if let Some(database) = &self.database {
+            command.arg("--database").arg(database);
+        }
         command
     }
 

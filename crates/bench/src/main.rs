@@ -16,6 +16,7 @@
 //! `switchboard-bench sandbox` times a stdio server's start with and without
 //! its sandbox.
 
+mod database;
 mod gateway;
 mod load;
 mod machine;
@@ -58,6 +59,8 @@ enum Command {
     Search(SearchArgs),
     /// What the sandbox adds to a stdio server's start.
     Sandbox(SandboxArgs),
+    /// Calls per second and added latency with the audit log on SQLite and on PostgreSQL.
+    Database(database::DatabaseArgs),
 }
 
 #[derive(Debug, Args)]
@@ -225,6 +228,7 @@ async fn dispatch(cli: Cli) -> Result<(), BoxError> {
                 .map_err(|_| format!("the run took longer than {limit:?}; aborted"))?
         }
         Command::Load(args) => load_only(args).await,
+        Command::Database(args) => database::run(args).await,
         Command::Search(args) => {
             let report = search::evaluate(&args.corpus)?;
             let text = search::markdown(&report);

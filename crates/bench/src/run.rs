@@ -201,6 +201,28 @@ fn url_addr(url: &str) -> Result<SocketAddr, BoxError> {
     Ok(authority.parse()?)
 }
 
+/// Starts the echo server over streamable HTTP on a free port; returns it and its URL.
+pub(crate) async fn start_echo(
+    echo: &Path,
+    protocol: Protocol,
+    log: &Path,
+) -> Result<(procs::Proc, String), BoxError> {
+    let mut command = Command::new(echo);
+    command.args(["--port", "0", "--protocol-version", protocol.label()]);
+    let mut proc = procs::Proc::spawn("echo-server", &mut command, log)?;
+    let mut lines = proc.stdout_lines()?;
+    let line = proc
+        .wait_for_line(&mut lines, "listening on", Duration::from_secs(10))
+        .await?;
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    let url = line
+        .rsplit(' ')
+        .next()
+        .ok_or("no URL in the echo server's announcement")?
+        .to_owned();
+    Ok((proc, url))
+}
+
 pub async fn run(args: RunArgs) -> Result<(), BoxError> {
     let started = Instant::now();
     let bins = binaries(&args)?;
@@ -367,19 +389,7 @@ async fn matrix(
     pair: Pair,
 ) -> Result<(Matrix, AuditPlan), BoxError> {
     // Upstream: one echo server over HTTP for A, B, C and E.
-    let mut command = Command::new(&bins.echo);
-    command.args(["--port", "0", "--protocol-version", pair.server.label()]);
-    let mut echo = procs::Proc::spawn("echo-server", &mut command, &tmp.join("echo-http.log"))?;
-    let mut lines = echo.stdout_lines()?;
-    let line = echo
-        .wait_for_line(&mut lines, "listening on", Duration::from_secs(10))
-        .await?;
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    let echo_url = line
-        .rsplit(' ')
-        .next()
-        .ok_or("no URL in the echo server's announcement")?
-        .to_owned();
+    let (echo, echo_url) = start_echo(&bins.echo, pair.server, &tmp.join("echo-http.log")).await?;
     progress(&format!("echo server at {echo_url} (pid {})", echo.pid));
 
     let nginx = nginx::start(
