@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Any
 
 import anyio
-import httpx2
 import pytest
 from mcp import MCPError
 
@@ -42,17 +41,6 @@ pytestmark = [
 POLICY_DENIED = -32010
 RATE_LIMITED = -32029
 ECHO = f"{EV_STDIO}__echo"
-
-
-def rpc(gateway: Gateway, method: str, params: Any = None) -> Any:
-    response = httpx2.post(
-        f"{gateway.origin}/api/rpc",
-        headers={"authorization": f"Bearer {gateway.control_token}", "x-switchboard": "1"},
-        json={"method": method, "params": params},
-        timeout=30,
-    )
-    assert response.status_code == 200, f"{method}: {response.status_code} {response.text}"
-    return response.json()
 
 
 @pytest.fixture
@@ -87,7 +75,7 @@ async def test_a_permission_set_through_one_instance_applies_on_the_other_within
     async with connect(b.url(), b.token) as client:
         changed = time.monotonic()
         await anyio.to_thread.run_sync(
-            lambda: rpc(a, "permission_set", {"server": EV_STDIO, "tool": "echo", "permission": "deny"})
+            lambda: a.rpc("permission_set", {"server": EV_STDIO, "tool": "echo", "permission": "deny"})
         )
         refused_after = None
         while refused_after is None:
@@ -103,7 +91,7 @@ async def test_a_permission_set_through_one_instance_applies_on_the_other_within
 
 async def test_an_approval_asked_on_one_instance_is_answered_through_the_other(pair) -> None:
     a, b = pair
-    rpc(a, "permission_set", {"server": EV_STDIO, "tool": "echo", "permission": "ask"})
+    a.rpc("permission_set", {"server": EV_STDIO, "tool": "echo", "permission": "ask"})
     tag = uuid.uuid4().hex[:8]
     outcome: dict[str, Any] = {}
 
@@ -118,12 +106,12 @@ async def test_an_approval_asked_on_one_instance_is_answered_through_the_other(p
             pending = None
             while pending is None:
                 await anyio.sleep(0.1)
-                listed = await anyio.to_thread.run_sync(lambda: rpc(b, "approvals_list", {"pending_only": True}))
+                listed = await anyio.to_thread.run_sync(lambda: b.rpc("approvals_list", {"pending_only": True}))
                 pending = next((p for p in listed if tag in (p.get("arguments") or "")), None)
             await anyio.sleep(0.5)
             assert "text" not in outcome, "the call ran before anyone answered"
             answered = time.monotonic()
-            await anyio.to_thread.run_sync(lambda: rpc(b, "approval_answer", {"id": pending["id"], "answer": "once"}))
+            await anyio.to_thread.run_sync(lambda: b.rpc("approval_answer", {"id": pending["id"], "answer": "once"}))
     assert outcome["text"] == f"Echo: approve {tag}"
     print(f"approval #{pending['id']} asked on A, answered through B; A ran the call "
           f"{(outcome['at'] - answered) * 1000:.0f} ms later")

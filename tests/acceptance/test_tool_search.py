@@ -73,17 +73,6 @@ def token(gateway: Gateway, client: str) -> str:
     return gateway.tokens[client]
 
 
-def rpc(gateway: Gateway, method: str, params: Any = None) -> Any:
-    response = httpx2.post(
-        f"{gateway.origin}/api/rpc",
-        headers={"authorization": f"Bearer {gateway.control_token}", "x-switchboard": "1"},
-        json={"method": method, "params": params},
-        timeout=60,
-    )
-    assert response.status_code == 200, response.text
-    return response.json()
-
-
 class Approver:
     """Approves the first pending call of `tool` by `client` from the panel's API."""
 
@@ -97,7 +86,7 @@ class Approver:
         while time.monotonic() < deadline:
             pending = [
                 a
-                for a in rpc(gateway, "approvals_list", {"pending_only": True})
+                for a in gateway.rpc("approvals_list", {"pending_only": True})
                 if a["client"] == client and a["tool"] == tool
             ]
             if pending:

@@ -132,8 +132,9 @@ pub(crate) enum Writer {
         head: ChainHead,
     },
     /// On PostgreSQL other instances extend the chain too: every batch reads
-    /// the head again under the chain's lock.
-    Postgres { conn: PgConnection },
+    /// the head again under the chain's lock. Each batch takes a connection
+    /// from the pool, so a connection the server dropped is replaced.
+    Postgres { pool: sqlx::PgPool },
 }
 
 impl Writer {
@@ -145,9 +146,7 @@ impl Writer {
                 let head = sqlite_head(&mut conn).await?;
                 Writer::Sqlite { conn, head }
             }
-            Pool::Postgres(pool) => Writer::Postgres {
-                conn: pool.acquire().await?.detach(),
-            },
+            Pool::Postgres(pool) => Writer::Postgres { pool: pool.clone() },
         })
     }
 
@@ -171,8 +170,8 @@ impl Writer {
                 }
                 *head = next;
             }
-            Writer::Postgres { conn } => {
-                let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+            Writer::Postgres { pool } => {
+                let mut tx = pool.begin().await?;
                 sqlx::query("SELECT pg_advisory_xact_lock($1)")
                     .bind(CHAIN_LOCK)
                     .execute(&mut *tx)
@@ -204,26 +203,6 @@ fn link(head: ChainHead, events: &mut [AuditEvent]) -> ChainHead {
 
 const HEAD_SQL: &str = "SELECT id, hash FROM audit_events ORDER BY id DESC LIMIT 1";
 const ANCHOR_SQL: &str = "SELECT last_id, last_hash FROM audit_anchor";
-
-async fn sqlite_head(conn: &mut SqliteConnection) -> Result<ChainHead> {
-    if let Some(head) = sqlx::query_as(HEAD_SQL).fetch_optional(&mut *conn).await? {
-        return Ok(head);
-    }
-    let anchor = sqlx::query_as(ANCHOR_SQL)
-        .fetch_optional(&mut *conn)
-        .await?;
-    Ok(anchor.unwrap_or((0, GENESIS.to_owned())))
-}
-
-async fn postgres_head(conn: &mut PgConnection) -> Result<ChainHead> {
-    if let Some(head) = sqlx::query_as(HEAD_SQL).fetch_optional(&mut *conn).await? {
-        return Ok(head);
-    }
-    let anchor = sqlx::query_as(ANCHOR_SQL)
-        .fetch_optional(&mut *conn)
-        .await?;
-    Ok(anchor.unwrap_or((0, GENESIS.to_owned())))
-}
 
 /// Rows per INSERT statement: 21 bound values each stays under SQLite's
 /// limit of 32,766 variables (and PostgreSQL's of 65,535).
@@ -262,26 +241,33 @@ macro_rules! push_rows {
     };
 }
 
-/// One multi-row INSERT of `chunk` (at most [`ROWS_PER_INSERT`] rows). A
-/// batch of one row, the usual one, is kept as a prepared statement.
-async fn insert_sqlite(conn: &mut SqliteConnection, chunk: &[AuditEvent]) -> Result<()> {
-    let mut insert = sqlx::QueryBuilder::<sqlx::Sqlite>::new(INSERT);
-    push_rows!(insert, chunk);
-    insert
-        .build()
-        .persistent(chunk.len() == 1)
-        .execute(conn)
-        .await?;
-    Ok(())
+/// The head and the INSERT of one engine's connection (the same SQL on both).
+macro_rules! engine {
+    ($head:ident, $insert:ident, $db:ty, $conn:ty) => {
+        async fn $head(conn: &mut $conn) -> Result<ChainHead> {
+            if let Some(head) = sqlx::query_as(HEAD_SQL).fetch_optional(&mut *conn).await? {
+                return Ok(head);
+            }
+            let anchor = sqlx::query_as(ANCHOR_SQL)
+                .fetch_optional(&mut *conn)
+                .await?;
+            Ok(anchor.unwrap_or((0, GENESIS.to_owned())))
+        }
+
+        /// One multi-row INSERT of `chunk` (at most [`ROWS_PER_INSERT`] rows). A
+        /// batch of one row, the usual one, is kept as a prepared statement.
+        async fn $insert(conn: &mut $conn, chunk: &[AuditEvent]) -> Result<()> {
+            let mut insert = sqlx::QueryBuilder::<$db>::new(INSERT);
+            push_rows!(insert, chunk);
+            insert
+                .build()
+                .persistent(chunk.len() == 1)
+                .execute(conn)
+                .await?;
+            Ok(())
+        }
+    };
 }
 
-async fn insert_postgres(conn: &mut PgConnection, chunk: &[AuditEvent]) -> Result<()> {
-    let mut insert = sqlx::QueryBuilder::<sqlx::Postgres>::new(INSERT);
-    push_rows!(insert, chunk);
-    insert
-        .build()
-        .persistent(chunk.len() == 1)
-        .execute(conn)
-        .await?;
-    Ok(())
-}
+engine!(sqlite_head, insert_sqlite, sqlx::Sqlite, SqliteConnection);
+engine!(postgres_head, insert_postgres, sqlx::Postgres, PgConnection);

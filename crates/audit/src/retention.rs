@@ -92,65 +92,51 @@ impl AuditDb {
             "SELECT id, hash FROM audit_events WHERE id <= $1 ORDER BY id DESC LIMIT 1";
         const ANCHOR: &str = "INSERT INTO audit_anchor (singleton, last_id, last_hash) VALUES (1, $1, $2) \
              ON CONFLICT (singleton) DO UPDATE SET last_id = excluded.last_id, last_hash = excluded.last_hash";
-        Ok(match self.pool() {
-            Pool::Sqlite(pool) => {
-                let mut tx = pool.begin().await?;
-                let last: Option<(i64, String)> = sqlx::query_as(LAST)
-                    .bind(upto)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                let Some((last_id, last_hash)) = last else {
-                    tx.commit().await?;
-                    return Ok(None);
-                };
-                sqlx::query(
+        // On PostgreSQL a writer reads the head (the last row, else the anchor)
+        // under the chain's lock: it must never see the rows gone and the anchor
+        // not yet moved. SQLite's contentless index needs its rows removed too.
+        let (lock, index) = match self.pool() {
+            Pool::Sqlite(_) => (
+                None,
+                Some(
                     "DELETE FROM audit_fts WHERE rowid IN (SELECT id FROM audit_events WHERE id <= $1)",
-                )
-                .bind(last_id)
-                .execute(&mut *tx)
+                ),
+            ),
+            Pool::Postgres(_) => (Some("SELECT pg_advisory_xact_lock($1)"), None),
+        };
+        Ok(on_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            if let Some(lock) = lock {
+                sqlx::query(lock).bind(CHAIN_LOCK).execute(&mut *tx).await?;
+            }
+            let last: Option<(i64, String)> = sqlx::query_as(LAST)
+                .bind(upto)
+                .fetch_optional(&mut *tx)
                 .await?;
-                let done = sqlx::query("DELETE FROM audit_events WHERE id <= $1")
-                    .bind(last_id)
-                    .execute(&mut *tx)
-                    .await?;
-                sqlx::query(ANCHOR)
-                    .bind(last_id)
-                    .bind(&last_hash)
-                    .execute(&mut *tx)
-                    .await?;
-                tx.commit().await?;
-                Some(done.rows_affected())
-            }
-            Pool::Postgres(pool) => {
-                let mut tx = pool.begin().await?;
-                // A writer reads the head (the last row, else the anchor) under
-                // this lock; it must never see the rows gone and the anchor not
-                // yet moved.
-                sqlx::query("SELECT pg_advisory_xact_lock($1)")
-                    .bind(CHAIN_LOCK)
-                    .execute(&mut *tx)
-                    .await?;
-                let last: Option<(i64, String)> = sqlx::query_as(LAST)
-                    .bind(upto)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                let Some((last_id, last_hash)) = last else {
+            match last {
+                None => {
                     tx.commit().await?;
-                    return Ok(None);
-                };
-                let done = sqlx::query("DELETE FROM audit_events WHERE id <= $1")
-                    .bind(last_id)
-                    .execute(&mut *tx)
-                    .await?;
-                sqlx::query(ANCHOR)
-                    .bind(last_id)
-                    .bind(&last_hash)
-                    .execute(&mut *tx)
-                    .await?;
-                tx.commit().await?;
-                Some(done.rows_affected())
+                    None
+                }
+                Some((last_id, last_hash)) => {
+                    if let Some(index) = index {
+                        sqlx::query(index).bind(last_id).execute(&mut *tx).await?;
+                    }
+                    let done = sqlx::query("DELETE FROM audit_events WHERE id <= $1")
+                        .bind(last_id)
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected();
+                    sqlx::query(ANCHOR)
+                        .bind(last_id)
+                        .bind(&last_hash)
+                        .execute(&mut *tx)
+                        .await?;
+                    tx.commit().await?;
+                    Some(done)
+                }
             }
-        })
+        }))
     }
 
     /// How many of the oldest rows must go for the log to fit in `max_bytes`,

@@ -219,6 +219,17 @@ class Gateway(Switchboard):
         response.raise_for_status()
         return response.json()
 
+    def rpc(self, method: str, params: Any = None) -> Any:
+        """A control API command (`POST /api/rpc` with the control token); it must succeed."""
+        response = httpx2.post(
+            f"{self.origin}/api/rpc",
+            headers={"authorization": f"Bearer {self.control_token}", "x-switchboard": "1"},
+            json={"method": method, "params": params},
+            timeout=60,
+        )
+        assert response.status_code == 200, f"{method}: {response.status_code} {response.text}"
+        return response.json()
+
     def url(self, server: str | None = None) -> str:
         """`/mcp` (all servers) or `/mcp/SERVER` (one server)."""
         return self.mcp_url if server is None else f"{self.mcp_url}/{server}"
