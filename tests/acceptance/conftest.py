@@ -171,3 +171,24 @@ def gateway(make_gateway, everything_http: HttpPeer) -> Gateway:
         switchboard.trust(EV_HTTP)
 
     return make_gateway("gateway-main", configure, ready=[EV_STDIO, EV_HTTP])
+
+
+# A private session bus with an unlocked gnome-keyring; prints the bus address, then waits.
+KEYRING_BUS = r"""
+set -e
+export XDG_DATA_HOME="$(mktemp -d)" XDG_RUNTIME_DIR="$(mktemp -d)"
+chmod 700 "$XDG_RUNTIME_DIR"
+eval "$(printf keyring-e2e-pass | gnome-keyring-daemon --unlock --components=secrets)"
+echo "bus $DBUS_SESSION_BUS_ADDRESS"
+exec sleep 100000
+"""
+
+
+@pytest.fixture
+def keyring_env(sandbox_env, log_dir) -> Iterator[dict[str, str]]:
+    """The sandbox environment with a real Secret Service: gnome-keyring, unlocked, on a private D-Bus."""
+    env = {k: v for k, v in sandbox_env.items() if k != "DBUS_SESSION_BUS_ADDRESS"}
+    bus = Proc("keyring-bus", ["dbus-run-session", "--", "bash", "-c", KEYRING_BUS], env=env, log_dir=log_dir)
+    address = bus.wait_for(r"^bus (\S+)", 30, stream="out").group(1)
+    yield {**env, "DBUS_SESSION_BUS_ADDRESS": address}
+    bus.stop()

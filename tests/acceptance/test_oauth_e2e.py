@@ -35,16 +35,6 @@ pytestmark = pytest.mark.timeout(300)
 SERVER = "protected"
 CONSENT = oauth_peers.CONSENT
 
-# A private session bus with an unlocked gnome-keyring; prints the bus address, then waits.
-KEYRING_BUS = r"""
-set -e
-export XDG_DATA_HOME="$(mktemp -d)" XDG_RUNTIME_DIR="$(mktemp -d)"
-chmod 700 "$XDG_RUNTIME_DIR"
-eval "$(printf keyring-e2e-pass | gnome-keyring-daemon --unlock --components=secrets)"
-echo "bus $DBUS_SESSION_BUS_ADDRESS"
-exec sleep 100000
-"""
-
 # Reads every Switchboard entry back from the Secret Service (as JSON: attributes and secret).
 READ_KEYRING = r"""
 import json, secretstorage
@@ -96,13 +86,6 @@ def files_holding(root: Path, needles: list[bytes]) -> list[str]:
     return found
 
 
-@pytest.fixture
-def keyring_env(sandbox_env, log_dir) -> dict[str, str]:
-    env = {k: v for k, v in sandbox_env.items() if k != "DBUS_SESSION_BUS_ADDRESS"}
-    bus = Proc("keyring-bus", ["dbus-run-session", "--", "bash", "-c", KEYRING_BUS], env=env, log_dir=log_dir)
-    address = bus.wait_for(r"^bus (\S+)", 30, stream="out").group(1)
-    yield {**env, "DBUS_SESSION_BUS_ADDRESS": address}
-    bus.stop()
 
 
 def test_sign_in_refresh_and_revocation(session_dir: Path, keyring_env, log_dir: Path) -> None:

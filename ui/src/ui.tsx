@@ -83,6 +83,19 @@ export function time(ms: number): string {
   return new Date(ms).toLocaleTimeString([], { hour12: false });
 }
 
+/** A size in bytes, in B, KB, MB or GB (powers of 1024). */
+export function bytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  const units = ["KB", "MB", "GB", "TB"];
+  let value = n / 1024;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit += 1;
+  }
+  return `${value.toFixed(value < 10 ? 1 : 0)} ${units[unit]}`;
+}
+
 export function latency(us: number | null): string {
   if (us === null) return "–";
   return us >= 1000 ? `${(us / 1000).toFixed(1)} ms` : `${us} µs`;

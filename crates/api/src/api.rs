@@ -473,13 +473,17 @@ impl Api {
             .get(p.id)
             .await?
             .ok_or_else(|| ApiError::not_found(format!("no audit record #{}", p.id)))?;
+        let (request, request_cut) = crate::storage::payload(e.request.clone());
+        let (response, response_cut) = crate::storage::payload(e.response.clone());
         Ok(AuditDetail {
             row: row_of(&e),
             session: e.session,
-            request: e.request,
+            request,
             request_size: e.request_size,
-            response: e.response,
+            request_cut,
+            response,
             response_size: e.response_size,
+            response_cut,
             error_code: e.error_code,
             rule: e.rule,
             hash: e.hash,
@@ -603,10 +607,8 @@ impl Api {
             listen: self.listen.clone(),
             mcp_url: self.mcp_url.clone(),
             data_dir: self.data_dir.display().to_string(),
-            audit: AuditConfig {
-                strict: audit.strict,
-                retention_days: audit.retention_days,
-            },
+            audit: crate::storage::config(&audit),
+            audit_storage: crate::storage::storage(self.audit.db(), self.audit.key_state()).await?,
             defaults: PolicyDefaults {
                 read_only: policy.read_only.into(),
                 destructive: policy.destructive.into(),
@@ -641,14 +643,15 @@ impl Api {
                     .map_err(|e| ApiError::invalid(e.to_string()))
             })
             .transpose()?;
-        let mut audit = self
+        let audit = self
             .store
             .get_setting::<AuditSettings>(AUDIT_SETTINGS_KEY)
             .await?
             .unwrap_or_default();
-        audit.strict = p.audit.strict;
-        audit.retention_days = p.audit.retention_days;
+        let audit = crate::storage::apply(audit, &p.audit)?;
         self.store.set_setting(AUDIT_SETTINGS_KEY, &audit).await?;
+        // Applied now, not at the next look at the store.
+        self.audit.apply(audit);
         let mut policy = self.policy_settings().await?;
         policy.read_only = p.defaults.read_only.into();
         policy.destructive = p.defaults.destructive.into();
@@ -715,6 +718,13 @@ impl Api {
                 .map(crate::context::doctor_state)
                 .collect(),
             sandbox: self.sandbox_support().await,
+            audit: crate::storage::doctor_state(
+                self.audit.db(),
+                &self.audit.settings(),
+                Some(self.audit.key_state()),
+                None,
+            )
+            .await,
         })
         .await;
         Ok(DoctorReport {

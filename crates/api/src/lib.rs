@@ -15,6 +15,7 @@ mod manage;
 mod oauth;
 pub mod sandbox;
 pub mod schema;
+pub mod storage;
 
 pub use api::Api;
 pub use schema::{ApiError, ErrorCode, Event};

@@ -379,14 +379,18 @@ pub struct AuditDetail {
     pub row: AuditRow,
     /// MCP session.
     pub session: Option<String>,
-    /// Request params, JSON text (redacted, capped).
+    /// Request params, JSON text (redacted); its first bytes when cut.
     pub request: Option<String>,
     /// Size before capping.
     pub request_size: i64,
-    /// Result, JSON text (redacted, capped).
+    /// Set when the request was stored cut to the payload cap.
+    pub request_cut: Option<PayloadCut>,
+    /// Result, JSON text (redacted); its first bytes when cut.
     pub response: Option<String>,
     /// Size before capping.
     pub response_size: i64,
+    /// Set when the result was stored cut to the payload cap.
+    pub response_cut: Option<PayloadCut>,
     /// JSON-RPC error code.
     pub error_code: Option<i64>,
     /// Rule behind the decision.
@@ -526,6 +530,38 @@ pub struct AuditConfig {
     pub strict: bool,
     /// Delete records older than this many days (None: keep).
     pub retention_days: Option<u32>,
+    /// Keep the log's files under this many MB (None: no limit; at least 10).
+    pub max_mb: Option<u32>,
+    /// Requests and results longer than this many KB are stored as their
+    /// first bytes, full length and SHA-256 (1 to 65536).
+    pub max_payload_kb: u32,
+}
+
+/// The space the audit log takes, and whether its chain is keyed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct AuditStorage {
+    /// `sqlite` or `postgres`.
+    pub engine: String,
+    /// Bytes on disk (SQLite: the file and its write-ahead log; PostgreSQL:
+    /// the tables and their indexes).
+    pub bytes: i64,
+    /// Records kept.
+    pub records: i64,
+    /// When the oldest kept record was written (unix ms).
+    pub oldest_ts: Option<i64>,
+    /// Whether the hash chain is keyed with a key in the OS keyring.
+    pub keyed: bool,
+    /// Why it is not, when it is not.
+    pub unkeyed_reason: Option<String>,
+}
+
+/// A request or result stored cut to the payload cap.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct PayloadCut {
+    /// Its full length in bytes.
+    pub size: i64,
+    /// SHA-256 of its full (redacted) text, in hex.
+    pub sha256: Option<String>,
 }
 
 /// Settings the UI shows; `listen` and `data_dir` are read-only.
@@ -539,6 +575,8 @@ pub struct Settings {
     pub data_dir: String,
     /// Audit log.
     pub audit: AuditConfig,
+    /// The space the audit log takes.
+    pub audit_storage: AuditStorage,
     /// Permission defaults.
     pub defaults: PolicyDefaults,
     /// Sign-in to remote servers.

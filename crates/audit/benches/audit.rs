@@ -64,11 +64,12 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 async fn start(dir: &std::path::Path, strict: bool) -> Arc<AuditLog> {
     let db = AuditDb::open(dir).await.unwrap();
     let settings = AuditSettings {
-        strict,
-        retention_days: None,
-        max_bytes: None,
+        max_payload_bytes: switchboard_audit::DEFAULT_MAX_PAYLOAD,
+        ..AuditSettings::unbounded(strict)
     };
-    AuditLog::start(db, Arc::new(Redactor::builtin()), settings)
+    let vault: Arc<dyn switchboard_audit::Vault> =
+        Arc::new(switchboard_audit::MemoryVault::default());
+    AuditLog::start(db, Arc::new(Redactor::builtin()), settings, Some(vault))
         .await
         .unwrap()
 }
@@ -159,8 +160,7 @@ async fn main() {
     // Strict: every producer waits for its commit (group commit batches them).
     log.apply(AuditSettings {
         strict: true,
-        retention_days: None,
-        max_bytes: None,
+        ..log.settings()
     });
     for concurrency in [1usize, 64] {
         let per_task = if concurrency == 1 { 2000 } else { 200 };
@@ -245,7 +245,7 @@ async fn main() {
         );
     }
     let t = Instant::now();
-    let verified = db.verify().await.unwrap();
+    let verified = log.verify().await.unwrap();
     println!(
         "| verify chain of {} records | {:.1} s |",
         verified.checked,

@@ -1,12 +1,16 @@
 //! The hash chain: every record carries the hash of the one before it, so a
-//! changed, inserted or removed record shows. One writer per process appends;
+//! changed, inserted or removed record shows; keyed, and anchored outside the
+//! database (see [`crate::vault`]). One writer per process appends;
 //! on PostgreSQL several instances append to one chain, each batch under the
 //! chain's lock.
 
 use sha2::{Digest as _, Sha256};
 use sqlx::{PgConnection, SqliteConnection};
 
+use std::sync::Arc;
+
 use crate::db::{Pool, columns};
+use crate::vault::{ChainKey, KeyState, Seal, Vault};
 use crate::{AuditDb, AuditEvent, Result};
 
 /// The hash the first record chains to.
@@ -23,6 +27,10 @@ pub struct Verification {
     pub checked: u64,
     /// The first record that does not.
     pub broken: Option<Broken>,
+    /// Whether the chain could be checked with its key.
+    pub key: KeyState,
+    /// The newest record id kept in the keyring, which the log must reach.
+    pub anchor: Option<i64>,
 }
 
 /// A record that breaks the chain.
@@ -35,14 +43,52 @@ pub struct Broken {
 }
 
 impl AuditDb {
-    /// Checks the hash chain from the anchor to the newest record.
-    pub async fn verify(&self) -> Result<Verification> {
-        let anchor_sql = "SELECT last_id, last_hash FROM audit_anchor";
-        let anchor: Option<(i64, String)> = on_pool!(self, pool => sqlx::query_as(anchor_sql)
+    /// Whether `vault` holds this log's key (without making one).
+    pub async fn key_state(&self, vault: Option<Arc<dyn Vault>>) -> KeyState {
+        let seal = self.seal(vault);
+        match seal.key().await {
+            Ok(Some(key)) => KeyState::Keyed(key.since),
+            Ok(None) if seal.has_vault() => {
+                KeyState::Unkeyed("this machine's keyring holds no key for this log".into())
+            }
+            Ok(None) => KeyState::Unkeyed("no keyring is configured".into()),
+            Err(e) => KeyState::Unkeyed(e.0),
+        }
+    }
+
+    /// Checks the hash chain from the retention anchor to the newest record,
+    /// with the key and the newest hash kept in `vault` (see [`crate::vault`]).
+    pub async fn verify(&self, vault: Option<Arc<dyn Vault>>) -> Result<Verification> {
+        let seal = self.seal(vault.clone());
+        let key = seal.key().await.ok().flatten();
+        let key_state = match &key {
+            Some(key) => KeyState::Keyed(key.since),
+            None => self.key_state(vault).await,
+        };
+        let newest = seal.anchor().await.ok().flatten();
+        let mut result = Verification {
+            checked: 0,
+            broken: None,
+            key: key_state,
+            anchor: newest.as_ref().map(|a| a.id),
+        };
+        let anchor_sql = "SELECT last_id, last_hash, mac FROM audit_anchor";
+        let start: Option<(i64, String, Option<String>)> = on_pool!(self, pool => sqlx::query_as(anchor_sql)
             .fetch_optional(pool)
             .await)?;
-        let (mut prev_id, mut prev_hash) = anchor.unwrap_or((0, GENESIS.to_owned()));
-        let mut checked = 0u64;
+        if let (Some(key), Some((id, hash, mac))) = (&key, &start)
+            && *id >= key.since
+            && mac.as_deref() != Some(retention_mac(key, *id, hash).as_str())
+        {
+            result.broken = Some(Broken {
+                id: *id,
+                problem: "the retention anchor was not written by this log's pruning (the records up to it were removed)".into(),
+            });
+            return Ok(result);
+        }
+        let (mut prev_id, mut prev_hash) = start
+            .map(|(id, hash, _)| (id, hash))
+            .unwrap_or((0, GENESIS.to_owned()));
         loop {
             let sql = concat!(
                 "SELECT ",
@@ -54,41 +100,57 @@ impl AuditDb {
                 .fetch_all(pool)
                 .await)?;
             if rows.is_empty() {
-                return Ok(Verification {
-                    checked,
-                    broken: None,
-                });
+                break;
             }
             for event in rows {
                 let problem = if event.prev_hash != prev_hash {
                     Some(
                         "its link to the previous record does not match (a record was removed, added or changed before it)",
                     )
-                } else if chain_hash(&prev_hash, &event) != event.hash {
-                    Some("its content does not match its hash (the record was changed)")
+                } else if chain_hash(&prev_hash, &event, key.as_ref()) != event.hash {
+                    Some(
+                        "its content does not match its hash (the record was changed, or the chain was rebuilt without its key)",
+                    )
+                } else if newest
+                    .as_ref()
+                    .is_some_and(|a| a.id == event.id && a.hash != event.hash)
+                {
+                    Some(
+                        "it does not match the newest hash kept in the keyring (the chain was rebuilt)",
+                    )
                 } else {
                     None
                 };
                 if let Some(problem) = problem {
-                    return Ok(Verification {
-                        checked,
-                        broken: Some(Broken {
-                            id: event.id,
-                            problem: problem.into(),
-                        }),
+                    result.broken = Some(Broken {
+                        id: event.id,
+                        problem: problem.into(),
                     });
+                    return Ok(result);
                 }
-                checked += 1;
+                result.checked += 1;
                 prev_id = event.id;
                 prev_hash = event.hash;
             }
         }
+        if let Some(anchor) = newest.filter(|a| a.id > prev_id) {
+            result.broken = Some(Broken {
+                id: anchor.id,
+                problem: format!(
+                    "the log ends at record {prev_id}, but record {} was committed (its hash is kept in the keyring): the newest records were removed",
+                    anchor.id
+                ),
+            });
+        }
+        Ok(result)
     }
 }
 
-/// The hash of `event` chained to `prev`: SHA-256 over the previous hash and a
-/// fixed-order JSON array of every stored field but the hashes themselves.
-pub(crate) fn chain_hash(prev: &str, e: &AuditEvent) -> String {
+/// The hash of `event` chained to `prev`, over the previous hash and a
+/// fixed-order JSON array of every stored field but the hashes themselves:
+/// HMAC-SHA256 with the log's key from the id it keys on, plain SHA-256
+/// before it (and for a log without a key).
+pub(crate) fn chain_hash(prev: &str, e: &AuditEvent, key: Option<&ChainKey>) -> String {
     let mut canonical = serde_json::json!([
         e.id,
         e.ts,
@@ -114,18 +176,38 @@ pub(crate) fn chain_hash(prev: &str, e: &AuditEvent) -> String {
     if let (Some(version), Some(fields)) = (&e.protocol_version, canonical.as_array_mut()) {
         fields.push(serde_json::json!({ "protocol_version": version }));
     }
+    let canonical = canonical.to_string();
+    if let Some(key) = key.filter(|k| e.id >= k.since) {
+        return key.mac(&[prev.as_bytes(), canonical.as_bytes()]);
+    }
     let mut hasher = Sha256::new();
     hasher.update(prev.as_bytes());
     hasher.update(b"\n");
-    hasher.update(canonical.to_string().as_bytes());
+    hasher.update(canonical.as_bytes());
     hex::encode(hasher.finalize())
+}
+
+/// What proves that the retention anchor (`id`, `hash`) was written by
+/// pruning that had the key, not by someone who deleted the oldest records.
+pub(crate) fn retention_mac(key: &ChainKey, id: i64, hash: &str) -> String {
+    key.mac(&[
+        b"retention anchor",
+        id.to_string().as_bytes(),
+        hash.as_bytes(),
+    ])
 }
 
 /// The last committed row's id and hash: where the next row chains on.
 pub(crate) type ChainHead = (i64, String);
 
+/// The writer: its connection, and the key it chains with.
+pub(crate) struct Writer {
+    engine: Engine,
+    key: Option<ChainKey>,
+}
+
 /// The writer's own connection, and where the chain stands for it.
-pub(crate) enum Writer {
+enum Engine {
     /// SQLite has one writer (this process's): the head is kept in memory.
     Sqlite {
         conn: SqliteConnection,
@@ -138,25 +220,56 @@ pub(crate) enum Writer {
 }
 
 impl Writer {
-    /// Takes a connection of `db`'s for the writer.
-    pub(crate) async fn connect(db: &AuditDb) -> Result<Writer> {
-        Ok(match db.pool() {
+    /// Takes a connection of `db`'s for the writer, and the log's key from
+    /// `seal` (made now, keying the records from the next one on, when the
+    /// log has none yet). Without a key the chain is plain SHA-256; why is
+    /// returned.
+    pub(crate) async fn connect(db: &AuditDb, seal: &Seal) -> Result<(Writer, KeyState)> {
+        let (engine, key) = match db.pool() {
             Pool::Sqlite(pool) => {
                 let mut conn = pool.acquire().await?.detach();
                 let head = sqlite_head(&mut conn).await?;
-                Writer::Sqlite { conn, head }
+                let key = seal.key_or_create(head.0 + 1).await;
+                (Engine::Sqlite { conn, head }, key)
             }
-            Pool::Postgres(pool) => Writer::Postgres { pool: pool.clone() },
-        })
+            Pool::Postgres(pool) => {
+                // Under the chain's lock, so instances starting together on one
+                // machine make one key, and no record is written meanwhile.
+                let mut tx = pool.begin().await?;
+                sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                    .bind(CHAIN_LOCK)
+                    .execute(&mut *tx)
+                    .await?;
+                let head = postgres_head(&mut tx).await?;
+                let key = seal.key_or_create(head.0 + 1).await;
+                tx.commit().await?;
+                (Engine::Postgres { pool: pool.clone() }, key)
+            }
+        };
+        let (key, state) = match key {
+            Ok(key) => {
+                let since = key.since;
+                (Some(key), KeyState::Keyed(since))
+            }
+            Err(e) => (None, KeyState::Unkeyed(e.0)),
+        };
+        Ok((Writer { engine, key }, state))
+    }
+
+    /// The key, for pruning.
+    pub(crate) fn key(&self) -> Option<&ChainKey> {
+        self.key.as_ref()
     }
 
     /// Chains `events` (ids and hashes not yet set) on the head and commits
-    /// them in one transaction. Fills in ids and hashes. The head moves only
-    /// when the commit succeeds, so a failed batch can be retried as it is.
-    pub(crate) async fn append(&mut self, events: &mut [AuditEvent]) -> Result<()> {
-        match self {
-            Writer::Sqlite { conn, head } => {
-                let next = link(head.clone(), events);
+    /// them in one transaction. Fills in ids and hashes and returns the new
+    /// head. The head moves only when the commit succeeds, so a failed batch
+    /// can be retried as it is.
+    pub(crate) async fn append(&mut self, events: &mut [AuditEvent]) -> Result<ChainHead> {
+        let key = self.key.as_ref();
+        match &mut self.engine {
+            Engine::Sqlite { conn, head } => {
+                let next = link(head.clone(), events, key);
                 if events.len() <= ROWS_PER_INSERT {
                     // One statement is a transaction of its own (its trigger's writes
                     // included): one round trip to the database thread instead of three.
@@ -168,34 +281,35 @@ impl Writer {
                     }
                     tx.commit().await?;
                 }
-                *head = next;
+                *head = next.clone();
+                Ok(next)
             }
-            Writer::Postgres { pool } => {
+            Engine::Postgres { pool } => {
                 let mut tx = pool.begin().await?;
                 sqlx::query("SELECT pg_advisory_xact_lock($1)")
                     .bind(CHAIN_LOCK)
                     .execute(&mut *tx)
                     .await?;
                 let head = postgres_head(&mut tx).await?;
-                link(head, events);
+                let next = link(head, events, key);
                 for chunk in events.chunks(ROWS_PER_INSERT) {
                     insert_postgres(&mut tx, chunk).await?;
                 }
                 tx.commit().await?;
+                Ok(next)
             }
         }
-        Ok(())
     }
 }
 
 /// Gives `events` their ids and hashes after `head`; returns the new head.
-fn link(head: ChainHead, events: &mut [AuditEvent]) -> ChainHead {
+fn link(head: ChainHead, events: &mut [AuditEvent], key: Option<&ChainKey>) -> ChainHead {
     let (mut id, mut prev) = head;
     for e in events.iter_mut() {
         id += 1;
         e.id = id;
         e.prev_hash = prev;
-        e.hash = chain_hash(&e.prev_hash, e);
+        e.hash = chain_hash(&e.prev_hash, e, key);
         prev = e.hash.clone();
     }
     (id, prev)

@@ -29,6 +29,11 @@ pub const AUDIT_SCHEMA: &str = "switchboard_audit";
 #[derive(Debug, Clone)]
 pub struct AuditDb {
     pool: Pool,
+    /// Where the log lives (the file, or the server and database): what
+    /// names its key and anchor in the keyring.
+    place: std::sync::Arc<str>,
+    /// The SQLite file, for the space it takes.
+    file: Option<std::path::PathBuf>,
 }
 
 /// The connections of either engine; [`on_pool!`] runs the same code on both.
@@ -56,19 +61,51 @@ impl AuditDb {
 
     /// Opens the audit log in `database` (SQLite: a file in `data_dir`).
     pub async fn open_at(data_dir: &Path, database: &Database) -> Result<Self> {
-        let pool = match database {
-            Database::Sqlite => Pool::Sqlite(open_sqlite(data_dir).await?),
+        Ok(match database {
+            Database::Sqlite => {
+                let (pool, file) = open_sqlite(data_dir).await?;
+                Self {
+                    pool: Pool::Sqlite(pool),
+                    place: file.display().to_string().into(),
+                    file: Some(file),
+                }
+            }
             Database::Postgres(url) => {
                 let pool = switchboard_store::postgres::connect(url, AUDIT_SCHEMA).await?;
                 PG_MIGRATOR.run(&pool).await?;
-                Pool::Postgres(pool)
+                let place = match url.expose().parse::<sqlx::postgres::PgConnectOptions>() {
+                    Ok(o) => format!(
+                        "postgres://{}:{}/{}",
+                        o.get_host(),
+                        o.get_port(),
+                        o.get_database().unwrap_or_default()
+                    ),
+                    Err(_) => url.to_string(),
+                };
+                Self {
+                    pool: Pool::Postgres(pool),
+                    place: place.into(),
+                    file: None,
+                }
             }
-        };
-        Ok(Self { pool })
+        })
     }
 
     pub(crate) fn pool(&self) -> &Pool {
         &self.pool
+    }
+
+    /// This log's entries in `vault`.
+    pub(crate) fn seal(
+        &self,
+        vault: Option<std::sync::Arc<dyn crate::Vault>>,
+    ) -> crate::vault::Seal {
+        crate::vault::Seal::new(vault, &self.place)
+    }
+
+    /// The SQLite file of the log (None on PostgreSQL).
+    pub fn file(&self) -> Option<&Path> {
+        self.file.as_deref()
     }
 
     /// Which engine holds the log: `sqlite` or `postgres`.
@@ -176,8 +213,16 @@ impl AuditDb {
     }
 }
 
-async fn open_sqlite(data_dir: &Path) -> Result<SqlitePool> {
+/// Size of the write-ahead log at which it is checkpointed, and cut back to
+/// after, so the space the log takes stays near what its records need.
+pub(crate) const WAL_LIMIT: i64 = 1024 * 1024;
+
+async fn open_sqlite(data_dir: &Path) -> Result<(SqlitePool, std::path::PathBuf)> {
     std::fs::create_dir_all(data_dir).map_err(|source| Error::Io {
+        path: data_dir.to_owned(),
+        source,
+    })?;
+    let data_dir = std::fs::canonicalize(data_dir).map_err(|source| Error::Io {
         path: data_dir.to_owned(),
         source,
     })?;
@@ -190,7 +235,9 @@ async fn open_sqlite(data_dir: &Path) -> Result<SqlitePool> {
         .create_if_missing(true)
         .journal_mode(SqliteJournalMode::Wal)
         .busy_timeout(Duration::from_secs(5))
-        .synchronous(SqliteSynchronous::Normal);
+        .synchronous(SqliteSynchronous::Normal)
+        .pragma("journal_size_limit", WAL_LIMIT.to_string())
+        .pragma("wal_autocheckpoint", (WAL_LIMIT / 4096).to_string());
     let pool = SqlitePoolOptions::new()
         .max_connections(4)
         .connect_with(options)
@@ -200,7 +247,7 @@ async fn open_sqlite(data_dir: &Path) -> Result<SqlitePool> {
             source,
         })?;
     MIGRATOR.run(&pool).await?;
-    Ok(pool)
+    Ok((pool, path))
 }
 
 /// Which records a query returns.

@@ -1,6 +1,7 @@
 //! Switchboard's audit log: every MCP message that crosses the gateway,
-//! redacted, committed in batches to SQLite or PostgreSQL, chained by hashes
-//! so tampering shows, searchable (FTS5 / tsvector), and streamed live.
+//! redacted, capped, committed in batches to SQLite or PostgreSQL, chained by
+//! keyed hashes anchored in the OS keyring so tampering shows, searchable
+//! (FTS5 / tsvector), kept within its age and size limits, and streamed live.
 
 /// Runs `$body` with `$pool` bound to the audit pool of whichever engine it
 /// is; `$body` must produce the same type on both.
@@ -16,17 +17,23 @@ macro_rules! on_pool {
 mod chain;
 mod db;
 mod log;
+mod payload;
 mod record;
 mod redact;
 mod report;
 mod retention;
+mod upkeep;
+pub mod vault;
 
 pub use chain::{Broken, GENESIS, Verification};
 pub use db::{AUDIT_DB_FILE, AUDIT_SCHEMA, AuditDb, Filter};
-pub use log::{AuditLog, AuditSettings, MAX_STORED_JSON, NotRecorded};
+pub use log::{AuditLog, AuditSettings, NotRecorded};
+pub use payload::{DEFAULT_MAX_PAYLOAD, MIN_MAX_PAYLOAD, Truncated};
 pub use record::{AuditEvent, AuditRecord, Decision, Direction, Status, now_ms};
 pub use redact::{MASK, Redactor, RulesError};
 pub use report::{ToolUsage, csv_header, csv_row, usage};
+pub use retention::Space;
+pub use vault::{KeyState, MemoryVault, Vault, VaultError};
 
 use std::path::PathBuf;
 

@@ -5,23 +5,28 @@
 //! for more), commits them in one transaction (group commit), then
 //! acknowledges each and broadcasts the batch to live subscribers. The
 //! queue is bounded in records and in bytes: when the disk cannot keep up,
-//! callers wait (back-pressure) instead of memory growing.
+//! callers wait (back-pressure) instead of memory growing. Each committed
+//! batch moves the anchor kept in the keyring and counts towards the size
+//! that wakes retention early (see [`crate::upkeep`]).
 
 use std::{
     sync::{
         Arc, Mutex, RwLock,
-        atomic::{AtomicBool, Ordering},
+        atomic::{AtomicBool, AtomicUsize, Ordering},
     },
     time::Duration,
 };
 
-use serde_json::Value;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, broadcast, mpsc, oneshot};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, broadcast, mpsc, oneshot, watch};
 
-use crate::{AuditDb, AuditEvent, AuditRecord, Redactor, chain::Writer, record::now_ms};
+use crate::{
+    AuditDb, AuditEvent, AuditRecord, Redactor, Vault,
+    chain::{ChainHead, Writer},
+    payload::{DEFAULT_MAX_PAYLOAD, MIN_MAX_PAYLOAD, prepare},
+    upkeep::{Growth, anchor_loop, retention_loop},
+    vault::{ChainKey, KeyState},
+};
 
-/// Largest stored size of a request or result; larger ones keep a preview.
-pub const MAX_STORED_JSON: usize = 64 * 1024;
 /// Records waiting for the writer before callers are made to wait.
 const QUEUE: usize = 1024;
 /// Bytes of stored JSON waiting for the writer before callers are made to
@@ -49,8 +54,11 @@ pub struct AuditSettings {
     pub strict: bool,
     /// Delete records older than this many days (None: keep).
     pub retention_days: Option<u32>,
-    /// Keep the database under this many bytes (None: no limit).
+    /// Keep the log's files under this many bytes (None: no limit).
     pub max_bytes: Option<u64>,
+    /// Requests and results longer than this are stored as their first
+    /// bytes, full length and SHA-256 (see [`crate::payload`]).
+    pub max_payload_bytes: u32,
 }
 
 impl Default for AuditSettings {
@@ -59,7 +67,25 @@ impl Default for AuditSettings {
             strict: true,
             retention_days: Some(30),
             max_bytes: Some(1024 * 1024 * 1024),
+            max_payload_bytes: DEFAULT_MAX_PAYLOAD,
         }
+    }
+}
+
+impl AuditSettings {
+    /// The settings without limits: keep everything, store payloads whole
+    /// up to 64 MiB.
+    pub fn unbounded(strict: bool) -> Self {
+        Self {
+            strict,
+            retention_days: None,
+            max_bytes: None,
+            max_payload_bytes: 64 * 1024 * 1024,
+        }
+    }
+
+    fn payload_cap(&self) -> usize {
+        usize::try_from(self.max_payload_bytes.max(MIN_MAX_PAYLOAD)).unwrap_or(usize::MAX)
     }
 }
 
@@ -83,10 +109,17 @@ pub struct AuditLog {
     live: broadcast::Sender<Arc<[AuditEvent]>>,
     redactor: Arc<Redactor>,
     strict: AtomicBool,
+    payload_cap: AtomicUsize,
     settings: RwLock<AuditSettings>,
+    /// The chain's key (None: unkeyed), which pruning needs too.
+    key: Option<ChainKey>,
+    key_state: KeyState,
+    vault: Option<Arc<dyn Vault>>,
+    growth: Arc<Growth>,
     stop: tokio_util::sync::CancellationToken,
     writer: Mutex<Option<tokio::task::JoinHandle<()>>>,
     retention: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    anchor: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
 impl std::fmt::Debug for AuditLog {
@@ -96,15 +129,27 @@ impl std::fmt::Debug for AuditLog {
 }
 
 impl AuditLog {
-    /// Starts the writer and the retention task.
+    /// Starts the writer, the retention task and, with a key, the task that
+    /// keeps the anchor in `vault`. The chain is keyed with the log's key
+    /// from `vault` (made now when the log has none); without a vault, or
+    /// when it cannot be used, the chain is plain SHA-256 and
+    /// [`AuditLog::key_state`] says why.
     pub async fn start(
         db: AuditDb,
         redactor: Arc<Redactor>,
         settings: AuditSettings,
+        vault: Option<Arc<dyn Vault>>,
     ) -> crate::Result<Arc<Self>> {
-        let writer = Writer::connect(&db).await?;
+        let seal = db.seal(vault.clone());
+        let (writer, key_state) = Writer::connect(&db, &seal).await?;
+        if let KeyState::Unkeyed(why) = &key_state {
+            tracing::warn!(reason = %why, "the audit chain is not keyed: someone who can write the database could rebuild it unnoticed");
+        }
+        let key = writer.key().cloned();
         let (queue, rx) = mpsc::channel(QUEUE);
         let (live, _) = broadcast::channel(LIVE_BUFFER);
+        let (heads, newest) = watch::channel(None);
+        let growth = Arc::new(Growth::new(&settings));
         let log = Arc::new(Self {
             db: db.clone(),
             queue,
@@ -112,16 +157,56 @@ impl AuditLog {
             live: live.clone(),
             redactor: redactor.clone(),
             strict: AtomicBool::new(settings.strict),
+            payload_cap: AtomicUsize::new(settings.payload_cap()),
             settings: RwLock::new(settings),
+            key: key.clone(),
+            key_state,
+            vault,
+            growth: growth.clone(),
             stop: tokio_util::sync::CancellationToken::new(),
             writer: Mutex::new(None),
             retention: Mutex::new(None),
+            anchor: Mutex::new(None),
         });
-        let writer = tokio::spawn(write_loop(writer, rx, live, log.stop.clone()));
-        let retention = tokio::spawn(retention_loop(Arc::downgrade(&log)));
+        let outlets = Outlets {
+            live,
+            heads,
+            growth,
+        };
+        let writer = tokio::spawn(write_loop(writer, rx, outlets, log.stop.clone()));
+        let retention = tokio::spawn(retention_loop(Arc::downgrade(&log), log.growth.clone()));
         *log.writer.lock().unwrap_or_else(|e| e.into_inner()) = Some(writer);
         *log.retention.lock().unwrap_or_else(|e| e.into_inner()) = Some(retention);
+        if key.is_some() {
+            let anchor = tokio::spawn(anchor_loop(seal, newest));
+            *log.anchor.lock().unwrap_or_else(|e| e.into_inner()) = Some(anchor);
+        }
         Ok(log)
+    }
+
+    /// Whether the chain is keyed, and why not.
+    pub fn key_state(&self) -> &KeyState {
+        &self.key_state
+    }
+
+    /// Checks the chain with the log's key and anchor (see [`AuditDb::verify`]).
+    pub async fn verify(&self) -> crate::Result<crate::Verification> {
+        self.db.verify(self.vault.clone()).await
+    }
+
+    /// Deletes the oldest records, `chunk` at a time, while they are older
+    /// than `older_than` (unix ms) or the log's files are over `max_bytes`;
+    /// the retention anchor is sealed with the chain's key. Returns how many
+    /// went.
+    pub async fn prune(
+        &self,
+        older_than: Option<i64>,
+        max_bytes: Option<u64>,
+        chunk: i64,
+    ) -> crate::Result<u64> {
+        self.db
+            .prune(older_than, max_bytes, chunk, self.key.as_ref())
+            .await
     }
 
     /// The database behind the log.
@@ -150,6 +235,9 @@ impl AuditLog {
     /// Applies new settings (strict mode at once, retention at the next prune).
     pub fn apply(&self, settings: AuditSettings) {
         self.strict.store(settings.strict, Ordering::Relaxed);
+        self.payload_cap
+            .store(settings.payload_cap(), Ordering::Relaxed);
+        self.growth.apply(&settings);
         *self.settings.write().unwrap_or_else(|e| e.into_inner()) = settings;
     }
 
@@ -166,7 +254,7 @@ impl AuditLog {
         if self.is_strict() {
             self.record_committed(record).await.map(|_| ())
         } else {
-            let event = prepare(&self.redactor, record);
+            let event = prepare(&self.redactor, record, self.payload_cap());
             self.enqueue(event, None).await
         }
     }
@@ -176,10 +264,14 @@ impl AuditLog {
         let (ack, done) = oneshot::channel();
         // Redacting and serializing here, in the caller's task, spreads that
         // work over the callers instead of the one writer.
-        let event = prepare(&self.redactor, record);
+        let event = prepare(&self.redactor, record, self.payload_cap());
         self.enqueue(event, Some(ack)).await?;
         done.await
             .map_err(|_| NotRecorded("the audit writer has stopped".into()))?
+    }
+
+    fn payload_cap(&self) -> usize {
+        self.payload_cap.load(Ordering::Relaxed)
     }
 
     /// Queues a prepared row, waiting while the queue is full (in records or
@@ -224,13 +316,26 @@ impl AuditLog {
         if let Some(writer) = writer {
             let _ = tokio::time::timeout(Duration::from_secs(10), writer).await;
         }
+        // The writer is done: the anchor task writes the newest head and ends.
+        let anchor = self.anchor.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(anchor) = anchor {
+            let _ = tokio::time::timeout(Duration::from_secs(5), anchor).await;
+        }
     }
+}
+
+/// Where a committed batch is announced.
+struct Outlets {
+    live: broadcast::Sender<Arc<[AuditEvent]>>,
+    /// The newest head, for the anchor.
+    heads: watch::Sender<Option<ChainHead>>,
+    growth: Arc<Growth>,
 }
 
 async fn write_loop(
     mut writer: Writer,
     mut rx: mpsc::Receiver<Job>,
-    live: broadcast::Sender<Arc<[AuditEvent]>>,
+    outlets: Outlets,
     stop: tokio_util::sync::CancellationToken,
 ) {
     let mut jobs = Vec::with_capacity(MAX_BATCH);
@@ -264,14 +369,16 @@ async fn write_loop(
             outcome = writer.append(&mut events).await;
         }
         match outcome {
-            Ok(()) => {
+            Ok(head) => {
                 for (job, event) in jobs.drain(..).zip(&events) {
                     if let Some(ack) = job.ack {
                         let _ = ack.send(Ok(event.id));
                     }
                 }
-                if live.receiver_count() > 0 {
-                    let _ = live.send(events.iter().map(live_view).collect());
+                outlets.heads.send_replace(Some(head));
+                outlets.growth.wrote(&events);
+                if outlets.live.receiver_count() > 0 {
+                    let _ = outlets.live.send(events.iter().map(live_view).collect());
                 }
             }
             Err(e) => {
@@ -325,84 +432,5 @@ fn live_view(event: &AuditEvent) -> AuditEvent {
         request: cut(&event.request),
         response: cut(&event.response),
         ..event.clone()
-    }
-}
-
-/// Redacts, serializes and caps a record into a row (id and hashes come at commit).
-/// The record is taken by value: its payloads are redacted in place, never
-/// copied (a large result would otherwise be held twice).
-pub(crate) fn prepare(redactor: &Redactor, mut record: AuditRecord) -> AuditEvent {
-    let (request, request_size) = stored(redactor, record.request.take());
-    let (response, response_size) = stored(redactor, record.response.take());
-    let masked = |text: &Option<String>| {
-        text.clone().map(|mut m| {
-            redactor.redact_str(&mut m);
-            m
-        })
-    };
-    let error_message = masked(&record.error_message);
-    // Names can carry secrets too: a resource URI with credentials or a token.
-    let name = masked(&record.name);
-    AuditEvent {
-        id: 0,
-        ts: record.ts,
-        client: record.client,
-        session: record.session,
-        server: record.server,
-        direction: record.direction.as_str().into(),
-        method: record.method,
-        name,
-        request,
-        request_size,
-        response,
-        response_size,
-        status: record.status.as_str().into(),
-        error_code: record.error_code,
-        error_message,
-        latency_us: record.latency_us,
-        decision: record.decision.to_text(),
-        rule: record.rule,
-        protocol_version: record.protocol_version,
-        prev_hash: String::new(),
-        hash: String::new(),
-    }
-}
-
-fn stored(redactor: &Redactor, value: Option<Value>) -> (Option<String>, i64) {
-    let Some(mut value) = value else {
-        return (None, 0);
-    };
-    redactor.redact(&mut value);
-    let text = value.to_string();
-    let size = i64::try_from(text.len()).unwrap_or(i64::MAX);
-    if text.len() <= MAX_STORED_JSON {
-        return (Some(text), size);
-    }
-    let mut cut = MAX_STORED_JSON - 256;
-    while !text.is_char_boundary(cut) {
-        cut -= 1;
-    }
-    let preview = serde_json::json!({ "truncated": true, "size": size, "preview": &text[..cut] });
-    (Some(preview.to_string()), size)
-}
-
-/// How often retention runs.
-const PRUNE_EVERY: Duration = Duration::from_secs(600);
-
-async fn retention_loop(log: std::sync::Weak<AuditLog>) {
-    let mut wait = Duration::from_secs(10);
-    loop {
-        tokio::time::sleep(wait).await;
-        wait = PRUNE_EVERY;
-        let Some(log) = log.upgrade() else { return };
-        let settings = log.settings();
-        let older_than = settings
-            .retention_days
-            .map(|days| now_ms() - i64::from(days) * 86_400_000);
-        match log.db.prune(older_than, settings.max_bytes, 2000).await {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(removed = n, "audit retention pruned old records"),
-            Err(e) => tracing::warn!(error = %e, "audit retention failed"),
-        }
     }
 }

@@ -1,6 +1,6 @@
 //! `switchboard doctor`: what is wrong, and how to fix it.
 
-use std::{collections::BTreeMap, io::Write as _, net::SocketAddr, path::Path};
+use std::{collections::BTreeMap, io::Write as _, net::SocketAddr, path::Path, sync::Arc};
 
 use clap::Args;
 use switchboard_clients::doctor::{self, ContextState, GatewayProbe, Input, ServerState, Severity};
@@ -71,6 +71,31 @@ async fn contexts(data_dir: &Path) -> Vec<ContextState> {
         .collect()
 }
 
+/// The audit log's space and key, when it exists (the doctor creates nothing).
+async fn audit_state(
+    data_dir: &Path,
+    store: Option<&switchboard_store::Store>,
+    secrets: Option<&switchboard_auth::SecretStore>,
+) -> Option<doctor::AuditState> {
+    let database = crate::database::chosen();
+    if *database == switchboard_store::Database::Sqlite
+        && !data_dir.join(switchboard_audit::AUDIT_DB_FILE).exists()
+    {
+        return None;
+    }
+    let db = crate::database::open_audit(data_dir).await.ok()?;
+    let settings = store?
+        .get_setting::<switchboard_audit::AuditSettings>(switchboard_gateway::AUDIT_SETTINGS_KEY)
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or_default();
+    let vault = secrets.map(|s| {
+        Arc::new(switchboard_gateway::KeyringVault(s.clone())) as Arc<dyn switchboard_audit::Vault>
+    });
+    switchboard_api::storage::doctor_state(&db, &settings, None, vault).await
+}
+
 /// `switchboard doctor`: prints the report; fails when it found problems.
 pub async fn run(data_dir: &Path, args: DoctorArgs) -> Result<(), CliError> {
     let platform = platform(args.home.home.as_deref())?;
@@ -95,6 +120,7 @@ pub async fn run(data_dir: &Path, args: DoctorArgs) -> Result<(), CliError> {
         path,
         contexts: contexts(data_dir).await,
         sandbox: sandbox_support().await,
+        audit: audit_state(data_dir, store.as_ref().ok(), secrets.as_ref().ok()).await,
     })
     .await;
     if args.json {

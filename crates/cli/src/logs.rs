@@ -2,11 +2,11 @@
 //! the audit database directly, so it works whether or not a gateway runs;
 //! `--follow` streams from a running gateway.
 
-use std::{io::Write as _, path::Path};
+use std::{io::Write as _, path::Path, sync::Arc};
 
 use clap::{Args, Subcommand, ValueEnum};
 use futures::StreamExt as _;
-use switchboard_audit::{AuditDb, AuditEvent, Filter};
+use switchboard_audit::{AuditDb, AuditEvent, Filter, KeyState};
 
 use crate::{error::CliError, remote::Remote};
 
@@ -171,7 +171,7 @@ pub async fn run(data_dir: &Path, args: LogsArgs) -> Result<(), CliError> {
             output,
             filter,
         }) => export(&db, format, output.as_deref(), &filter).await,
-        Some(LogsAction::Verify) => verify(&db).await,
+        Some(LogsAction::Verify) => verify(data_dir, &db).await,
         Some(LogsAction::Stats { since }) => stats(&db, &since, args.json).await,
         None => list(data_dir, &db, &args.filter, args.follow, args.json).await,
     }
@@ -404,15 +404,36 @@ async fn export(
     Ok(())
 }
 
-async fn verify(db: &AuditDb) -> Result<(), CliError> {
-    let result = db.verify().await?;
+async fn verify(data_dir: &Path, db: &AuditDb) -> Result<(), CliError> {
+    let secrets = switchboard_auth::SecretStore::from_env(data_dir)
+        .map_err(|e| CliError::Usage(e.to_string()))?;
+    let vault: Arc<dyn switchboard_audit::Vault> =
+        Arc::new(switchboard_gateway::KeyringVault(secrets));
+    let result = db.verify(Some(vault)).await?;
+    let key = match &result.key {
+        KeyState::Keyed(since) if *since <= 1 => "keyed".to_owned(),
+        KeyState::Keyed(since) => format!("keyed from record {since} on"),
+        KeyState::Unkeyed(why) => format!("not keyed: {why}"),
+    };
     match result.broken {
         None => {
-            println!("audit log intact: {} records verified", result.checked);
+            println!(
+                "audit log intact: {} records verified (chain {key}{})",
+                result.checked,
+                match result.anchor {
+                    Some(id) => format!("; reaches record {id}, the newest kept in the keyring"),
+                    None => String::new(),
+                }
+            );
+            if let KeyState::Unkeyed(_) = result.key {
+                eprintln!(
+                    "warning: without the key, someone who can write the database could rebuild the chain unnoticed"
+                );
+            }
             Ok(())
         }
         Some(broken) => Err(CliError::Usage(format!(
-            "audit log tampered: record {} does not verify: {} ({} records before it verified)",
+            "audit log tampered: record {} does not verify: {} ({} records before it verified; chain {key})",
             broken.id, broken.problem, result.checked
         ))),
     }

@@ -4,6 +4,7 @@
 use std::{io::Write as _, path::Path};
 
 use clap::Subcommand;
+use switchboard_api::storage;
 use switchboard_audit::AuditSettings;
 use switchboard_auth::oauth::{OAUTH_SETTINGS_KEY, OAuthSettings};
 use switchboard_gateway::{
@@ -26,7 +27,9 @@ pub enum SettingsCommand {
     /// Change one setting.
     ///
     /// Keys: audit.strict (true|false), audit.retention_days (N|off),
-    /// audit.max_mb (N|off); policy.read_only, policy.destructive,
+    /// audit.max_mb (N|off: the log's files stay under N MB, at least 10),
+    /// audit.max_payload_kb (N: requests and results over N KB are stored as
+    /// their first bytes, length and SHA-256; default 16); policy.read_only, policy.destructive,
     /// policy.open_world, policy.unannotated (allow|ask|deny: defaults for tools
     /// by their annotations), policy.approval_timeout_secs (N),
     /// policy.flow_guard (on|off: after untrusted content, outbound tools ask);
@@ -103,6 +106,11 @@ pub async fn run(data_dir: &Path, command: SettingsCommand) -> Result<(), CliErr
                     "audit.max_mb          {}",
                     off(audit.max_bytes.map(|b| (b / 1024 / 1024).to_string()))
                 )?;
+                writeln!(
+                    out,
+                    "audit.max_payload_kb  {}",
+                    audit.max_payload_bytes / 1024
+                )?;
                 writeln!(out, "policy.read_only      {}", policy.read_only.as_str())?;
                 writeln!(out, "policy.destructive    {}", policy.destructive.as_str())?;
                 writeln!(out, "policy.open_world     {}", policy.open_world.as_str())?;
@@ -148,7 +156,16 @@ pub async fn run(data_dir: &Path, command: SettingsCommand) -> Result<(), CliErr
                         .transpose()?;
                 }
                 "audit.max_mb" => {
-                    audit.max_bytes = parse_limit(&value)?.map(|mb| mb.saturating_mul(1024 * 1024))
+                    let mb = parse_limit(&value)?.map(|mb| u32::try_from(mb).unwrap_or(u32::MAX));
+                    storage::check_max_mb(mb).map_err(|e| CliError::Usage(e.message))?;
+                    audit.max_bytes = mb.map(|mb| u64::from(mb) * 1024 * 1024);
+                }
+                "audit.max_payload_kb" => {
+                    let kb = value.parse().map_err(|_| {
+                        CliError::Usage(format!("expected a number of KB, got {value:?}"))
+                    })?;
+                    storage::check_payload_kb(kb).map_err(|e| CliError::Usage(e.message))?;
+                    audit.max_payload_bytes = kb * 1024;
                 }
                 "policy.read_only" => policy.read_only = Permission::parse(&value)?,
                 "policy.destructive" => policy.destructive = Permission::parse(&value)?,

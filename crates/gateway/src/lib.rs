@@ -21,6 +21,7 @@ mod runtime;
 mod session;
 mod shell_path;
 pub mod upstream;
+mod vault;
 mod wire;
 
 pub use error::{Error, Result};
@@ -32,3 +33,4 @@ pub use runtime::{
     AUDIT_SETTINGS_KEY, Contexts, Gateway, GatewayConfig, RuntimeInfo, collect_tools,
 };
 pub use session::SessionsView as Sessions;
+pub use vault::KeyringVault;

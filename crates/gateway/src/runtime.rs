@@ -407,7 +407,11 @@ async fn start_audit(
         .get_setting::<AuditSettings>(AUDIT_SETTINGS_KEY)
         .await?
         .unwrap_or_default();
-    Ok(AuditLog::start(db, redactor, settings).await?)
+    // A store that cannot be chosen fails the environment below with its reason.
+    let vault = switchboard_auth::SecretStore::from_env(store.data_dir())
+        .ok()
+        .map(|secrets| Arc::new(crate::KeyringVault(secrets)) as Arc<dyn switchboard_audit::Vault>);
+    Ok(AuditLog::start(db, redactor, settings, vault).await?)
 }
 
 /// What follows the store: everything rebuilt when another process (the

@@ -493,7 +493,7 @@ row: AuditRow,
  */
 session: string | null, 
 /**
- * Request params, JSON text (redacted, capped).
+ * Request params, JSON text (redacted); its first bytes when cut.
  */
 request: string | null, 
 /**
@@ -501,13 +501,21 @@ request: string | null,
  */
 request_size: number, 
 /**
- * Result, JSON text (redacted, capped).
+ * Set when the request was stored cut to the payload cap.
+ */
+request_cut: PayloadCut | null, 
+/**
+ * Result, JSON text (redacted); its first bytes when cut.
  */
 response: string | null, 
 /**
  * Size before capping.
  */
 response_size: number, 
+/**
+ * Set when the result was stored cut to the payload cap.
+ */
+response_cut: PayloadCut | null, 
 /**
  * JSON-RPC error code.
  */
@@ -520,6 +528,19 @@ rule: string | null,
  * This record's chain hash.
  */
 hash: string, };
+
+/**
+ * A request or result stored cut to the payload cap.
+ */
+export type PayloadCut = { 
+/**
+ * Its full length in bytes.
+ */
+size: number, 
+/**
+ * SHA-256 of its full (redacted) text, in hex.
+ */
+sha256: string | null, };
 
 /**
  * Which audit records to return, newest first.
@@ -986,7 +1007,46 @@ strict: boolean,
 /**
  * Delete records older than this many days (None: keep).
  */
-retention_days: number | null, };
+retention_days: number | null, 
+/**
+ * Keep the log's files under this many MB (None: no limit; at least 10).
+ */
+max_mb: number | null, 
+/**
+ * Requests and results longer than this many KB are stored as their
+ * first bytes, full length and SHA-256 (1 to 65536).
+ */
+max_payload_kb: number, };
+
+/**
+ * The space the audit log takes, and whether its chain is keyed.
+ */
+export type AuditStorage = { 
+/**
+ * `sqlite` or `postgres`.
+ */
+engine: string, 
+/**
+ * Bytes on disk (SQLite: the file and its write-ahead log; PostgreSQL:
+ * the tables and their indexes).
+ */
+bytes: number, 
+/**
+ * Records kept.
+ */
+records: number, 
+/**
+ * When the oldest kept record was written (unix ms).
+ */
+oldest_ts: number | null, 
+/**
+ * Whether the hash chain is keyed with a key in the OS keyring.
+ */
+keyed: boolean, 
+/**
+ * Why it is not, when it is not.
+ */
+unkeyed_reason: string | null, };
 
 /**
  * Settings the UI shows; `listen` and `data_dir` are read-only.
@@ -1008,6 +1068,10 @@ data_dir: string,
  * Audit log.
  */
 audit: AuditConfig, 
+/**
+ * The space the audit log takes.
+ */
+audit_storage: AuditStorage, 
 /**
  * Permission defaults.
  */

@@ -1,11 +1,27 @@
 import { useMemo, useRef, useState } from "react";
 import { useQuery } from "@tanstack/react-query";
 import { useVirtualizer } from "@tanstack/react-virtual";
-import type { AuditRow } from "../bindings";
+import type { AuditRow, PayloadCut } from "../bindings";
 import { rpc } from "../api";
 import { keys } from "../data/invalidate";
 import { useLive } from "../live";
-import { Empty, ErrorNote, Page, latency, time } from "../ui";
+import { Empty, ErrorNote, Page, bytes, latency, time } from "../ui";
+
+/** Says that a payload was stored cut to the cap, with what identifies the whole. */
+function CutNote({ cut, kept }: { cut: PayloadCut | null; kept: string | null }) {
+  if (!cut) return null;
+  return (
+    <p className="note" role="note">
+      Stored cut to the payload cap: the first {bytes(kept?.length ?? 0)} of {bytes(cut.size)} are kept
+      {cut.sha256 && (
+        <>
+          , with the SHA-256 of the whole: <code className="mono">{cut.sha256}</code>
+        </>
+      )}
+      .
+    </p>
+  );
+}
 
 function Detail({ id, onClose }: { id: number; onClose: () => void }) {
   const detail = useQuery({ queryKey: [...keys.audit, "detail", id], queryFn: () => rpc("audit_detail", { id }) });
@@ -47,9 +63,11 @@ function Detail({ id, onClose }: { id: number; onClose: () => void }) {
           </dl>
           {d.row.error && <p className="error">{d.row.error}</p>}
           <h3>Request</h3>
-          <pre className="json">{pretty(d.request)}</pre>
+          <CutNote cut={d.request_cut} kept={d.request} />
+          <pre className="json">{d.request_cut ? d.request : pretty(d.request)}</pre>
           <h3>Response</h3>
-          <pre className="json">{pretty(d.response)}</pre>
+          <CutNote cut={d.response_cut} kept={d.response} />
+          <pre className="json">{d.response_cut ? d.response : pretty(d.response)}</pre>
         </>
       )}
     </aside>

@@ -1,9 +1,9 @@
 import { useEffect, useState } from "react";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import type { Permission, PolicyDefaults, SettingsUpdate } from "../bindings";
+import type { AuditStorage, Permission, PolicyDefaults, SettingsUpdate } from "../bindings";
 import { rpc } from "../api";
 import { keys } from "../data/invalidate";
-import { ErrorNote, Page, PermissionToggle } from "../ui";
+import { ErrorNote, Page, PermissionToggle, bytes } from "../ui";
 import { type Theme, useTheme } from "../theme";
 
 const DEFAULTS: [keyof PolicyDefaults, string][] = [
@@ -12,6 +12,22 @@ const DEFAULTS: [keyof PolicyDefaults, string][] = [
   ["open_world", "Open-world tools"],
   ["unannotated", "Tools without hints"],
 ];
+
+/** The space the audit log takes, and whether its chain is keyed. */
+function StorageFacts({ storage, limitMb }: { storage: AuditStorage; limitMb: number | null }) {
+  return (
+    <dl className="facts" aria-label="Audit log storage">
+      <dt>Space used</dt>
+      <dd>
+        {bytes(storage.bytes)}
+        {limitMb !== null && ` of ${bytes(limitMb * 1024 * 1024)}`} ({storage.records.toLocaleString()} records
+        {storage.oldest_ts !== null && `, since ${new Date(storage.oldest_ts).toLocaleString()}`}; {storage.engine})
+      </dd>
+      <dt>Tamper evidence</dt>
+      <dd>{storage.keyed ? "chain keyed with a key in the OS keyring" : `not keyed: ${storage.unkeyed_reason ?? "unknown"}`}</dd>
+    </dl>
+  );
+}
 
 export function Settings() {
   const client = useQueryClient();
@@ -70,6 +86,26 @@ export function Settings() {
               onChange={(e) => setDraft({ ...draft, audit: { ...draft.audit, retention_days: e.target.value ? Number(e.target.value) : null } })}
             />
           </label>
+          <label>
+            Keep the log under (MB, empty: no limit)
+            <input
+              type="number"
+              min={10}
+              value={draft.audit.max_mb ?? ""}
+              onChange={(e) => setDraft({ ...draft, audit: { ...draft.audit, max_mb: e.target.value ? Number(e.target.value) : null } })}
+            />
+          </label>
+          <label>
+            Store requests and results up to (KB; longer ones keep their start, length and SHA-256)
+            <input
+              type="number"
+              min={1}
+              max={65536}
+              value={draft.audit.max_payload_kb}
+              onChange={(e) => setDraft({ ...draft, audit: { ...draft.audit, max_payload_kb: Number(e.target.value) } })}
+            />
+          </label>
+          <StorageFacts storage={s.audit_storage} limitMb={s.audit.max_mb} />
           <h2>Default permissions</h2>
           {DEFAULTS.map(([key, label]) => (
             <div className="row between" key={key}>

@@ -12,7 +12,9 @@ mod redaction;
 use std::sync::Arc;
 
 use sqlx::{ConnectOptions as _, Connection as _};
-use switchboard_audit::{AuditDb, AuditLog, AuditRecord, AuditSettings, Direction, Redactor};
+use switchboard_audit::{
+    AuditDb, AuditLog, AuditRecord, AuditSettings, Direction, MemoryVault, Redactor, Vault,
+};
 use switchboard_store::Database;
 
 /// Where a test's log lives: a fresh directory, and a fresh database on the
@@ -20,6 +22,8 @@ use switchboard_store::Database;
 pub struct Place {
     pub dir: tempfile::TempDir,
     pub database: Database,
+    /// The machine's keyring, as far as the log can tell.
+    pub vault: Arc<dyn Vault>,
 }
 
 impl Place {
@@ -36,7 +40,11 @@ impl Place {
             },
             Err(_) => Database::Sqlite,
         };
-        Place { dir, database }
+        Place {
+            dir,
+            database,
+            vault: Arc::new(MemoryVault::default()),
+        }
     }
 
     pub async fn open(&self) -> AuditDb {
@@ -97,14 +105,14 @@ impl Place {
 pub async fn log(strict: bool) -> (Place, Arc<AuditLog>) {
     let place = Place::new().await;
     let db = place.open().await;
-    let settings = AuditSettings {
-        strict,
-        retention_days: None,
-        max_bytes: None,
-    };
-    let log = AuditLog::start(db, Arc::new(Redactor::builtin()), settings)
-        .await
-        .unwrap();
+    let log = AuditLog::start(
+        db,
+        Arc::new(Redactor::builtin()),
+        AuditSettings::unbounded(strict),
+        Some(place.vault.clone()),
+    )
+    .await
+    .unwrap();
     (place, log)
 }
 

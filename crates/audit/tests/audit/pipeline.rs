@@ -1,7 +1,7 @@
 //! The writer: group commit, strict acknowledgements, live stream, search.
 
 use serde_json::json;
-use switchboard_audit::{Filter, MAX_STORED_JSON, Status};
+use switchboard_audit::{DEFAULT_MAX_PAYLOAD, Filter, Status};
 
 use crate::{call, log};
 
@@ -22,7 +22,7 @@ async fn every_record_is_committed_once_in_order() {
     ids.sort_unstable();
     assert_eq!(ids, (1..=200).collect::<Vec<i64>>());
     assert_eq!(log.db().last_id().await.unwrap(), 200);
-    assert_eq!(log.db().verify().await.unwrap().checked, 200);
+    assert_eq!(log.verify().await.unwrap().checked, 200);
 }
 
 #[tokio::test]
@@ -85,19 +85,65 @@ async fn secrets_never_reach_the_file_or_the_stream() {
     }
 }
 
+/// A 100 KB result is kept as its first bytes, its length and its digest
+/// within the cap (16 KB by default); search finds what was kept; a new cap
+/// applies to the next record.
 #[tokio::test]
-async fn large_payloads_are_capped_with_their_size() {
+async fn large_payloads_are_capped_with_their_size_and_digest() {
     let (_dir, log) = log(true).await;
-    let big = "x".repeat(MAX_STORED_JSON * 3);
+    log.apply(switchboard_audit::AuditSettings::default());
+    let cap = DEFAULT_MAX_PAYLOAD as usize;
+    let words: Vec<String> = (0..12_000).map(|n| format!("word{n}")).collect();
+    let text = words.join(" ");
+    let result = json!({ "content": [{ "type": "text", "text": text }] });
+    let full = result.to_string();
+    assert!(full.len() > 100_000);
     let mut record = call(1, json!({}));
-    record.response = Some(json!({ "content": [{ "type": "text", "text": big }] }));
+    record.response = Some(result);
     let id = log.record_committed(record).await.unwrap();
     let event = log.db().get(id).await.unwrap().unwrap();
     let stored = event.response.unwrap();
-    assert!(stored.len() <= MAX_STORED_JSON);
+    assert!(stored.len() <= cap, "{} stored", stored.len());
     let v: serde_json::Value = serde_json::from_str(&stored).unwrap();
     assert_eq!(v["truncated"], true);
-    assert!(event.response_size as usize > MAX_STORED_JSON * 3);
+    assert_eq!(event.response_size as usize, full.len());
+    assert_eq!(v["size"], full.len());
+    use sha2::Digest as _;
+    assert_eq!(
+        v["sha256"],
+        hex::encode(sha2::Sha256::digest(full.as_bytes()))
+    );
+    assert!(full.starts_with(v["preview"].as_str().unwrap()));
+    let found = |word: &'static str| {
+        let log = log.clone();
+        async move {
+            log.db()
+                .query(&Filter {
+                    search: Some(word.into()),
+                    ..Default::default()
+                })
+                .await
+                .unwrap()
+                .len()
+        }
+    };
+    assert_eq!(found("word10").await, 1, "kept words are found");
+    assert_eq!(
+        found("word11999").await,
+        0,
+        "words past the cap were not kept"
+    );
+    assert_eq!(log.verify().await.unwrap().broken, None);
+
+    log.apply(switchboard_audit::AuditSettings {
+        max_payload_bytes: 2048,
+        ..log.settings()
+    });
+    let mut record = call(2, json!({}));
+    record.response = Some(json!({ "content": [{ "type": "text", "text": text }] }));
+    let id = log.record_committed(record).await.unwrap();
+    let stored = log.db().get(id).await.unwrap().unwrap().response.unwrap();
+    assert!(stored.len() <= 2048, "{} stored", stored.len());
 }
 
 #[tokio::test]

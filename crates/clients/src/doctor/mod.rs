@@ -7,10 +7,12 @@ use serde::Serialize;
 use switchboard_auth::{SecretRef, SecretStore, has_placeholders};
 use switchboard_store::{ServerRecord, Store, TransportConfig};
 
+mod audit;
 mod context;
 mod path;
 mod sandbox;
 
+pub use audit::{AuditState, megabytes};
 pub use context::ContextState;
 use path::command_name;
 pub use path::{login_path, which};
@@ -140,6 +142,8 @@ pub struct Input<'a> {
     pub contexts: Vec<ContextState>,
     /// What the kernel can enforce for stdio servers, or why that is unknown.
     pub sandbox: std::result::Result<switchboard_sandbox::Support, String>,
+    /// The audit log (None when it could not be opened).
+    pub audit: Option<AuditState>,
 }
 
 /// Runs every check.
@@ -161,6 +165,7 @@ pub async fn run(input: Input<'_>) -> Report {
         clients(&input, store, &mut report).await;
     }
     context::budgets(&input, &mut report);
+    audit::storage(&input, &mut report);
     report
 }
 

@@ -58,6 +58,7 @@ async fn run(env: &Env, gateway: GatewayProbe, listen: SocketAddr) -> Report {
         path: fake_path(env),
         contexts: Vec::new(),
         sandbox: Ok(landlock(7)),
+        audit: None,
     })
     .await
 }
@@ -255,6 +256,7 @@ async fn no_keyring_is_no_alarm_until_a_secret_needs_it() {
         path: fake_path(&env),
         contexts: Vec::new(),
         sandbox: Ok(landlock(7)),
+        audit: None,
     })
     .await;
     let keyring = &find(&report, "keyring", "secrets")[0];
@@ -297,6 +299,7 @@ async fn a_client_past_its_budget_is_named() {
             within,
         ],
         sandbox: Ok(landlock(7)),
+        audit: None,
     })
     .await;
     let cursor = &find(&report, "context", "cursor")[0];
@@ -329,6 +332,7 @@ async fn sandbox_report(env: &Env, support: switchboard_sandbox::Support) -> Rep
         path: fake_path(env),
         contexts: Vec::new(),
         sandbox: Ok(support),
+        audit: None,
     })
     .await
 }
