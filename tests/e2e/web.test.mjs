@@ -187,6 +187,8 @@ test("the control panel end to end", { timeout: 180_000 }, async () => {
   await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Settings" }).click();
   await page.getByRole("radio", { name: "dark" }).click();
   await page.getByRole("heading", { name: "Default permissions" }).waitFor();
+  // The space the audit log takes, against its limit.
+  await page.getByLabel("Audit log storage").getByText(/ of 1\.0 GB \(\d+ records/).waitFor();
   await shot("settings-dark");
   await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Servers" }).click();
   await row.waitFor();
