@@ -2,12 +2,15 @@
 #
 #   make run     build and start the desktop app (or, without a display, the gateway
 #                headless: it prints its URLs)
-#   make test    everything CI runs: setup, format check, clippy, unit tests, acceptance
-#                tests (on SQLite, then the database suites on PostgreSQL), UI tests,
-#                browser and desktop end-to-end tests
+#   make test    everything CI runs: setup, format check, clippy, unit tests, each fuzz
+#                target briefly, acceptance tests (on SQLite, then the database suites on
+#                PostgreSQL), UI tests, browser and desktop end-to-end tests
 #   make lint    format check and clippy
 #   make fmt     format the Rust code
 #   make bench   the gateway's cost next to a direct connection and nginx (BENCHMARKS.md)
+#   make soak    SOAK_MINUTES (30) of mixed load with faults on one gateway: leaks, p99, audit
+#   make fuzz    each fuzz target (tests/fuzz, libFuzzer) for FUZZ_SECONDS (300) on its
+#                corpus; fails on any crash (BENCHMARKS.md, Reliability)
 #   make measure-desktop  the desktop app's memory, first window and frame times
 #
 # Builds go to $(CARGO_TARGET_DIR), outside the clone, so repeated runs are incremental.
@@ -21,8 +24,8 @@ PYTHON := $(SWITCHBOARD_VENV)/bin/python
 SWITCHBOARD := $(CARGO_TARGET_DIR)/debug/switchboard
 DESKTOP := $(CARGO_TARGET_DIR)/debug/switchboard-desktop
 
-.PHONY: all run test setup setup-run build lint fmt unit acceptance postgres lock bench ui ui-test \
-	e2e desktop measure-desktop icons
+.PHONY: all run test setup setup-run build lint fmt unit fuzz fuzz-brief acceptance postgres lock \
+	bench soak ui ui-test e2e desktop measure-desktop icons
 
 all: test
 
@@ -36,7 +39,7 @@ run: setup-run ui
 		cargo build -p switchboard-cli && exec $(SWITCHBOARD) serve; \
 	fi
 
-test: setup lint unit acceptance postgres ui-test e2e desktop
+test: setup lint unit fuzz-brief acceptance postgres ui-test e2e desktop
 
 setup:
 	bash tests/setup.sh
@@ -50,13 +53,27 @@ build: ui
 
 lint: ui
 	cargo fmt --all --check
+	cargo fmt --manifest-path tests/fuzz/Cargo.toml --check
 	cargo clippy --workspace --all-targets -- -D warnings
 
 fmt:
 	cargo fmt --all
+	cargo fmt --manifest-path tests/fuzz/Cargo.toml
 
 unit: ui
 	cargo test --workspace
+
+# Each fuzz target for FUZZ_SECONDS on its corpus (tests/fuzz/run.sh prints the table of
+# BENCHMARKS.md); the brief run in `make test` catches a regression that crashes a target.
+# Their own target dir, so that fuzz builds never wait for the workspace's.
+FUZZ_SECONDS ?= 300
+FUZZ_BRIEF_SECONDS ?= 10
+fuzz:
+	bash tests/setup.sh --fuzz
+	bash tests/fuzz/run.sh $(FUZZ_SECONDS)
+
+fuzz-brief:
+	bash tests/fuzz/run.sh $(FUZZ_BRIEF_SECONDS)
 
 acceptance: build
 	$(PYTHON) -m pytest tests/acceptance
@@ -104,6 +121,15 @@ bench:
 	$(CARGO_TARGET_DIR)/release/switchboard-bench sandbox --out bench-results
 	bash tests/postgres.sh $(CARGO_TARGET_DIR)/release/switchboard-bench database --out bench-results
 	cargo bench -p switchboard-gateway --bench policy
+
+# One gateway (release, strict audit) for SOAK_MINUTES under mixed load from 32 clients over
+# stdio, streamable-HTTP and SSE servers, with servers killed and restarted, configuration
+# edited and clients added and removed at random (seeded); prints a line a minute and the
+# checks, writes bench-results/soak.json, fails on a leak or a missing audit record.
+SOAK_MINUTES ?= 30
+soak: setup
+	cargo build --release -p switchboard-bench -p switchboard-fixtures -p switchboard-cli
+	$(CARGO_TARGET_DIR)/release/switchboard-bench soak --minutes $(SOAK_MINUTES) --out bench-results
 
 # Idle memory, time to first window and frame times under 1,000 events/s of the
 # desktop app (release build, like `bench`); prints the figures for BENCHMARKS.md.

@@ -6,6 +6,7 @@
 #   bash tests/setup.sh --run    only what `make run` needs (system packages for the build,
 #                                the desktop app's libraries, the UI's npm packages)
 #   bash tests/setup.sh --bench  what `make bench` needs (system packages, nginx)
+#   bash tests/setup.sh --fuzz   what `make fuzz` needs (system packages, cargo-fuzz)
 #   bash tests/setup.sh --lock   regenerate tests/package-lock.json (see below)
 #
 # Steps:
@@ -18,6 +19,10 @@
 #   4. Arize Phoenix, the OTLP receiver of the OpenTelemetry test, in a venv of its own
 #      ($SWITCHBOARD_PHOENIX_VENV, default ~/.cache/switchboard/phoenix-venv) with the pinned
 #      tests/requirements-phoenix.txt (~70 s and ~850 MB the first time).
+#   5. cargo-fuzz, the libFuzzer driver of tests/fuzz, built from crates.io at a pinned
+#      version (--locked) into a root of its own ($SWITCHBOARD_CARGO_FUZZ, default
+#      ~/.cache/switchboard/cargo-fuzz; ~2 min the first time). It builds the targets
+#      with the pinned stable toolchain: no nightly is needed (tests/fuzz/run.sh).
 #
 # The lock file must be resolved by npm running on Node 22: npm on an older Node quietly
 # picks older releases of packages whose newest need Node 22. `--lock` does that with the
@@ -27,6 +32,8 @@ set -euo pipefail
 TESTS="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 VENV="${SWITCHBOARD_VENV:-$HOME/.cache/switchboard/venv}"
 PHOENIX_VENV="${SWITCHBOARD_PHOENIX_VENV:-$HOME/.cache/switchboard/phoenix-venv}"
+CARGO_FUZZ_ROOT="${SWITCHBOARD_CARGO_FUZZ:-$HOME/.cache/switchboard/cargo-fuzz}"
+CARGO_FUZZ_VERSION=0.13.2
 MODE="${1:-all}"
 
 APT_BUILD=(build-essential pkg-config libssl-dev ca-certificates)
@@ -110,6 +117,20 @@ python_packages() { venv_packages "$VENV" "$TESTS/requirements.txt"; }
 
 phoenix_packages() { venv_packages "$PHOENIX_VENV" "$TESTS/requirements-phoenix.txt"; }
 
+cargo_fuzz() {
+    local start; start=$(now)
+    if [ "$("$CARGO_FUZZ_ROOT/bin/cargo-fuzz" --version 2>/dev/null)" = "cargo-fuzz $CARGO_FUZZ_VERSION" ]; then
+        log "cargo-fuzz $CARGO_FUZZ_VERSION up to date ($(since "$start"))"
+        return 0
+    fi
+    log "cargo install cargo-fuzz $CARGO_FUZZ_VERSION"
+    # Built in a temporary directory (not $CARGO_TARGET_DIR, which the builds of the
+    # workspace hold), from the repository so that rust-toolchain.toml picks the toolchain.
+    (cd "$TESTS/.." && env -u CARGO_TARGET_DIR cargo install --quiet --locked \
+        --root "$CARGO_FUZZ_ROOT" --version "$CARGO_FUZZ_VERSION" cargo-fuzz)
+    log "cargo-fuzz installed in $CARGO_FUZZ_ROOT ($(since "$start"))"
+}
+
 # npm ci in a folder with package.json + package-lock.json (the web UI, the e2e tests).
 ui_packages() {
     local dir stamp want start; dir="$(cd "$1" && pwd)"; start=$(now)
@@ -155,6 +176,7 @@ case "$MODE" in
         apt_install postgresql
         ui_packages "$TESTS/../ui"
         ui_packages "$TESTS/e2e"
+        cargo_fuzz
         ;;
     --run)
         system_packages
@@ -166,9 +188,13 @@ case "$MODE" in
         apt_install nginx postgresql
         log "nginx ready: $(command -v nginx || echo /usr/sbin/nginx)"
         ;;
+    --fuzz)
+        system_packages
+        cargo_fuzz
+        ;;
     --lock) regenerate_lock ;;
     *)
-        echo "usage: $0 [--run | --bench | --lock]" >&2
+        echo "usage: $0 [--run | --bench | --fuzz | --lock]" >&2
         exit 2
         ;;
 esac

@@ -20,6 +20,9 @@ pub struct DataDir {
     pub dir: PathBuf,
     /// `--database` for every command (None: the SQLite files in `dir`).
     pub database: Option<String>,
+    /// A private HOME (and XDG folders) for every command, with no inherited
+    /// SWITCHBOARD_* settings (None: this process's environment).
+    pub home: Option<PathBuf>,
 }
 
 impl DataDir {
@@ -29,7 +32,17 @@ impl DataDir {
             switchboard: switchboard.to_owned(),
             dir,
             database: None,
+            home: None,
         })
+    }
+
+    /// The same, with `home` as HOME (made if missing) for every command.
+    pub fn with_home(mut self, home: PathBuf) -> Result<Self, BoxError> {
+        for sub in XDG_DIRS.map(|(_, sub)| sub) {
+            std::fs::create_dir_all(home.join(sub))?;
+        }
+        self.home = Some(home);
+        Ok(self)
     }
 
     /// The same, with the configuration and the audit log on `database`.
@@ -43,6 +56,17 @@ impl DataDir {
         command.arg("--data-dir").arg(&self.dir);
         if let Some(database) = &self.database {
             command.arg("--database").arg(database);
+        }
+        if let Some(home) = &self.home {
+            for (key, _) in std::env::vars_os() {
+                if key.to_string_lossy().starts_with("SWITCHBOARD_") {
+                    command.env_remove(key);
+                }
+            }
+            command.env("HOME", home);
+            for (key, sub) in XDG_DIRS {
+                command.env(key, home.join(sub));
+            }
         }
         command
     }
@@ -68,6 +92,13 @@ impl DataDir {
 
     pub async fn add_http_server(&self, name: &str, url: &str) -> Result<(), BoxError> {
         self.admin(&["servers", "add", name, "--url", url])
+            .await
+            .map(drop)
+    }
+
+    /// A legacy HTTP+SSE server (`servers add NAME --url URL --sse`).
+    pub async fn add_sse_server(&self, name: &str, url: &str) -> Result<(), BoxError> {
+        self.admin(&["servers", "add", name, "--url", url, "--sse"])
             .await
             .map(drop)
     }
@@ -146,6 +177,14 @@ impl DataDir {
     }
 }
 
+/// The XDG variables a private HOME sets, and their folders in it.
+const XDG_DIRS: [(&str, &str); 4] = [
+    ("XDG_CONFIG_HOME", ".config"),
+    ("XDG_DATA_HOME", ".local/share"),
+    ("XDG_CACHE_HOME", ".cache"),
+    ("XDG_STATE_HOME", ".local/state"),
+];
+
 fn with_log(error: BoxError, log: &Path) -> BoxError {
     let tail: String = std::fs::read_to_string(log)
         .unwrap_or_default()
@@ -199,9 +238,41 @@ impl Gateway {
         Ok(self.status().await?.servers)
     }
 
+    /// The state of server `name` (`ready`, `starting`, ...; None: not running).
+    pub async fn server_state(&self, name: &str) -> Result<Option<String>, BoxError> {
+        Ok(self.states().await?.remove(name).map(|s| s.state))
+    }
+
     /// Requests the gateway served on its direct path (relayed as bytes).
     pub async fn direct_requests(&self) -> Result<u64, BoxError> {
         Ok(self.status().await?.direct_requests)
+    }
+
+    /// Runs a control API command (`POST <control>/rpc`) and returns its result.
+    pub async fn rpc(
+        &self,
+        method: &str,
+        params: serde_json::Value,
+    ) -> Result<serde_json::Value, BoxError> {
+        let response = self
+            .http
+            .post(format!("{}rpc", self.control_url))
+            .bearer_auth(&self.control_token)
+            .header("x-switchboard", "bench")
+            .json(&serde_json::json!({ "method": method, "params": params }))
+            .send()
+            .await?;
+        let status = response.status();
+        let body: serde_json::Value = response.json().await?;
+        if !status.is_success() {
+            let message = body.get("message").and_then(|m| m.as_str());
+            return Err(format!(
+                "{method}: HTTP {status}: {}",
+                message.unwrap_or("no message")
+            )
+            .into());
+        }
+        Ok(body)
     }
 
     async fn status(&self) -> Result<Status, BoxError> {

@@ -87,7 +87,7 @@ impl Workload {
         }
     }
 
-    fn request(self, prefix: &str) -> CallToolRequestParams {
+    pub(crate) fn request(self, prefix: &str) -> CallToolRequestParams {
         let (name, args) = match self {
             Workload::Echo => ("echo", json!({ "text": ECHO_TEXT })),
             Workload::Payload(n) => ("payload", json!({ "bytes": n })),
@@ -101,7 +101,7 @@ impl Workload {
     }
 
     /// Why `result` is not what the echo server returns for this workload.
-    fn check(self, result: &CallToolResult) -> Result<(), String> {
+    pub(crate) fn check(self, result: &CallToolResult) -> Result<(), String> {
         if result.is_error == Some(true) {
             return Err("tool returned isError".into());
         }
@@ -293,7 +293,7 @@ async fn worker(
 }
 
 /// Error messages are grouped by text: keep them short so ids and payloads do not split groups.
-fn short(message: &str) -> String {
+pub(crate) fn short(message: &str) -> String {
     let mut s: String = message.chars().take(160).collect();
     if s.len() < message.len() {
         s.push('…');

@@ -20,7 +20,8 @@ fn read(path: &str) -> String {
     std::fs::read_to_string(path).unwrap_or_default()
 }
 
-pub(crate) fn machine(nginx: &Path) -> Machine {
+/// The machine; `nginx` is the binary whose version to note (None: not used).
+pub(crate) fn machine(nginx: Option<&Path>) -> Machine {
     let cpuinfo = read("/proc/cpuinfo");
     let cpu = cpuinfo
         .lines()
@@ -44,13 +45,18 @@ pub(crate) fn machine(nginx: &Path) -> Machine {
         memory_gb: memory_kb / (1024.0 * 1024.0),
         kernel: read("/proc/sys/kernel/osrelease").trim().to_owned(),
         os,
-        nginx: crate::nginx::version(nginx),
-        loadavg_at_start: read("/proc/loadavg")
-            .split_whitespace()
-            .take(3)
-            .collect::<Vec<_>>()
-            .join(" "),
+        nginx: nginx.map_or_else(|| "not used".into(), crate::nginx::version),
+        loadavg_at_start: loadavg(),
     }
+}
+
+/// The 1, 5 and 15 minute load averages, as /proc/loadavg gives them.
+pub(crate) fn loadavg() -> String {
+    read("/proc/loadavg")
+        .split_whitespace()
+        .take(3)
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// The checked-out commit (short), marked when the tree has changes.

@@ -14,7 +14,8 @@
 //!
 //! `switchboard-bench load --url URL` is the load generator on its own;
 //! `switchboard-bench sandbox` times a stdio server's start with and without
-//! its sandbox.
+//! its sandbox; `switchboard-bench soak` (what `make soak` runs) keeps one
+//! gateway under mixed load with faults for half an hour and checks for leaks.
 
 mod database;
 mod gateway;
@@ -29,6 +30,7 @@ mod run;
 mod sandbox;
 mod scale;
 mod search;
+mod soak;
 mod stats;
 mod targets;
 
@@ -61,6 +63,9 @@ enum Command {
     Sandbox(SandboxArgs),
     /// Calls per second and added latency with the audit log on SQLite and on PostgreSQL.
     Database(database::DatabaseArgs),
+    /// One gateway under mixed load with faults for a long while: memory,
+    /// descriptors, processes, latency per minute, audit records against answered calls.
+    Soak(soak::SoakArgs),
 }
 
 #[derive(Debug, Args)]
@@ -229,6 +234,7 @@ async fn dispatch(cli: Cli) -> Result<(), BoxError> {
         }
         Command::Load(args) => load_only(args).await,
         Command::Database(args) => database::run(args).await,
+        Command::Soak(args) => soak::run(args).await,
         Command::Search(args) => {
             let report = search::evaluate(&args.corpus)?;
             let text = search::markdown(&report);

@@ -1,6 +1,7 @@
 //! Background processes held by their real PID, and what /proc says about them.
 
 use std::{
+    collections::BTreeMap,
     fs,
     net::{Ipv4Addr, SocketAddr, TcpListener},
     path::{Path, PathBuf},
@@ -77,6 +78,13 @@ impl Proc {
         found.ok_or_else(|| format!("{name} exited before printing {marker:?}").into())
     }
 
+    /// SIGKILL (a crash, as `kill -9` makes one), then reaps it.
+    pub async fn kill(mut self) {
+        self.stopped = true;
+        send(self.pid, signal::Signal::SIGKILL);
+        let _ = self.child.wait().await;
+    }
+
     /// SIGTERM, then SIGKILL after `grace`. Processes it started are left to it
     /// (the gateway stops its stdio servers on SIGTERM); see [`kill_leftovers`].
     pub async fn stop(mut self, grace: Duration) {
@@ -113,7 +121,7 @@ pub fn kill_leftovers(pids: &[u32]) -> usize {
     let mut killed = 0;
     for &pid in pids {
         // A zombie is already dead; it only waits for its (new) parent to reap it.
-        if state_of(pid).is_some_and(|state| state != 'Z') {
+        if is_alive(pid) {
             send(pid, signal::Signal::SIGKILL);
             killed += 1;
         }
@@ -202,15 +210,155 @@ fn parent_of(pid: u32) -> Option<u32> {
     after.split_whitespace().nth(1)?.parse().ok()
 }
 
-/// Live direct children of `pid`.
-pub fn children(pid: u32) -> Vec<u32> {
+/// Every process with its parent, from /proc.
+fn parents() -> Vec<(u32, u32)> {
     let Ok(entries) = fs::read_dir("/proc") else {
         return Vec::new();
     };
     entries
         .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|&p| parent_of(p) == Some(pid))
+        .filter_map(|p| Some((p, parent_of(p)?)))
         .collect()
+}
+
+/// Live direct children of `pid`.
+pub fn children(pid: u32) -> Vec<u32> {
+    parents()
+        .into_iter()
+        .filter(|&(_, parent)| parent == pid)
+        .map(|(p, _)| p)
+        .collect()
+}
+
+/// Every process below `pid` (children, their children, ...), zombies left out.
+pub fn descendants(pid: u32) -> Vec<u32> {
+    let all = parents();
+    let mut found = vec![pid];
+    let mut next = 0;
+    while next < found.len() {
+        let parent = found[next];
+        next += 1;
+        found.extend(all.iter().filter(|&&(_, p)| p == parent).map(|&(c, _)| c));
+    }
+    found.remove(0);
+    found.retain(|&p| is_alive(p));
+    found
+}
+
+/// Whether `pid` runs (exists and is not a zombie).
+pub fn is_alive(pid: u32) -> bool {
+    state_of(pid).is_some_and(|state| state != 'Z')
+}
+
+/// The command name of `pid` (`/proc/PID/comm`).
+pub fn comm(pid: u32) -> Option<String> {
+    fs::read_to_string(format!("/proc/{pid}/comm"))
+        .ok()
+        .map(|c| c.trim().to_owned())
+}
+
+/// The command line of `pid`, argument by argument.
+pub fn cmdline(pid: u32) -> Vec<String> {
+    fs::read(format!("/proc/{pid}/cmdline"))
+        .map(|raw| {
+            raw.split(|&b| b == 0)
+                .filter(|a| !a.is_empty())
+                .map(|a| String::from_utf8_lossy(a).into_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Open file descriptors of `pid` (entries of `/proc/PID/fd`).
+pub fn open_fds(pid: u32) -> Option<usize> {
+    Some(fs::read_dir(format!("/proc/{pid}/fd")).ok()?.count())
+}
+
+/// What the open descriptors of `pid` are, counted by kind: TCP sockets by
+/// role (listening, accepted on one of its listening ports, or connected to a
+/// remote port), other sockets, pipes, anonymous inodes, and files by path
+/// (under `base`, relative to it).
+pub fn fd_kinds(pid: u32, base: &Path) -> BTreeMap<String, usize> {
+    let tcp = tcp_sockets(pid);
+    let listening: Vec<u16> = tcp
+        .values()
+        .filter(|s| s.listening)
+        .map(|s| s.local_port)
+        .collect();
+    let mut kinds = BTreeMap::new();
+    let Ok(entries) = fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return kinds;
+    };
+    for entry in entries.filter_map(Result::ok) {
+        let Ok(target) = fs::read_link(entry.path()) else {
+            continue;
+        };
+        let target = target.to_string_lossy().into_owned();
+        let kind = if let Some(inode) = target
+            .strip_prefix("socket:[")
+            .and_then(|rest| rest.strip_suffix(']'))
+        {
+            match tcp.get(inode) {
+                Some(s) if s.listening => format!("tcp listening on :{}", s.local_port),
+                Some(s) if listening.contains(&s.local_port) => {
+                    format!("tcp accepted on :{}", s.local_port)
+                }
+                Some(s) => format!("tcp to :{}", s.remote_port),
+                None => "socket (not TCP)".to_owned(),
+            }
+        } else if target.starts_with("pipe:") {
+            "pipe".to_owned()
+        } else if target.starts_with("anon_inode:") {
+            target
+        } else {
+            Path::new(&target)
+                .strip_prefix(base)
+                .map_or(target.clone(), |p| p.display().to_string())
+        };
+        *kinds.entry(kind).or_default() += 1;
+    }
+    kinds
+}
+
+struct TcpSocket {
+    local_port: u16,
+    remote_port: u16,
+    listening: bool,
+}
+
+/// The TCP sockets in `pid`'s network namespace, by inode.
+fn tcp_sockets(pid: u32) -> BTreeMap<String, TcpSocket> {
+    let port = |address: &str| {
+        address
+            .rsplit(':')
+            .next()
+            .and_then(|hex| u16::from_str_radix(hex, 16).ok())
+            .unwrap_or(0)
+    };
+    ["tcp", "tcp6"]
+        .iter()
+        .filter_map(|table| fs::read_to_string(format!("/proc/{pid}/net/{table}")).ok())
+        .flat_map(|text| {
+            text.lines()
+                .skip(1)
+                .filter_map(|line| {
+                    let f: Vec<&str> = line.split_whitespace().collect();
+                    let socket = TcpSocket {
+                        local_port: port(f.get(1)?),
+                        remote_port: port(f.get(2)?),
+                        // State 0A is LISTEN.
+                        listening: *f.get(3)? == "0A",
+                    };
+                    Some(((*f.get(9)?).to_owned(), socket))
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+/// SIGKILL to `pid`, as `kill -9` sends it.
+pub fn kill_hard(pid: u32) {
+    send(pid, signal::Signal::SIGKILL);
 }
 
 /// Resets the peak RSS (VmHWM) of `pid` to its current RSS; false when not permitted.
@@ -244,5 +392,21 @@ mod tests {
         let s = stat(me).unwrap();
         assert!(s.rss > 0 && s.hwm >= s.rss);
         assert!(parent_of(me).is_some());
+        assert!(open_fds(me).is_some_and(|n| n > 0));
+        assert!(!fd_kinds(me, Path::new("/")).is_empty());
+        assert!(is_alive(me));
+    }
+
+    #[test]
+    fn finds_descendants() {
+        let mut child = std::process::Command::new("sleep")
+            .arg("5")
+            .spawn()
+            .unwrap();
+        let below = descendants(std::process::id());
+        kill_hard(child.id());
+        let _ = child.wait();
+        assert!(below.contains(&child.id()), "{below:?}");
+        assert!(comm(std::process::id()).is_some());
     }
 }

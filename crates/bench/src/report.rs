@@ -44,7 +44,7 @@ impl Report {
             date_utc: today_utc(),
             command: args.command_note.clone(),
             revision: revision(),
-            machine: machine(&bins.nginx),
+            machine: machine(Some(&bins.nginx)),
             wall_seconds: wall.as_secs_f64(),
             audit,
             matrices,

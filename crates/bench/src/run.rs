@@ -165,7 +165,7 @@ pub struct AuditPlan {
 /// Sets the gateway's audit mode in `data` before `serve` (`switchboard settings
 /// set audit.strict …`) and reads it back. Err when this gateway has no such
 /// setting: then C and D run once, as configured, and the report says so.
-async fn apply_audit_mode(data: &DataDir, mode: AuditMode) -> Result<(), BoxError> {
+pub(crate) async fn apply_audit_mode(data: &DataDir, mode: AuditMode) -> Result<(), BoxError> {
     let strict = mode == AuditMode::Strict;
     data.set_setting("audit.strict", if strict { "true" } else { "false" })
         .await?;
@@ -179,7 +179,7 @@ async fn apply_audit_mode(data: &DataDir, mode: AuditMode) -> Result<(), BoxErro
     }
 }
 
-fn dir_size(dir: &Path) -> u64 {
+pub(crate) fn dir_size(dir: &Path) -> u64 {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return 0;
     };
@@ -193,7 +193,7 @@ fn dir_size(dir: &Path) -> u64 {
         .sum()
 }
 
-fn url_addr(url: &str) -> Result<SocketAddr, BoxError> {
+pub(crate) fn url_addr(url: &str) -> Result<SocketAddr, BoxError> {
     let rest = url
         .strip_prefix("http://")
         .ok_or_else(|| format!("not an http URL: {url}"))?;
@@ -209,7 +209,16 @@ pub(crate) async fn start_echo(
 ) -> Result<(procs::Proc, String), BoxError> {
     let mut command = Command::new(echo);
     command.args(["--port", "0", "--protocol-version", protocol.label()]);
-    let mut proc = procs::Proc::spawn("echo-server", &mut command, log)?;
+    start_announcing("echo-server", &mut command, log).await
+}
+
+/// Starts a server that prints `listening on URL` once it listens; returns it and the URL.
+pub(crate) async fn start_announcing(
+    name: &str,
+    command: &mut Command,
+    log: &Path,
+) -> Result<(procs::Proc, String), BoxError> {
+    let mut proc = procs::Proc::spawn(name, command, log)?;
     let mut lines = proc.stdout_lines()?;
     let line = proc
         .wait_for_line(&mut lines, "listening on", Duration::from_secs(10))
@@ -218,7 +227,7 @@ pub(crate) async fn start_echo(
     let url = line
         .rsplit(' ')
         .next()
-        .ok_or("no URL in the echo server's announcement")?
+        .ok_or_else(|| format!("no URL in the announcement of {name}"))?
         .to_owned();
     Ok((proc, url))
 }

@@ -25,6 +25,21 @@ impl ConfigValue {
         ConfigValue::Str(s.into())
     }
 
+    /// The value as JSON (TOML tables as objects).
+    pub(crate) fn to_json(&self) -> Value {
+        match self {
+            ConfigValue::Str(s) => Value::String(s.clone()),
+            ConfigValue::Bool(b) => Value::Bool(*b),
+            ConfigValue::Array(items) => Value::Array(items.iter().map(Self::to_json).collect()),
+            ConfigValue::Object(props) => Value::Object(
+                props
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.to_json()))
+                    .collect(),
+            ),
+        }
+    }
+
     fn map(map: &BTreeMap<String, String>) -> Self {
         ConfigValue::Object(
             map.iter()

@@ -421,11 +421,17 @@ pub fn sanitize_name(name: &str) -> String {
     while out.contains("--") {
         out = out.replace("--", "-");
     }
-    let out = out.trim_matches(|c| c == '-' || c == '_').to_owned();
+    // Trimmed after the cut, so that the name does not end with '_' either.
+    let out: String = out
+        .trim_start_matches(['-', '_'])
+        .chars()
+        .take(48)
+        .collect();
+    let out = out.trim_end_matches(['-', '_']);
     if out.is_empty() {
         "server".into()
     } else {
-        out.chars().take(48).collect()
+        out.to_owned()
     }
 }
 

@@ -8,6 +8,8 @@
 
 mod bridge;
 mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod http;
 pub mod hub;
 mod listen;

@@ -1,9 +1,9 @@
 //! Namespacing for the aggregated endpoint: `server__tool` names, `server+uri`
 //! resource URIs and list cursors that span servers.
 //!
-//! Server names never contain `__` or `+` (the store validates them), so the
-//! first separator in a name always ends the server part and every mapping here
-//! is reversible.
+//! Server names never contain `__` or `+` and never end with `_` (the store
+//! validates them), so the first separator in a name always ends the server
+//! part and every mapping here is reversible.
 
 use base64::Engine as _;
 
@@ -91,6 +91,8 @@ mod tests {
         assert_eq!(split_qualified("fs__read__all"), Some(("fs", "read__all")));
         assert_eq!(split_qualified("plain"), None);
         assert_eq!(split_qualified("__x"), None);
+        // A tool's own leading underscore stays with the tool.
+        assert_eq!(split_qualified("fs___hidden"), Some(("fs", "_hidden")));
     }
 
     #[test]

@@ -101,6 +101,11 @@ impl JsonDoc {
             None => root.object_value_or_set(key),
         };
         match servers.get(name) {
+            // An entry that already says this stays as it is written: the
+            // tree re-indents a value it sets, and installing again must
+            // leave the file as it is (that is how install tells it is done).
+            Some(prop)
+                if prop.value().and_then(|v| v.to_serde_value()) == Some(value.to_json()) => {}
             Some(prop) => prop.set_value(to_input(value)),
             None => {
                 servers.append(name, to_input(value));
@@ -211,6 +216,11 @@ fn cst_to_input(node: &CstNode) -> CstInputValue {
     }
     if let Some(array) = node.as_array() {
         return CstInputValue::Array(array.elements().iter().map(cst_to_input).collect());
+    }
+    // A number as written: read as a float and printed again, one with more
+    // digits than a float holds would come back another number.
+    if let Some(number) = node.as_number_lit() {
+        return CstInputValue::Number(number.to_string());
     }
     match node.to_serde_value() {
         Some(Value::String(s)) => CstInputValue::String(s),

@@ -73,6 +73,15 @@ impl TomlDoc {
 
     /// Sets `[mcp_servers.NAME]`.
     pub fn set_entry(&mut self, name: &str, value: &ConfigValue) {
+        // An entry that already says this stays as it is written (installing
+        // again must leave the file as it is).
+        if self
+            .servers()
+            .and_then(|s| s.get(name))
+            .is_some_and(|item| item_to_json(item) == value.to_json())
+        {
+            return;
+        }
         let blank_line = !self.doc.to_string().trim().is_empty();
         let mut table = Table::new();
         if let ConfigValue::Object(props) = value {

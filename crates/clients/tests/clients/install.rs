@@ -391,12 +391,48 @@ fn references_are_expanded_where_they_can_be() {
 }
 
 #[test]
+fn a_restored_entry_keeps_its_numbers_as_written() {
+    use switchboard_clients::{ClientKind, Document};
+    let path = std::path::Path::new("mcp.json");
+    let original = r#"{"mcpServers": {"a": {"command": "x", "args": [8888888888000000000000000001, 2.2222222222222224e+97]}}}"#;
+    let original = Document::parse(ClientKind::Cursor, path, original).unwrap();
+    let mut restored = Document::parse(ClientKind::Cursor, path, "").unwrap();
+    assert!(restored.copy_entry_from(&original, "a"));
+    let text = restored.render();
+    assert!(
+        text.contains("8888888888000000000000000001") && text.contains("2.2222222222222224e+97"),
+        "{text}"
+    );
+}
+
+#[test]
+fn installing_again_leaves_the_file_as_it_is() {
+    use switchboard_clients::{ClientKind, Connection, install};
+    let path = std::path::Path::new("config");
+    let connection = Connection::Http {
+        url: "http://127.0.0.1:8931/mcp".into(),
+        token: "sbc_test".into(),
+    };
+    for (kind, text) in [
+        (ClientKind::Codex, ""),
+        (ClientKind::VsCode, "{\n\t// servers below\n}\n"),
+    ] {
+        let once = install::render(kind, path, text, &[], &connection).unwrap();
+        let twice = install::render(kind, path, &once, &[], &connection).unwrap();
+        assert_eq!(twice, once, "{kind}");
+    }
+}
+
+#[test]
 fn names_are_made_usable() {
     use switchboard_clients::import::sanitize_name;
     assert_eq!(sanitize_name("github.com/x"), "github-com-x");
     assert_eq!(sanitize_name("a__b"), "a_b");
     assert_eq!(sanitize_name("My Server"), "My-Server");
     assert_eq!(sanitize_name("!!!"), "server");
+    // Cut to 48 characters without ending on '_' (`NAME__tool` must split back).
+    let long = format!("{}_b", "a".repeat(47));
+    assert_eq!(sanitize_name(&long), "a".repeat(47));
 }
 
 #[test]

@@ -245,16 +245,16 @@ pub(super) async fn bind(
 
 /// What binding reads of a message's params (any JSON, judged where used).
 #[derive(Default, serde::Deserialize)]
-struct Envelope {
+pub(crate) struct Envelope {
     #[serde(rename = "_meta", default)]
-    meta: Option<Value>,
+    pub meta: Option<Value>,
     #[serde(rename = "protocolVersion", default)]
-    protocol_version: Option<Value>,
+    pub protocol_version: Option<Value>,
 }
 
 impl Envelope {
     /// Read from params that are an object; anything else has neither.
-    fn read(text: &str) -> Self {
+    pub fn read(text: &str) -> Self {
         if !text.trim_start().starts_with('{') {
             return Self::default();
         }

@@ -20,8 +20,8 @@
 
 mod aggregate;
 mod asks;
-mod bind;
-mod classify;
+pub(crate) mod bind;
+pub(crate) mod classify;
 mod decide;
 pub(crate) mod flow_report;
 mod lifecycle;

@@ -17,7 +17,7 @@ mod listen;
 pub(crate) mod mux;
 mod offered;
 mod pipe;
-mod sse;
+pub(crate) mod sse;
 mod stdio;
 mod streams;
 mod supervise;

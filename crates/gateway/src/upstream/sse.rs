@@ -191,26 +191,7 @@ async fn open_stream(
         }
     }
 
-    let mut events: BoxEventStream = SseStream::from_bytes_stream(response.bytes_stream()).boxed();
-    let endpoint = loop {
-        match events.next().await {
-            None => return Err(SseTransportError::EndedBeforeEndpoint),
-            // Unlike later on, a malformed stream is fatal here: failing now
-            // explains itself better than the endpoint timeout would.
-            Some(Err(error)) => return Err(SseTransportError::StreamBeforeEndpoint(error)),
-            Some(Ok(sse)) if sse.event.as_deref() == Some("endpoint") => {
-                break resolve_endpoint(&sse_url, sse.data.as_deref().unwrap_or_default())?;
-            }
-            // Nothing can legitimately precede the endpoint: the server has
-            // no session to talk about until we POST.
-            Some(Ok(sse)) => {
-                tracing::warn!(
-                    event = sse.event.as_deref().unwrap_or("message"),
-                    "ignoring SSE event received before the `endpoint` event"
-                );
-            }
-        }
-    };
+    let (endpoint, events) = handshake(event_stream(response.bytes_stream()), &sse_url).await?;
     tracing::debug!(%endpoint, "legacy SSE session open");
 
     let mut post_headers = headers;
@@ -226,6 +207,104 @@ async fn open_stream(
             server: server.to_owned(),
             auth,
         }),
+        events,
+    ))
+}
+
+/// The SSE events of a response body.
+///
+/// The event parser is handed one line at a time: on a line it cannot read
+/// (not UTF-8, an unknown field) it drops the rest of the chunk it was given
+/// and reports the error ahead of the events that chunk completed, so fed
+/// whole chunks the events a stream yields would depend on how the network
+/// cut it.
+pub(crate) fn event_stream<S, E>(body: S) -> BoxEventStream
+where
+    S: futures::Stream<Item = Result<Bytes, E>> + Send + 'static,
+    E: std::error::Error + Send + Sync + 'static,
+{
+    let mut lines = Lines::default();
+    let body = body.flat_map(move |chunk| {
+        futures::stream::iter(match chunk {
+            Ok(chunk) => lines.split(&chunk).into_iter().map(Ok).collect(),
+            Err(e) => vec![Err(e)],
+        })
+    });
+    SseStream::from_bytes_stream(body).boxed()
+}
+
+/// Cuts a body into lines, each ending in `\n` (a `\r\n` or a lone `\r`
+/// becomes one), and the start of a line the next chunk ends.
+#[derive(Default)]
+struct Lines {
+    /// The last chunk ended in `\r`: a `\n` opening the next one belongs to it.
+    after_cr: bool,
+}
+
+impl Lines {
+    fn split(&mut self, chunk: &Bytes) -> Vec<Bytes> {
+        let mut out = Vec::new();
+        let mut start = 0;
+        if std::mem::take(&mut self.after_cr) && chunk.first() == Some(&b'\n') {
+            start = 1;
+        }
+        let mut i = start;
+        while i < chunk.len() {
+            match chunk[i] {
+                b'\n' => {
+                    out.push(chunk.slice(start..=i));
+                    start = i + 1;
+                }
+                b'\r' => {
+                    let mut line = Vec::with_capacity(i - start + 1);
+                    line.extend_from_slice(&chunk[start..i]);
+                    line.push(b'\n');
+                    out.push(Bytes::from(line));
+                    match chunk.get(i + 1) {
+                        Some(b'\n') => i += 1,
+                        None => self.after_cr = true,
+                        Some(_) => {}
+                    }
+                    start = i + 1;
+                }
+                _ => {}
+            }
+            i += 1;
+        }
+        if start < chunk.len() {
+            out.push(chunk.slice(start..));
+        }
+        out
+    }
+}
+
+/// Reads a new stream up to its `endpoint` event: the message endpoint,
+/// resolved against `sse_url`, and the stream of what follows.
+pub(crate) async fn handshake(
+    mut events: BoxEventStream,
+    sse_url: &Url,
+) -> Result<(Url, EventStream), SseTransportError> {
+    let endpoint = loop {
+        match events.next().await {
+            None => return Err(SseTransportError::EndedBeforeEndpoint),
+            // Unlike later on, a malformed stream is fatal here: failing now
+            // explains itself better than the endpoint timeout would.
+            Some(Err(error)) => return Err(SseTransportError::StreamBeforeEndpoint(error)),
+            Some(Ok(sse)) if sse.event.as_deref() == Some("endpoint") => {
+                break resolve_endpoint(sse_url, sse.data.as_deref().unwrap_or_default())?;
+            }
+            // Nothing can legitimately precede the endpoint: the server has
+            // no session to talk about until we POST.
+            Some(Ok(sse)) => {
+                tracing::warn!(
+                    event = sse.event.as_deref().unwrap_or("message"),
+                    "ignoring SSE event received before the `endpoint` event"
+                );
+            }
+        }
+    };
+    Ok((
+        endpoint,
         EventStream {
             events: Some(events),
         },
@@ -564,6 +643,35 @@ mod tests {
         let cut = excerpt(long.as_bytes());
         assert_eq!(cut.chars().count(), EXCERPT_CHARS + 1);
         assert!(cut.ends_with('…'));
+    }
+
+    #[test]
+    fn lines_end_in_newlines_however_the_chunks_fall() {
+        let mut lines = Lines::default();
+        let mut out = Vec::new();
+        for chunk in ["a\r", "\nb\rc", "\n\r", "\r\nd"] {
+            out.extend(lines.split(&Bytes::from(chunk)));
+        }
+        assert_eq!(out.concat(), b"a\nb\nc\n\n\nd".to_vec(), "{out:?}");
+        assert!(
+            out.iter()
+                .all(|l| !l.is_empty() && !l[..l.len() - 1].contains(&b'\n'))
+        );
+    }
+
+    #[test]
+    fn a_bad_line_loses_no_event_around_it() {
+        let stream = b"event: endpoint\ndata: /m\n\nevent: message\nbogus\ndata: {\"jsonrpc\":\"2.0\",\"method\":\"n\"}\n\n";
+        let body = futures::stream::iter([Ok::<_, std::convert::Infallible>(Bytes::from_static(
+            stream,
+        ))]);
+        let sse_url = url("http://127.0.0.1:3001/sse");
+        let (endpoint, mut events) =
+            futures::executor::block_on(handshake(event_stream(body), &sse_url))
+                .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(endpoint.as_str(), "http://127.0.0.1:3001/m");
+        let messages = futures::executor::block_on(events.next_messages()).unwrap_or_default();
+        assert_eq!(messages.len(), 1);
     }
 
     #[test]

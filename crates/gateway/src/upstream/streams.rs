@@ -38,7 +38,7 @@ pub(super) async fn standalone(link: Arc<HttpLink>, conn: Arc<Conn>) {
                 opened_once = true;
                 backoff = Duration::from_secs(1);
                 link.standalone.store(true, Ordering::Release);
-                let mut events = sse_stream::SseStream::from_bytes_stream(r.bytes_stream()).boxed();
+                let mut events = super::sse::event_stream(r.bytes_stream());
                 let mut retry = None;
                 loop {
                     let event = tokio::select! {
@@ -99,7 +99,7 @@ impl Stream {
     pub(super) fn new(link: Arc<HttpLink>, response: reqwest::Response) -> Self {
         Self {
             link,
-            events: sse_stream::SseStream::from_bytes_stream(response.bytes_stream()).boxed(),
+            events: super::sse::event_stream(response.bytes_stream()),
             last_id: None,
             retry: None,
             resumes: 0,
@@ -142,8 +142,7 @@ impl Stream {
         tokio::time::sleep(wait).await;
         match self.link.get(Some(&last_id)).await {
             Ok(response) if response.status().is_success() => {
-                self.events =
-                    sse_stream::SseStream::from_bytes_stream(response.bytes_stream()).boxed();
+                self.events = super::sse::event_stream(response.bytes_stream());
                 true
             }
             _ => false,

@@ -8,6 +8,7 @@ fn accepts_valid_server_names() {
         "0",
         "github",
         "my-server_2",
+        "trailing-",
         "9lives",
         &"x".repeat(64),
     ] {
@@ -28,6 +29,7 @@ fn rejects_invalid_server_names() {
         "émoji",
         "double__underscore",
         "trailing__",
+        "trailing_",
     ] {
         match validate_server_name(name) {
             Err(Error::InvalidName(msg)) => {
@@ -50,6 +52,7 @@ fn server_name_error_explains_the_rules() {
 #[test]
 fn client_names_allow_double_underscore() {
     validate_client_name("claude__desktop").unwrap();
+    validate_client_name("claude_").unwrap();
     assert!(matches!(
         validate_client_name(""),
         Err(Error::InvalidName(_))
