@@ -10,9 +10,10 @@
 # nightly-only flag is needed. Debug assertions and overflow checks are on.
 #
 # libFuzzer writes the inputs it finds into the first corpus directory it is given: that is
-# a scratch directory under $SWITCHBOARD_FUZZ_OUT (default ~/.cache/switchboard/fuzz-runs),
-# with the repository's corpus (tests/fuzz/corpus/TARGET) second and only read, so a run
-# leaves the work tree as it was. A crash's input, log and the scratch corpus stay there;
+# a scratch directory of the run under $SWITCHBOARD_FUZZ_OUT (default
+# ~/.cache/switchboard/fuzz-runs, where the newest five runs are kept), with the
+# repository's corpus (tests/fuzz/corpus/TARGET) second and only read, so a run leaves
+# the work tree as it was. A crash's input, log and the scratch corpus stay there;
 # the table names the directory.
 set -euo pipefail
 
@@ -22,7 +23,10 @@ SECONDS_EACH="${1:?usage: $0 SECONDS [TARGET...]}"
 shift
 CARGO_FUZZ_ROOT="${SWITCHBOARD_CARGO_FUZZ:-$HOME/.cache/switchboard/cargo-fuzz}"
 TARGET_DIR="${SWITCHBOARD_FUZZ_TARGET_DIR:-$HOME/.cache/switchboard/fuzz-target}"
-OUT="${SWITCHBOARD_FUZZ_OUT:-$HOME/.cache/switchboard/fuzz-runs}/$(date +%Y%m%d-%H%M%S)"
+RUNS="${SWITCHBOARD_FUZZ_OUT:-$HOME/.cache/switchboard/fuzz-runs}"
+OUT="$RUNS/$(date +%Y%m%d-%H%M%S)"
+# Runs kept: this one and the four before it.
+KEEP_RUNS=5
 BIN="$TARGET_DIR/x86_64-unknown-linux-gnu/release"
 export PATH="$CARGO_FUZZ_ROOT/bin:$PATH"
 
@@ -43,6 +47,8 @@ if [ ${#targets[@]} -eq 0 ]; then
 fi
 
 mkdir -p "$OUT"
+find "$RUNS" -mindepth 1 -maxdepth 1 -type d -name '20*' | sort | head -n -"$KEEP_RUNS" |
+    while read -r old; do rm -rf "$old"; done
 start=$(now)
 log "building the fuzz targets"
 # 16 codegen units: a much shorter build for a few percent of speed.

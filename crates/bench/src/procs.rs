@@ -250,6 +250,11 @@ pub fn is_alive(pid: u32) -> bool {
     state_of(pid).is_some_and(|state| state != 'Z')
 }
 
+/// Whether `pid` ended and waits for its parent to reap it.
+pub fn is_zombie(pid: u32) -> bool {
+    state_of(pid) == Some('Z')
+}
+
 /// The command name of `pid` (`/proc/PID/comm`).
 pub fn comm(pid: u32) -> Option<String> {
     fs::read_to_string(format!("/proc/{pid}/comm"))

@@ -19,6 +19,7 @@
 
 mod clients;
 mod faults;
+mod markdown;
 mod summary;
 
 use std::{
@@ -135,6 +136,8 @@ pub(crate) struct Sample {
     pub fds: usize,
     /// Processes below the gateway (its stdio servers).
     pub children: usize,
+    /// Children that ended and were not reaped.
+    pub zombies: usize,
     pub data_mb: f64,
     /// The gateway's CPU time so far (user + system), seconds.
     pub cpu_s: f64,
@@ -152,6 +155,10 @@ impl Sample {
             rss_mb: crate::results::mb(stat.rss),
             fds: procs::open_fds(pid)?,
             children: procs::descendants(pid).len(),
+            zombies: procs::children(pid)
+                .into_iter()
+                .filter(|&p| procs::is_zombie(p))
+                .count(),
             data_mb: crate::results::mb(run::dir_size(data_dir)),
             cpu_s: stat.cpu,
         })
@@ -274,7 +281,13 @@ pub async fn run(args: SoakArgs) -> Result<(), BoxError> {
     };
     let (watched, events) = tokio::join!(watch.run(stop_tx), faults.run(stop_rx));
     pool.join().await;
-    let (rows, samples, mut errors) = watched?;
+    let (rows, samples, mut errors) = match watched {
+        Ok(watched) => watched,
+        Err(e) => {
+            let kept = tmp.keep();
+            return Err(format!("{e}; logs and data kept in {}", kept.display()).into());
+        }
+    };
     clients::merge_errors(&mut errors, &pool.take_window().samples.errors);
     progress("soak: load stopped; waiting for the gateway to settle");
     let stopped = Instant::now();
@@ -319,7 +332,7 @@ pub async fn run(args: SoakArgs) -> Result<(), BoxError> {
         load_at_start,
         load_at_end,
     });
-    let text = summary::text(&report);
+    let text = markdown::text(&report);
     println!("{text}");
     std::fs::create_dir_all(&args.out)?;
     let path = args.out.join("soak.json");
