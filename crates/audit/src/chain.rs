@@ -10,7 +10,7 @@ use sqlx::{PgConnection, SqliteConnection};
 use std::sync::Arc;
 
 use crate::db::{Pool, columns};
-use crate::vault::{ChainKey, KeyState, Seal, Vault};
+use crate::vault::{ChainKey, KeyState, Seal, Vault, VaultError};
 use crate::{AuditDb, AuditEvent, Result};
 
 /// The hash the first record chains to.
@@ -46,25 +46,17 @@ impl AuditDb {
     /// Whether `vault` holds this log's key (without making one).
     pub async fn key_state(&self, vault: Option<Arc<dyn Vault>>) -> KeyState {
         let seal = self.seal(vault);
-        match seal.key().await {
-            Ok(Some(key)) => KeyState::Keyed(key.since),
-            Ok(None) if seal.has_vault() => {
-                KeyState::Unkeyed("this machine's keyring holds no key for this log".into())
-            }
-            Ok(None) => KeyState::Unkeyed("no keyring is configured".into()),
-            Err(e) => KeyState::Unkeyed(e.0),
-        }
+        let key = seal.key().await;
+        key_state(&seal, &key)
     }
 
     /// Checks the hash chain from the retention anchor to the newest record,
     /// with the key and the newest hash kept in `vault` (see [`crate::vault`]).
     pub async fn verify(&self, vault: Option<Arc<dyn Vault>>) -> Result<Verification> {
-        let seal = self.seal(vault.clone());
-        let key = seal.key().await.ok().flatten();
-        let key_state = match &key {
-            Some(key) => KeyState::Keyed(key.since),
-            None => self.key_state(vault).await,
-        };
+        let seal = self.seal(vault);
+        let read = seal.key().await;
+        let key_state = key_state(&seal, &read);
+        let key = read.ok().flatten();
         let newest = seal.anchor().await.ok().flatten();
         let mut result = Verification {
             checked: 0,
@@ -143,6 +135,18 @@ impl AuditDb {
             });
         }
         Ok(result)
+    }
+}
+
+/// What one read of the key says of the chain.
+fn key_state(seal: &Seal, read: &Result<Option<ChainKey>, VaultError>) -> KeyState {
+    match read {
+        Ok(Some(key)) => KeyState::Keyed(key.since),
+        Ok(None) if seal.has_vault() => {
+            KeyState::Unkeyed("this machine's keyring holds no key for this log".into())
+        }
+        Ok(None) => KeyState::Unkeyed("no keyring is configured".into()),
+        Err(e) => KeyState::Unkeyed(e.0.clone()),
     }
 }
 
