@@ -132,7 +132,7 @@ def make_gateway(
     """Factory: configure a fresh data dir with `configure(switchboard)`, then start `serve` on it.
 
     The gateway gets one client, whose token is `gateway.token`. Upstreams named in `ready`
-    are awaited. Every gateway is stopped by PID at the end of the session at the latest.
+    are awaited; `env` replaces the sandbox environment (e.g. `keyring_env`). Every gateway is stopped by PID at the end of the session at the latest.
     """
     started: list[Gateway] = []
 
@@ -140,8 +140,9 @@ def make_gateway(
         name: str,
         configure: Callable[[Switchboard], None],
         ready: list[str] | tuple[str, ...] = (),
+        env: dict[str, str] | None = None,
     ) -> Gateway:
-        gateway = Gateway(session_dir / name, sandbox_env, log_dir)
+        gateway = Gateway(session_dir / name, env or sandbox_env, log_dir)
         configure(gateway)
         gateway.token = gateway.add_client("acceptance")
         gateway.start(name)

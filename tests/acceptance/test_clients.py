@@ -283,12 +283,14 @@ def test_catalog_bundled_and_from_a_registry(switchboard_factory, registry: str,
     assert "io.test/everything" in switchboard.cli("catalog", "search", "every", "--from", file).stdout
 
 
-def test_doctor_reports_no_false_alarms_and_real_problems_with_fixes(make_gateway, home: Path) -> None:
+def test_doctor_reports_no_false_alarms_and_real_problems_with_fixes(make_gateway, home: Path, keyring_env) -> None:
+    """A healthy desktop set-up (an unlocked OS keyring keys the audit chain) has no alarms."""
+
     def configure(switchboard: Switchboard) -> None:
         switchboard.data_dir.chmod(0o700)
         add_everything_stdio(switchboard)
 
-    gateway: Gateway = make_gateway("gateway-doctor", configure, ready=[EV_STDIO])
+    gateway: Gateway = make_gateway("gateway-doctor", configure, ready=[EV_STDIO], env=keyring_env)
     cursor = home / ".cursor" / "mcp.json"
     cursor.parent.mkdir(parents=True)
     cursor.write_text('{"mcpServers": {}}\n')
