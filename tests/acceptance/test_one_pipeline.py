@@ -154,6 +154,14 @@ def test_another_clients_session_is_unknown(setup: Setup, http, aggregated: bool
     session = alice.session
     assert session
     bob = raw.headers(setup.tokens["bob"], session)
+    marker = f"stolen-{uuid.uuid4().hex[:8]}"
+    name = f"{EV_STDIO}__echo" if aggregated else "echo"
+    stolen_call = {
+        "jsonrpc": "2.0",
+        "id": 10,
+        "method": "tools/call",
+        "params": {"name": name, "arguments": {"message": marker}},
+    }
     attempts = {
         "GET stream": http.get(url, headers={**bob, "Accept": "text/event-stream"}),
         "posted answer": http.post(
@@ -165,6 +173,7 @@ def test_another_clients_session_is_unknown(setup: Setup, http, aggregated: bool
             headers=bob,
         ),
         "request": http.post(url, json={"jsonrpc": "2.0", "id": 9, "method": "tools/list"}, headers=bob),
+        "call": http.post(url, json=stolen_call, headers=bob),
         "DELETE": http.delete(url, headers=bob),
     }
     # The same client through the other endpoint has no business with it either.
@@ -176,10 +185,32 @@ def test_another_clients_session_is_unknown(setup: Setup, http, aggregated: bool
     )
     for what, response in attempts.items():
         assert response.status_code == 404, (what, response.status_code, response.text)
-    name = f"{EV_STDIO}__echo" if aggregated else "echo"
     _response, answer = alice.call(name, {"message": "still mine"})
     assert answer and answer["result"]["content"][0]["text"] == "Echo: still mine", answer
+    # Bob's attempt is in the audit log as his refused call, not in alice's session.
+    (row,) = wait_records(gateway, "bob", marker)
+    assert (row["status"], row["error_code"]) == ("error", -32001), row
+    assert row.get("session") != session, row
+    assert not records(gateway, "alice", marker)
     print(f"{url}: {len(attempts)} uses of alice's session by bob or another endpoint were 404; alice's session works")
+
+
+def test_a_guessed_server_name_is_refused_and_recorded(setup: Setup, http) -> None:
+    gateway = setup.gateway
+    marker = f"guess-{uuid.uuid4().hex[:8]}"
+    call = {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "echo", "arguments": {"message": marker}}}
+    guessed = http.post(gateway.url("no-such-server"), json=call, headers=raw.headers(setup.tokens["bob"]))
+    assert guessed.status_code == 404, guessed.text
+    assert guessed.json()["error"]["code"] == -32002, guessed.text
+    # The same guess as a qualified name on /mcp is bad params, and recorded too.
+    client = Era(http, gateway.url(None), setup.tokens["bob"], modern=False).open()
+    _response, answer = client.call("no-such-server__echo", {"message": marker})
+    assert error_code(answer) == INVALID_PARAMS, answer
+    assert answer["error"]["message"] == '"no-such-server__echo": no enabled server named "no-such-server"', answer
+    rows = wait_records(gateway, "bob", marker, count=2)
+    assert sorted(row["error_code"] for row in rows) == [INVALID_PARAMS, -32002], rows
+    assert all(row["status"] == "error" for row in rows), rows
+    print(f"a guessed server name: 404 -32002 on its endpoint, -32602 on /mcp; {len(rows)} records of bob's refused calls")
 
 
 # 3. A server's request reaches only the client whose call it belongs to.

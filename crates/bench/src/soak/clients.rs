@@ -31,10 +31,6 @@ const REFUSALS_TO_STOP: u64 = 3;
 const PAYLOAD_SHARE: f64 = 0.05;
 /// Size of the larger result.
 const PAYLOAD_BYTES: usize = 32 * 1024;
-/// The JSON-RPC error of a call on `/mcp/{server}` when that server is not
-/// enabled: refused while the request is bound, before its audit record begins.
-pub(crate) const ROUTE_REFUSAL: i32 = -32002;
-
 /// Where a client sends its calls.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -59,8 +55,6 @@ pub(crate) struct Tally {
     pub refused: AtomicU64,
     /// Answered although sent after the revocation had been confirmed.
     pub after_revoke: AtomicU64,
-    /// Answered with [`ROUTE_REFUSAL`] (counted in `answered` too).
-    pub route_refused: AtomicU64,
     revoked_at: Mutex<Option<Instant>>,
 }
 
@@ -303,16 +297,11 @@ impl Pool {
                 Err(why) => Some(format!("answered: {why}{}", tool_error_text(&result))),
             },
             Ok(Ok(_)) => Some("answered: not a complete result".to_owned()),
-            Ok(Err(ServiceError::McpError(e))) => {
-                if e.code.0 == ROUTE_REFUSAL {
-                    Tally::add(&tally.route_refused);
-                }
-                Some(format!(
-                    "answered: JSON-RPC error {}: {}",
-                    e.code.0,
-                    short(&e.message)
-                ))
-            }
+            Ok(Err(ServiceError::McpError(e))) => Some(format!(
+                "answered: JSON-RPC error {}: {}",
+                e.code.0,
+                short(&e.message)
+            )),
             Ok(Err(e)) => {
                 let kind = kind_of(&e.to_string());
                 if kind == UNAUTHORIZED && tally.revoked_at().is_some() {
@@ -424,8 +413,6 @@ pub(crate) struct ClientFigures {
     pub in_doubt: u64,
     pub refused: u64,
     pub answered_after_revoke: u64,
-    /// Answered with the route's refusal (-32002), which has no audit record.
-    pub route_refused: u64,
 }
 
 impl Client {
@@ -442,7 +429,6 @@ impl Client {
             in_doubt: Tally::get(&t.in_doubt),
             refused: Tally::get(&t.refused),
             answered_after_revoke: Tally::get(&t.after_revoke),
-            route_refused: Tally::get(&t.route_refused),
         }
     }
 }

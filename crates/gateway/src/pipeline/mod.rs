@@ -276,9 +276,15 @@ async fn post(
     let message = Message::parse(&body)?;
     let id = message.id.clone();
     let kind = message.kind();
+    let (client, route) = (caller.client.clone(), caller.route.clone());
     let bound = match bind::bind(&core, caller, &parts.headers, &message).await {
         Ok(bound) => bound,
-        Err((refusal, stateless)) => return Ok(refused(&refusal, id, stateless)),
+        Err((refusal, stateless)) => {
+            if kind == Some(Kind::Request) {
+                unbound(&core, &client, &route, &message, &refusal).await;
+            }
+            return Ok(refused(&refusal, id, stateless));
+        }
     };
     Ok(match kind {
         Some(Kind::Request) => request(core, bound, message).await,
@@ -303,6 +309,29 @@ async fn post(
             bound.stateless(),
         ),
     })
+}
+
+/// A request refused before it was bound (a disabled server's endpoint,
+/// an unknown session, a version header the endpoint does not speak) is
+/// recorded like any refused call: the audit log has every answered request.
+async fn unbound(core: &Core, client: &str, route: &Route, message: &Message, refusal: &Refusal) {
+    let mut record = Recording::begin(&core.audit, Direction::ClientToServer, message.method());
+    record.client(client);
+    if let Route::Server(server) = route {
+        record.server(server);
+    }
+    let params = recorded_params(message);
+    if let Some(name) = params
+        .as_ref()
+        .and_then(|p| p.get("name").or_else(|| p.get("uri")))
+        .and_then(serde_json::Value::as_str)
+    {
+        record.name(name);
+    }
+    record.request(params);
+    if let Err(e) = record.fail(&refusal.error(), false).await {
+        tracing::error!(error = %e, "refusal not recorded");
+    }
 }
 
 /// A notification of the client: recorded; a cancel ends the call it names.

@@ -50,6 +50,10 @@ pub(crate) enum Refusal {
     /// `/mcp/{server}` names no enabled server.
     #[error("no enabled server named \"{0}\"")]
     UnknownServer(String),
+    /// A `SERVER__NAME` (or `SERVER+URI`) on `/mcp` whose server is not
+    /// enabled.
+    #[error("\"{name}\": no enabled server named \"{server}\"")]
+    UnknownQualifier { name: String, server: String },
     /// `/mcp/{server}` names a server whose command awaits approval.
     #[error("server \"{server}\" is not running: {reason}")]
     ServerBlocked { server: String, reason: String },
@@ -158,6 +162,7 @@ impl Refusal {
             Refusal::MissingMeta(_)
             | Refusal::InvalidParams { .. }
             | Refusal::Unqualified { .. }
+            | Refusal::UnknownQualifier { .. }
             | Refusal::UnknownTool(_)
             | Refusal::UnknownTask(_)
             | Refusal::UnknownState => RpcError::new(-32602, message),

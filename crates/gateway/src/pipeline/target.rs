@@ -14,15 +14,30 @@ pub(super) struct Target {
 }
 
 pub(super) fn server(core: &Core, bound: &Bound, name: &str) -> Result<Arc<Upstream>, Refusal> {
-    let up = core.hub.get(name).ok_or_else(|| match bound.caller.route {
-        Route::Server(_) => Refusal::UnknownServer(name.to_owned()),
-        Route::All => Refusal::InvalidParams {
-            method: String::new(),
-            detail: format!("no enabled server named \"{name}\""),
-        },
-    })?;
+    let up = core
+        .hub
+        .get(name)
+        .ok_or_else(|| Refusal::UnknownServer(name.to_owned()))?;
     decide::visible(core, bound, name)?;
     Ok(up)
+}
+
+/// The server of `qualified` (a `SERVER__NAME` or `SERVER+URI` on `/mcp`):
+/// a name whose server is not enabled is bad params there, not a missing
+/// endpoint.
+fn qualifier(
+    core: &Core,
+    bound: &Bound,
+    server_name: &str,
+    qualified: &str,
+) -> Result<Arc<Upstream>, Refusal> {
+    server(core, bound, server_name).map_err(|refusal| match refusal {
+        Refusal::UnknownServer(server) => Refusal::UnknownQualifier {
+            name: qualified.to_owned(),
+            server,
+        },
+        other => other,
+    })
 }
 
 /// `name` of a tool or prompt, on this endpoint.
@@ -44,7 +59,7 @@ pub(super) fn by_name(
                 form: "SERVER__NAME",
             })?;
             Ok(Target {
-                up: server(core, bound, s)?,
+                up: qualifier(core, bound, s, name)?,
                 name: rest.to_owned(),
             })
         }
@@ -66,7 +81,7 @@ pub(super) fn by_uri(core: &Core, bound: &Bound, uri: &str) -> Result<Target, Re
                     form: "SERVER+URI",
                 })?;
             Ok(Target {
-                up: server(core, bound, s)?,
+                up: qualifier(core, bound, s, uri)?,
                 name: rest.to_owned(),
             })
         }
