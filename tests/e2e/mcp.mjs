@@ -49,3 +49,42 @@ export async function mcp(base, token, name = "e2e", version = "2025-06-18") {
   };
   return send;
 }
+
+/** A minimal MCP client over stdio, as a desktop client launches a server from its
+ *  config: `send(method, params, notify)`; `send.close()` ends the process. */
+export async function mcpStdio(command, args, env, name = "e2e-stdio", version = "2025-06-18") {
+  const { spawn } = await import("node:child_process");
+  const child = spawn(command, args, { env: { ...process.env, ...env }, stdio: ["pipe", "pipe", "inherit"] });
+  const waiting = new Map();
+  let buffer = "";
+  let id = 0;
+  child.stdout.on("data", (d) => {
+    buffer += d;
+    let at;
+    while ((at = buffer.indexOf("\n")) >= 0) {
+      const line = buffer.slice(0, at).trim();
+      buffer = buffer.slice(at + 1);
+      if (!line) continue;
+      const message = JSON.parse(line);
+      waiting.get(message.id)?.(message);
+      waiting.delete(message.id);
+    }
+  });
+  const exited = new Promise((resolve) => child.once("exit", resolve));
+  const send = (method, params, notify = false) => {
+    const message = notify ? { jsonrpc: "2.0", method, params } : { jsonrpc: "2.0", id: ++id, method, params };
+    child.stdin.write(JSON.stringify(message) + "\n");
+    if (notify) return Promise.resolve(null);
+    return Promise.race([
+      new Promise((resolve) => waiting.set(message.id, resolve)),
+      exited.then((code) => Promise.reject(new Error(`${command} exited ${code} before answering ${method}`))),
+    ]);
+  };
+  send.init = await send("initialize", { protocolVersion: version, capabilities: {}, clientInfo: { name, version: "1" } });
+  await send("notifications/initialized", {}, true);
+  send.close = async () => {
+    child.stdin.end();
+    await exited;
+  };
+  return send;
+}

@@ -27,8 +27,10 @@ pub struct Api {
     sandbox_launcher: Option<std::path::PathBuf>,
     tokens: Arc<crate::context::TokenMemo>,
     listen: String,
-    mcp_url: String,
+    pub(crate) mcp_url: String,
     pub(crate) data_dir: PathBuf,
+    /// The `switchboard` CLI that a client's stdio bridge runs.
+    pub(crate) cli_program: PathBuf,
 }
 
 pub(crate) fn internal(e: impl std::fmt::Display) -> ApiError {
@@ -174,6 +176,7 @@ impl Api {
         let info = gateway.info();
         Self {
             data_dir: store.data_dir().to_owned(),
+            cli_program: crate::integrations::cli_program(),
             store,
             hub: gateway.hub().clone(),
             audit: gateway.audit().clone(),

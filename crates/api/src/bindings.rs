@@ -4,7 +4,7 @@
 
 use ts_rs::{Config, TS};
 
-use crate::{context::*, flows::*, sandbox::*, schema::*};
+use crate::{context::*, flows::*, integrations::*, sandbox::*, schema::*};
 
 fn decl<T: TS>(cfg: &Config, out: &mut String) {
     if let Some(docs) = T::docs() {
@@ -71,6 +71,16 @@ pub fn typescript() -> String {
         FlowToolInfo,
         ClientFlows,
         SetToolFlow,
+        Connection,
+        ClientIntegration,
+        IntegrationKind,
+        IntegrationImport,
+        ImportRow,
+        SkippedRow,
+        ImportPreview,
+        IntegrationConnect,
+        ConnectPreview,
+        Disconnected,
         NewClient,
         PolicyDefaults,
         AuditConfig,

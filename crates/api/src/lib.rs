@@ -11,6 +11,7 @@ pub mod context;
 mod events;
 pub mod flows;
 pub mod http;
+pub mod integrations;
 mod manage;
 mod oauth;
 pub mod sandbox;
@@ -71,6 +72,7 @@ macro_rules! commands {
 
 use context::*;
 use flows::*;
+use integrations::*;
 use sandbox::*;
 use schema::*;
 
@@ -143,6 +145,14 @@ commands! {
     client_add(ClientName) -> NewClient;
     /// Revokes a client's token.
     client_revoke(ClientName) -> ();
+    /// Every kind of MCP client, its config and whether it points at Switchboard.
+    integrations_list(()) -> Vec<ClientIntegration>;
+    /// Imports a client's servers, or previews the import.
+    integration_import(IntegrationImport) -> ImportPreview;
+    /// Points a client at Switchboard (backup kept), or shows the diff first.
+    integration_connect(IntegrationConnect) -> ConnectPreview;
+    /// Puts a client's config back as it was before the connect.
+    integration_disconnect(IntegrationKind) -> Disconnected;
     /// Settings.
     settings_get(()) -> Settings;
     /// Changes settings.

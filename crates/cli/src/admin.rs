@@ -360,7 +360,7 @@ fn print_servers(rows: &[ServerRow], running: bool) -> Result<(), CliError> {
             .and_then(|s| s.protocol_version.clone())
             .unwrap_or_else(|| "-".into());
         let mut detail = if detail.is_empty() {
-            describe(&row.transport)
+            row.transport.target()
         } else {
             detail
         };
@@ -380,16 +380,6 @@ fn print_servers(rows: &[ServerRow], running: bool) -> Result<(), CliError> {
         )?;
     }
     Ok(())
-}
-
-fn describe(transport: &TransportConfig) -> String {
-    match transport {
-        TransportConfig::Stdio { command, args, .. } => std::iter::once(command.as_str())
-            .chain(args.iter().map(String::as_str))
-            .collect::<Vec<_>>()
-            .join(" "),
-        TransportConfig::Http { url, .. } | TransportConfig::Sse { url, .. } => url.clone(),
-    }
 }
 
 pub async fn clients(data_dir: &Path, command: ClientsCommand) -> Result<(), CliError> {

@@ -8,7 +8,7 @@ use switchboard_auth::SecretStore;
 use switchboard_clients::{
     ClientKind, Detected, FileState, Platform, Scope,
     import::{self, Action, Applied, ImportPlan, Resolver},
-    install::{self, InstallRequest, InstallStatus, Mode, Restored, TokenAction},
+    install::{self, InstallRequest, InstallStatus, Mode, Restored},
 };
 use switchboard_store::TransportConfig;
 
@@ -248,19 +248,11 @@ fn print_detected(
 }
 
 fn describe(transport: &TransportConfig) -> String {
-    match transport {
-        TransportConfig::Stdio { command, args, .. } => {
-            let mut text = std::iter::once(command.as_str())
-                .chain(args.iter().map(String::as_str))
-                .collect::<Vec<_>>()
-                .join(" ");
-            if text.chars().count() > 60 {
-                text = text.chars().take(59).collect::<String>() + "…";
-            }
-            text
-        }
-        TransportConfig::Http { url, .. } | TransportConfig::Sse { url, .. } => url.clone(),
+    let text = transport.target();
+    if text.chars().count() > 60 {
+        return text.chars().take(59).collect::<String>() + "…";
     }
+    text
 }
 
 fn print_plan(out: &mut impl std::io::Write, plan: &ImportPlan) -> Result<(), CliError> {
@@ -322,18 +314,7 @@ fn check_env(plan: &ImportPlan, allowed: bool, again: &str) -> Result<(), CliErr
     if allowed {
         return Ok(());
     }
-    let uses: Vec<String> = plan
-        .servers
-        .iter()
-        .filter(|p| matches!(p.action, Action::Add { .. }))
-        .flat_map(|p| {
-            let entry = &p.candidate.origin.entry;
-            p.candidate
-                .from_env
-                .iter()
-                .map(move |u| format!("${{{}}} into the {} of \"{entry}\"", u.variable, u.into))
-        })
-        .collect();
+    let uses = plan.env_uses();
     if uses.is_empty() {
         return Ok(());
     }
@@ -445,22 +426,6 @@ pub async fn import(data_dir: &Path, args: ImportArgs) -> Result<(), CliError> {
     Ok(())
 }
 
-/// The `switchboard` program and arguments a client launches for the stdio bridge.
-fn connect_command(data_dir: &Path) -> (String, Vec<String>) {
-    let program = std::env::current_exe()
-        .and_then(std::fs::canonicalize)
-        .map(|p| p.display().to_string())
-        .unwrap_or_else(|_| "switchboard".into());
-    let default = switchboard_store::Store::default_data_dir();
-    let mut args = Vec::new();
-    if default.as_deref() != Some(data_dir) {
-        let dir = std::fs::canonicalize(data_dir).unwrap_or_else(|_| data_dir.to_owned());
-        args.extend(["--data-dir".to_owned(), dir.display().to_string()]);
-    }
-    args.push("connect".into());
-    (program, args)
-}
-
 /// The gateway's MCP URL: the running gateway's, else the default listen address.
 pub async fn gateway_url(data_dir: &Path) -> String {
     if let Some((remote, _)) = Remote::find(data_dir).await {
@@ -478,7 +443,8 @@ pub async fn install(data_dir: &Path, args: InstallArgs) -> Result<(), CliError>
     switchboard_store::validate_client_name(&client_name)?;
     let store = crate::database::open_store(data_dir).await?;
     let secrets = secret_store(data_dir)?;
-    let (connect_program, connect_args) = connect_command(data_dir);
+    let (connect_program, connect_args) =
+        install::connect_command(&switchboard_api::integrations::cli_program(), data_dir);
     let request = InstallRequest {
         kind,
         gateway_url: match args.url {
@@ -524,11 +490,7 @@ pub async fn install(data_dir: &Path, args: InstallArgs) -> Result<(), CliError>
             kind.display_name()
         )?;
         print_plan(&mut out, &plan.import)?;
-        writeln!(
-            out,
-            "{}",
-            token_note(&plan.token, &request.client_name, true)
-        )?;
+        writeln!(out, "{}", plan.token.note(&request.client_name, false))?;
         write!(out, "{}", plan.diff)?;
         return Ok(());
     }
@@ -566,25 +528,10 @@ pub async fn install(data_dir: &Path, args: InstallArgs) -> Result<(), CliError>
     for (name, why) in kept {
         writeln!(out, "Left in the config: {name} ({why})")?;
     }
-    writeln!(out, "{}", token_note(&token, &request.client_name, false))?;
+    writeln!(out, "{}", token.note(&request.client_name, true))?;
     print_applied(&mut out, &outcome.applied, &secrets)?;
     writeln!(out, "Restart {} to use it.", kind.display_name())?;
     Ok(())
-}
-
-fn token_note(action: &TokenAction, client: &str, dry_run: bool) -> String {
-    let would = if dry_run { "would be" } else { "was" };
-    match action {
-        TokenAction::Reuse => {
-            format!("The token of client \"{client}\" in the config still works: kept.")
-        }
-        TokenAction::Create => {
-            format!("Client \"{client}\" {would} created; its token goes into the config only.")
-        }
-        TokenAction::Rotate => format!(
-            "Client \"{client}\" exists but its token is unknown: it {would} given a new one (the old one stops working)."
-        ),
-    }
 }
 
 /// `clients uninstall KIND`: put the client's config back.

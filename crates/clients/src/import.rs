@@ -395,6 +395,22 @@ impl ImportPlan {
             .count()
     }
 
+    /// Values of the environment the added remote servers would send, as
+    /// `${VAR} into the header X of "entry"`.
+    pub fn env_uses(&self) -> Vec<String> {
+        self.servers
+            .iter()
+            .filter(|p| matches!(p.action, Action::Add { .. }))
+            .flat_map(|p| {
+                let entry = &p.candidate.origin.entry;
+                p.candidate
+                    .from_env
+                    .iter()
+                    .map(move |u| format!("${{{}}} into the {} of \"{entry}\"", u.variable, u.into))
+            })
+            .collect()
+    }
+
     fn adds_secrets(&self) -> bool {
         self.servers.iter().any(|p| {
             matches!(p.action, Action::Add { .. })

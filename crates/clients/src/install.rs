@@ -75,6 +75,26 @@ pub enum TokenAction {
     Rotate,
 }
 
+impl TokenAction {
+    /// What happens to the token of client `client`, said before (`done`
+    /// false) or after.
+    pub fn note(&self, client: &str, done: bool) -> String {
+        let will = if done { "was" } else { "would be" };
+        match self {
+            TokenAction::Reuse => {
+                format!("The token of client \"{client}\" in the config still works: kept.")
+            }
+            TokenAction::Create => {
+                format!("Client \"{client}\" {will} created; its token goes into the config only.")
+            }
+            TokenAction::Rotate => format!(
+                "Client \"{client}\" exists but its token is unknown: it {will} given a new one \
+                 (the old one stops working)."
+            ),
+        }
+    }
+}
+
 /// What an install will do; nothing has changed yet.
 #[derive(Debug)]
 pub struct InstallPlan {
@@ -242,6 +262,20 @@ fn file_mode(path: &Path) -> Option<u32> {
     }
 }
 
+/// The program and arguments a client launches for the stdio bridge:
+/// `program [--data-dir DIR] connect`, the folder named only when it is not
+/// the default one.
+pub fn connect_command(program: &Path, data_dir: &Path) -> (String, Vec<String>) {
+    let default = switchboard_store::Store::default_data_dir();
+    let mut args = Vec::new();
+    if default.as_deref() != Some(data_dir) {
+        let dir = std::fs::canonicalize(data_dir).unwrap_or_else(|_| data_dir.to_owned());
+        args.extend(["--data-dir".to_owned(), dir.display().to_string()]);
+    }
+    args.push("connect".into());
+    (program.display().to_string(), args)
+}
+
 /// The file `text` becomes: `removed` entries out, our entry in.
 pub fn render(
     kind: ClientKind,
@@ -287,17 +321,22 @@ pub async fn plan_install(
         return Err(Error::NotInstalled(kind.display_name().into()));
     }
     let location = platform.user_config(kind);
-    let file = LoadedFile::load(kind, &location.path)?;
-    let original_text = match &file.original {
-        Some(bytes) => String::from_utf8_lossy(bytes).into_owned(),
-        None => String::new(),
-    };
     let prior = read_state(data_dir, kind)?;
-
-    // Only the file's own top-level servers: those are the ones install replaces.
-    let mut scan = Scan::default();
-    import::scan_document(&mut scan, kind, &file);
-    scan.found.retain(|(origin, _)| origin.section.is_empty());
+    // What is needed of the parsed file (which is not `Send`) is read here,
+    // before the store is asked anything.
+    let (original, original_text, scan, existing) = {
+        let file = LoadedFile::load(kind, &location.path)?;
+        let original_text = match &file.original {
+            Some(bytes) => String::from_utf8_lossy(bytes).into_owned(),
+            None => String::new(),
+        };
+        // Only the file's own top-level servers: those are the ones install replaces.
+        let mut scan = Scan::default();
+        import::scan_document(&mut scan, kind, &file);
+        scan.found.retain(|(origin, _)| origin.section.is_empty());
+        let existing = file.doc.entry(ENTRY_NAME).and_then(|v| entry_token(&v));
+        (file.original, original_text, scan, existing)
+    };
     let import = import::plan(store, secrets, scan, resolver).await?;
     let (mut removed, mut kept) = (Vec::new(), Vec::new());
     for planned in &import.servers {
@@ -319,7 +358,6 @@ pub async fn plan_install(
     } else {
         Mode::Http
     };
-    let existing = file.doc.entry(ENTRY_NAME).and_then(|v| entry_token(&v));
     let mut reused_token = None;
     let token = match existing {
         Some(token) => match store
@@ -362,7 +400,7 @@ pub async fn plan_install(
         kept,
         token,
         diff,
-        original: file.original,
+        original,
         prior,
         reused_token,
     })
@@ -606,17 +644,21 @@ async fn remove_entry_only(
     kind: ClientKind,
 ) -> Result<UninstallOutcome> {
     let location = platform.user_config(kind);
-    let file = LoadedFile::load(kind, &location.path)?;
-    let Some(entry) = file.doc.entry(ENTRY_NAME) else {
-        return Err(Error::NotInstalledHere(location.path.display().to_string()));
+    // The parsed file is not `Send`: it is dropped before the store is asked.
+    let entry = {
+        let file = LoadedFile::load(kind, &location.path)?;
+        let Some(entry) = file.doc.entry(ENTRY_NAME) else {
+            return Err(Error::NotInstalledHere(location.path.display().to_string()));
+        };
+        let mut doc = file.doc;
+        doc.remove_entry(ENTRY_NAME);
+        write_atomic(
+            &location.path,
+            doc.render().as_bytes(),
+            file_mode(&location.path),
+        )?;
+        entry
     };
-    let mut doc = file.doc;
-    doc.remove_entry(ENTRY_NAME);
-    write_atomic(
-        &location.path,
-        doc.render().as_bytes(),
-        file_mode(&location.path),
-    )?;
     // The token in the removed entry belongs to some client: that client goes too.
     let mut removed_client = None;
     if let Some(token) = entry_token(&entry)

@@ -152,6 +152,17 @@ impl TransportConfig {
             TransportConfig::Sse { .. } => "sse",
         }
     }
+
+    /// What it reaches: the command line, or the URL.
+    pub fn target(&self) -> String {
+        match self {
+            TransportConfig::Stdio { command, args, .. } => std::iter::once(command.as_str())
+                .chain(args.iter().map(String::as_str))
+                .collect::<Vec<_>>()
+                .join(" "),
+            TransportConfig::Http { url, .. } | TransportConfig::Sse { url, .. } => url.clone(),
+        }
+    }
 }
 
 /// The `sandbox` column: NULL for the default.

@@ -950,6 +950,270 @@ tool: string,
 labels: FlowLabelsSet, };
 
 /**
+ * Whether a client's config points at Switchboard.
+ */
+export type Connection = "not_connected" | "connected" | "changed_since" | "entry_missing";
+
+/**
+ * One kind of MCP client and its user config.
+ */
+export type ClientIntegration = { 
+/**
+ * Its id (`claude-desktop`, `cursor`, ...).
+ */
+kind: string, 
+/**
+ * Its name.
+ */
+name: string, 
+/**
+ * Whether it appears to be installed here.
+ */
+installed: boolean, 
+/**
+ * Its user config file.
+ */
+config_path: string, 
+/**
+ * Whether that file exists.
+ */
+config_exists: boolean, 
+/**
+ * Why the file cannot be read (it is left untouched).
+ */
+config_error: string | null, 
+/**
+ * The servers it has of its own (Switchboard's entry left out).
+ */
+servers: Array<string>, 
+/**
+ * Of those, the ones Switchboard cannot import.
+ */
+unsupported: Array<string>, 
+/**
+ * Whether it points at Switchboard.
+ */
+connection: Connection, 
+/**
+ * How (`http`, or `stdio` through `switchboard connect`).
+ */
+mode: string | null, 
+/**
+ * The Switchboard client whose token it holds.
+ */
+client: string | null, 
+/**
+ * When that client's first (latest) request arrived, unix ms: None
+ * until the client has used the gateway.
+ */
+last_seen_at: number | null, };
+
+/**
+ * Names a client kind.
+ */
+export type IntegrationKind = { 
+/**
+ * `claude-desktop`, `cursor`, ...
+ */
+kind: string, };
+
+/**
+ * Imports a client's servers (or, with `apply` false, says what would be).
+ */
+export type IntegrationImport = { 
+/**
+ * The client kind.
+ */
+kind: string, 
+/**
+ * False: a preview; nothing changes.
+ */
+apply: boolean, 
+/**
+ * Import remote servers whose URL or headers take values from the
+ * gateway's environment (the preview names each variable).
+ */
+allow_env: boolean, };
+
+/**
+ * One of a client's servers and what importing does with it.
+ */
+export type ImportRow = { 
+/**
+ * Its name in the client's config.
+ */
+entry: string, 
+/**
+ * `add` or `merge`.
+ */
+action: string, 
+/**
+ * The Switchboard server it becomes (`add`) or is the same as (`merge`).
+ */
+server: string, 
+/**
+ * Added under another name, the entry's being taken or unusable.
+ */
+renamed: boolean, 
+/**
+ * `stdio`, `http` or `sse`.
+ */
+transport: string, 
+/**
+ * Its command line or URL.
+ */
+target: string, 
+/**
+ * Whether the client had it on.
+ */
+enabled: boolean, 
+/**
+ * Notes on the entry.
+ */
+warnings: Array<string>, 
+/**
+ * Values it takes from the gateway's environment, as `${VAR} into the ...`.
+ */
+from_env: Array<string>, };
+
+/**
+ * An entry left in the client's config, and why.
+ */
+export type SkippedRow = { 
+/**
+ * Its name in the client's config.
+ */
+entry: string, 
+/**
+ * Why it is not imported.
+ */
+reason: string, };
+
+/**
+ * What importing does, or did.
+ */
+export type ImportPreview = { 
+/**
+ * Entries that become (or already are) servers.
+ */
+servers: Array<ImportRow>, 
+/**
+ * Entries left alone.
+ */
+skipped: Array<SkippedRow>, 
+/**
+ * Files that could not be read.
+ */
+problems: Array<string>, 
+/**
+ * Whether it was carried out.
+ */
+applied: boolean, 
+/**
+ * Servers added.
+ */
+added: Array<string>, 
+/**
+ * Of those, stdio servers whose command waits for approval.
+ */
+need_approval: Array<string>, 
+/**
+ * Secrets moved to the keyring, as `server/purpose`.
+ */
+secrets: Array<string>, };
+
+/**
+ * Points a client at Switchboard (or, with `apply` false, shows the change).
+ */
+export type IntegrationConnect = { 
+/**
+ * The client kind.
+ */
+kind: string, 
+/**
+ * False: a preview; nothing changes.
+ */
+apply: boolean, 
+/**
+ * Use the `switchboard connect` stdio bridge even if the client speaks HTTP.
+ */
+stdio: boolean, 
+/**
+ * Leave the client's own servers in its config (they are imported still).
+ */
+keep_servers: boolean, 
+/**
+ * As for an import.
+ */
+allow_env: boolean, };
+
+/**
+ * The change to a client's config, and what was done.
+ */
+export type ConnectPreview = { 
+/**
+ * The config file.
+ */
+path: string, 
+/**
+ * `http` or `stdio`.
+ */
+mode: string, 
+/**
+ * Its config already points at Switchboard: nothing to do.
+ */
+already_connected: boolean, 
+/**
+ * The unified diff of the file (a new token shows as `sbt_…`).
+ */
+diff: string, 
+/**
+ * What happens to the Switchboard client and its token.
+ */
+token: string, 
+/**
+ * The client's servers taken out of its config (Switchboard serves them).
+ */
+removed: Array<string>, 
+/**
+ * Entries left in its config, and why.
+ */
+kept: Array<SkippedRow>, 
+/**
+ * Its servers' import.
+ */
+import: ImportPreview, 
+/**
+ * Whether the file was written.
+ */
+applied: boolean, 
+/**
+ * The copy of the original, once written.
+ */
+backup: string | null, };
+
+/**
+ * How a client's config was put back.
+ */
+export type Disconnected = { 
+/**
+ * The config file.
+ */
+path: string, 
+/**
+ * Byte for byte the file from before the connect.
+ */
+exact: boolean, 
+/**
+ * What was done, in a sentence.
+ */
+summary: string, 
+/**
+ * The Switchboard client removed with it (its token no longer works).
+ */
+removed_client: string | null, };
+
+/**
  * A new client and its token, shown only this once.
  */
 export type NewClient = { 
@@ -1772,6 +2036,14 @@ export type Rpc = {
   client_add: { params: ClientName; result: NewClient };
   /** Revokes a client's token. */
   client_revoke: { params: ClientName; result: null };
+  /** Every kind of MCP client, its config and whether it points at Switchboard. */
+  integrations_list: { params: null; result: Array<ClientIntegration> };
+  /** Imports a client's servers, or previews the import. */
+  integration_import: { params: IntegrationImport; result: ImportPreview };
+  /** Points a client at Switchboard (backup kept), or shows the diff first. */
+  integration_connect: { params: IntegrationConnect; result: ConnectPreview };
+  /** Puts a client's config back as it was before the connect. */
+  integration_disconnect: { params: IntegrationKind; result: Disconnected };
   /** Settings. */
   settings_get: { params: null; result: Settings };
   /** Changes settings. */

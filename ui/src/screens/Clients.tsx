@@ -6,6 +6,7 @@ import { keys } from "../data/invalidate";
 import { Empty, ErrorNote, Page, PermissionToggle, time } from "../ui";
 import { ContextMeter, contextsKey, count, useContexts } from "./ContextMeter";
 import { Flows, flowsKey } from "./Flows";
+import { Integrations } from "./Integrations";
 
 function snippets(c: NewClient): [string, string][] {
   const header = `Authorization: Bearer ${c.token}`;
@@ -111,7 +112,8 @@ export function Clients() {
   const [name, setName] = useState("");
   const [created, setCreated] = useState<NewClient | null>(null);
   const [open, setOpen] = useState<string | null>(null);
-  const list = useQuery({ queryKey: keys.clients, queryFn: () => rpc("clients_list", null) });
+  // Polled like the apps above, so "last seen" agrees with their status.
+  const list = useQuery({ queryKey: keys.clients, queryFn: () => rpc("clients_list", null), refetchInterval: 5000 });
   const contexts = useContexts();
   // Servers starting, stopping or changing their tools change every view.
   const servers = useQuery({ queryKey: keys.servers, queryFn: () => rpc("servers_list", null) });
@@ -141,6 +143,9 @@ export function Clients() {
   const rows = list.data ?? [];
   return (
     <Page title="Clients">
+      <Integrations />
+      <h2>Switchboard clients</h2>
+      <p className="muted small">Each client has its own token. Connect sets one up for an app found above; for anything else (a script, an SDK), create one here and paste its snippet.</p>
       <form className="row card" onSubmit={submit} aria-label="New client">
         <input value={name} onChange={(e) => setName(e.target.value)} placeholder="client name, e.g. cursor" aria-label="Client name" required />
         <button className="primary" type="submit" disabled={add.isPending}>
