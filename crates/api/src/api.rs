@@ -176,7 +176,7 @@ impl Api {
         let info = gateway.info();
         Self {
             data_dir: store.data_dir().to_owned(),
-            cli_program: crate::integrations::cli_program(),
+            cli_program: switchboard_clients::install::cli_program(),
             store,
             hub: gateway.hub().clone(),
             audit: gateway.audit().clone(),

@@ -4,7 +4,7 @@
 //! library calls as `switchboard clients detect | import | install |
 //! uninstall`.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 use switchboard_clients::{
@@ -295,25 +295,6 @@ fn mask_tokens(text: &str) -> String {
     out
 }
 
-/// The `switchboard` program a client launches for the stdio bridge: the
-/// CLI next to this program (the desktop app ships both), else this program
-/// when it is the CLI, else `switchboard` on the PATH.
-pub fn cli_program() -> PathBuf {
-    let exe = std::env::current_exe().and_then(std::fs::canonicalize).ok();
-    let name = format!("switchboard{}", std::env::consts::EXE_SUFFIX);
-    if let Some(exe) = exe {
-        if exe.file_name().is_some_and(|n| n == name.as_str()) {
-            return exe;
-        }
-        if let Some(sibling) = exe.parent().map(|d| d.join(&name))
-            && sibling.is_file()
-        {
-            return sibling;
-        }
-    }
-    PathBuf::from(name)
-}
-
 impl Api {
     fn request(&self, kind: ClientKind, p: &IntegrationConnect) -> InstallRequest {
         let (connect_program, connect_args) =
@@ -335,7 +316,6 @@ impl Api {
         (): (),
     ) -> Result<Vec<ClientIntegration>, ApiError> {
         let platform = platform()?;
-        let clients = self.store.list_clients().await?;
         let mut out = Vec::new();
         for detected in switchboard_clients::detect(&platform, &self.data_dir, None) {
             let kind = detected.kind;
@@ -366,7 +346,7 @@ impl Api {
             };
             let client = match connection {
                 Connection::Connected | Connection::ChangedSince => {
-                    self.token_holder(&platform, kind, &clients).await?
+                    self.token_holder(&platform, kind).await?
                 }
                 _ => None,
             };
@@ -393,16 +373,12 @@ impl Api {
         &self,
         platform: &Platform,
         kind: ClientKind,
-        clients: &[switchboard_store::ClientRecord],
     ) -> Result<Option<switchboard_store::ClientRecord>, ApiError> {
         let Some(token) = install::installed_token(platform, kind).map_err(clients_error)? else {
             return Ok(None);
         };
         let hash = switchboard_auth::hash_token(&token);
-        let Some(found) = self.store.client_by_token_hash(&hash).await? else {
-            return Ok(None);
-        };
-        Ok(clients.iter().find(|c| c.name == found.name).cloned())
+        Ok(self.store.client_by_token_hash(&hash).await?)
     }
 
     async fn import_plan(&self, kind: ClientKind) -> Result<ImportPlan, ApiError> {

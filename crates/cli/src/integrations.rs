@@ -444,7 +444,7 @@ pub async fn install(data_dir: &Path, args: InstallArgs) -> Result<(), CliError>
     let store = crate::database::open_store(data_dir).await?;
     let secrets = secret_store(data_dir)?;
     let (connect_program, connect_args) =
-        install::connect_command(&switchboard_api::integrations::cli_program(), data_dir);
+        install::connect_command(&install::cli_program(), data_dir);
     let request = InstallRequest {
         kind,
         gateway_url: match args.url {

@@ -262,6 +262,25 @@ fn file_mode(path: &Path) -> Option<u32> {
     }
 }
 
+/// The `switchboard` program a client launches for the stdio bridge: the
+/// CLI next to this program (the desktop app ships both), else this program
+/// when it is the CLI, else `switchboard` on the PATH.
+pub fn cli_program() -> PathBuf {
+    let exe = std::env::current_exe().and_then(std::fs::canonicalize).ok();
+    let name = format!("switchboard{}", std::env::consts::EXE_SUFFIX);
+    if let Some(exe) = exe {
+        if exe.file_name().is_some_and(|n| n == name.as_str()) {
+            return exe;
+        }
+        if let Some(sibling) = exe.parent().map(|d| d.join(&name))
+            && sibling.is_file()
+        {
+            return sibling;
+        }
+    }
+    PathBuf::from(name)
+}
+
 /// The program and arguments a client launches for the stdio bridge:
 /// `program [--data-dir DIR] connect`, the folder named only when it is not
 /// the default one.

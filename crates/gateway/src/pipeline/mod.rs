@@ -66,7 +66,7 @@ use crate::{
     record::Recording,
     route::{Caller, Route},
     session::Sessions,
-    wire::{Kind, Message, RawId, sse_event},
+    wire::{Kind, Message, RawId, RpcError, sse_event},
 };
 
 /// Gateway state the pipeline needs.
@@ -276,12 +276,20 @@ async fn post(
     let message = Message::parse(&body)?;
     let id = message.id.clone();
     let kind = message.kind();
-    let (client, route) = (caller.client.clone(), caller.route.clone());
+    // A record begun is written even if dropped: it begins only on a refusal.
+    let unbound = (kind == Some(Kind::Request)).then(|| caller.clone());
     let bound = match bind::bind(&core, caller, &parts.headers, &message).await {
         Ok(bound) => bound,
         Err((refusal, stateless)) => {
-            if kind == Some(Kind::Request) {
-                unbound(&core, &client, &route, &message, &refusal).await;
+            // Refused before it was bound (a disabled server's endpoint, an
+            // unknown session, a version header the endpoint does not speak):
+            // recorded like any refused request, with no session.
+            if let Some(caller) = unbound {
+                let mut record = begin(&core, &caller, &message);
+                if let Some(name) = record_name(&message) {
+                    record.name(&name);
+                }
+                refuse(record, &refusal).await;
             }
             return Ok(refused(&refusal, id, stateless));
         }
@@ -311,27 +319,30 @@ async fn post(
     })
 }
 
-/// A request refused before it was bound (a disabled server's endpoint,
-/// an unknown session, a version header the endpoint does not speak) is
-/// recorded like any refused call: the audit log has every answered request.
-async fn unbound(core: &Core, client: &str, route: &Route, message: &Message, refusal: &Refusal) {
-    let mut record = Recording::begin(&core.audit, Direction::ClientToServer, message.method());
-    record.client(client);
-    if let Route::Server(server) = route {
-        record.server(server);
-    }
-    let params = recorded_params(message);
-    if let Some(name) = params
-        .as_ref()
-        .and_then(|p| p.get("name").or_else(|| p.get("uri")))
+/// What a request not yet bound is about, as the caller named it.
+fn record_name(message: &Message) -> Option<String> {
+    let params = message.params_value()?;
+    params
+        .get("name")
+        .or_else(|| params.get("uri"))
         .and_then(serde_json::Value::as_str)
-    {
-        record.name(name);
+        .map(str::to_owned)
+}
+
+/// Records `refusal` as the answer to `record`'s request, with the policy
+/// decision behind it.
+async fn refuse(mut record: Recording, refusal: &Refusal) -> RpcError {
+    if let Some((decision, rule)) = refusal.decision() {
+        record.decide(decision, rule);
     }
-    record.request(params);
-    if let Err(e) = record.fail(&refusal.error(), false).await {
+    let error = refusal.error();
+    if let Err(e) = record
+        .fail(&error, matches!(refusal, Refusal::Cancelled))
+        .await
+    {
         tracing::error!(error = %e, "refusal not recorded");
     }
+    error
 }
 
 /// A notification of the client: recorded; a cancel ends the call it names.
@@ -364,11 +375,18 @@ async fn notification(core: &Core, bound: &Bound, message: Message) {
 /// The record of a client's message, begun: who sent it, on which session
 /// and endpoint, in which era, with what params.
 fn recording(core: &Core, bound: &Bound, message: &Message) -> Recording {
-    let mut record = Recording::begin(&core.audit, Direction::ClientToServer, message.method());
-    record.client(&bound.caller.client);
+    let mut record = begin(core, &bound.caller, message);
     record.session(bound.session_id());
     record.protocol(bound.version());
-    if let Route::Server(server) = &bound.caller.route {
+    record
+}
+
+/// The record of `caller`'s message, begun: who sent it, on which endpoint,
+/// with what params.
+fn begin(core: &Core, caller: &Caller, message: &Message) -> Recording {
+    let mut record = Recording::begin(&core.audit, Direction::ClientToServer, message.method());
+    record.client(&caller.client);
+    if let Route::Server(server) = &caller.route {
         record.server(server);
     }
     record.request(recorded_params(message));
@@ -540,19 +558,7 @@ async fn exchange(core: Arc<Core>, bound: Arc<Bound>, message: Message, out: Out
                 session: None,
             };
         }
-        Err(refusal) => {
-            if let Some((decision, rule)) = refusal.decision() {
-                record.decide(decision, rule);
-            }
-            let error = refusal.error();
-            if let Err(e) = record
-                .fail(&error, matches!(refusal, Refusal::Cancelled))
-                .await
-            {
-                tracing::error!(error = %e, "refusal not recorded");
-            }
-            Message::error(id, &error)
-        }
+        Err(refusal) => Message::error(id, &refuse(record, &refusal).await),
     };
     Answered {
         message: Some(answer),
